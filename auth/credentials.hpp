@@ -1,0 +1,30 @@
+#pragma once
+// Where a request's gateway token may come from (CONTRACT §4), as pure functions of the request's fields.
+#include "util/text.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ag::auth {
+
+enum class carrier { bearer, basic, query, cookie };
+
+struct candidate {
+    carrier from;
+    std::string token;
+};
+
+// Every token the request offers: Authorization (Bearer, or Basic whose password is the token), the `token`
+// query parameter, the `gw_token` cookie. A request may carry several (an app's own Authorization plus our
+// cookie); it is authenticated when any of them is the token.
+std::vector<candidate> offered_tokens(std::string_view authorization, std::string_view cookie_header,
+                                      const text::query_params& query);
+
+// The value of cookie `name` in a Cookie header.
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name);
+
+// The Cookie header without the `name` cookie, for forwarding to proxied services.
+std::string strip_cookie(std::string_view cookie_header, std::string_view name);
+
+} // namespace ag::auth

@@ -1,0 +1,159 @@
+#include "engine/child_reaper.hpp"
+
+#include "util/log.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <system_error>
+#include <unordered_map>
+
+extern char** environ;
+
+namespace ag::engine {
+
+struct child_reaper::impl {
+    explicit impl(boost::asio::io_context& ioc) : signals(ioc, SIGCHLD) {}
+
+    boost::asio::signal_set signals;
+    mutable std::mutex mutex;
+    std::unordered_map<pid_t, exit_callback> children;
+    bool stopped = false;
+
+    void arm() {
+        signals.async_wait([this](const boost::system::error_code& ec, int) {
+            if (ec)
+                return;
+            reap();
+            arm();
+        });
+    }
+
+    void reap() {
+        for (;;) {
+            int status = 0;
+            pid_t pid = ::waitpid(-1, &status, WNOHANG);
+            if (pid <= 0)
+                return;
+            exit_callback cb;
+            {
+                // spawn() holds the mutex from posix_spawn until the callback is stored, so a child that
+                // exits at once is still found here.
+                std::lock_guard lock(mutex);
+                auto it = children.find(pid);
+                if (it != children.end()) {
+                    cb = std::move(it->second);
+                    children.erase(it);
+                }
+            }
+            if (cb)
+                cb(status);
+            else
+                log::debug("reaped orphan process {}", pid);
+        }
+    }
+};
+
+child_reaper::child_reaper(boost::asio::io_context& ioc) : impl_(std::make_unique<impl>(ioc)) {}
+child_reaper::~child_reaper() { stop(); }
+
+void child_reaper::start() {
+    impl_->arm();
+    impl_->reap(); // children that exited before the handler was armed
+}
+
+void child_reaper::stop() noexcept {
+    boost::system::error_code ec;
+    impl_->signals.cancel(ec);
+}
+
+std::size_t child_reaper::running() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->children.size();
+}
+
+pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    struct cleanup {
+        posix_spawn_file_actions_t* a;
+        posix_spawnattr_t* b;
+        ~cleanup() {
+            posix_spawn_file_actions_destroy(a);
+            posix_spawnattr_destroy(b);
+        }
+    } guard{&actions, &attr};
+
+    auto redirect = [&](int fd, int target, int flags) {
+        if (fd >= 0)
+            posix_spawn_file_actions_adddup2(&actions, fd, target);
+        else
+            posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0);
+    };
+    redirect(req.stdin_fd, 0, O_RDONLY);
+    redirect(req.stdout_fd, 1, O_WRONLY);
+    redirect(req.stderr_fd, 2, O_WRONLY);
+    if (!req.cwd.empty())
+        posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
+
+    // The daemon ignores SIGPIPE and blocks nothing on purpose; children get the defaults back.
+    sigset_t defaults, empty;
+    sigemptyset(&defaults);
+    for (int s : {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+        sigaddset(&defaults, s);
+    sigemptyset(&empty);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_USEVFORK);
+
+    std::vector<char*> envp;
+    envp.reserve(req.env.size() + 1);
+    for (const auto& e : req.env)
+        envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const char* argv[] = {"/bin/sh", "-c", req.command.c_str(), nullptr};
+
+    std::lock_guard lock(impl_->mutex);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char* const*>(argv), envp.data());
+    if (rc != 0)
+        throw std::system_error(rc, std::generic_category(), "spawn /bin/sh");
+    impl_->children.emplace(pid, std::move(on_exit));
+    return pid;
+}
+
+std::vector<std::string> environment_with(const std::vector<std::pair<std::string, std::string>>& extra) {
+    std::unordered_map<std::string, std::size_t> index;
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv = *e;
+        auto eq = kv.find('=');
+        if (eq == std::string::npos)
+            continue;
+        index[kv.substr(0, eq)] = env.size();
+        env.push_back(std::move(kv));
+    }
+    for (const auto& [k, v] : extra) {
+        std::string kv = k + "=" + v;
+        if (auto it = index.find(k); it != index.end()) {
+            env[it->second] = std::move(kv);
+        } else {
+            index[k] = env.size();
+            env.push_back(std::move(kv));
+        }
+    }
+    return env;
+}
+
+} // namespace ag::engine

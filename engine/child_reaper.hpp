@@ -1,0 +1,54 @@
+#pragma once
+// The one place that spawns and reaps child processes. SIGCHLD is handled in the event loop; every exited child
+// is reaped with waitpid(-1), so orphans are reaped too when we run as PID 1. Thread-safe.
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ag::engine {
+
+struct spawn_request {
+    std::string command; // run as /bin/sh -c command
+    std::string cwd;
+    std::vector<std::string> env; // KEY=VALUE
+    int stdin_fd = -1;            // child ends; -1 = /dev/null
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+};
+
+class child_reaper {
+public:
+    // Exit callbacks run on `ioc`'s thread with the waitpid status.
+    using exit_callback = std::function<void(int wait_status)>;
+
+    explicit child_reaper(boost::asio::io_context& ioc);
+    ~child_reaper();
+    child_reaper(const child_reaper&) = delete;
+    child_reaper& operator=(const child_reaper&) = delete;
+
+    void start();
+    void stop() noexcept;
+
+    // Spawns in a new process group (pgid = pid) with default signal dispositions and an empty mask.
+    // Throws std::system_error.
+    pid_t spawn(const spawn_request& req, exit_callback on_exit);
+
+    std::size_t running() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// The daemon's environment plus `extra` (KEY=VALUE entries; later ones win).
+std::vector<std::string> environment_with(const std::vector<std::pair<std::string, std::string>>& extra);
+
+} // namespace ag::engine

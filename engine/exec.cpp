@@ -1,0 +1,198 @@
+#include "engine/exec.hpp"
+
+#include "engine/child_reaper.hpp"
+#include "engine/output_capture.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+#include <system_error>
+
+namespace ag::engine {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds drain_after_exit{250};
+
+struct pipe_pair {
+    int read_end = -1;
+    int write_end = -1;
+    pipe_pair() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "pipe2");
+        read_end = fds[0];
+        write_end = fds[1];
+    }
+    pipe_pair(const pipe_pair&) = delete;
+    pipe_pair& operator=(const pipe_pair&) = delete;
+    ~pipe_pair() {
+        close_read();
+        close_write();
+    }
+    int release_read() { return std::exchange(read_end, -1); }
+    int release_write() { return std::exchange(write_end, -1); }
+    void close_read() {
+        if (read_end >= 0)
+            ::close(std::exchange(read_end, -1));
+    }
+    void close_write() {
+        if (write_end >= 0)
+            ::close(std::exchange(write_end, -1));
+    }
+};
+
+// Shared by the coroutines of one exec and the reaper's exit callback.
+struct exec_state {
+    explicit exec_state(const asio::any_io_executor& ex) : event(ex), out(ex), err(ex), in(ex) {}
+    ~exec_state() {
+        // The awaiting request went away (shutdown) while the command still ran: take the group down with it.
+        if (pid > 0 && !status)
+            ::kill(-pid, SIGKILL);
+    }
+
+    asio::steady_timer event; // cancelled on exit and when both readers finish
+    asio::posix::stream_descriptor out, err, in;
+    pid_t pid = -1;
+    std::optional<int> status;
+    int readers_done = 0;
+
+    void wake() { event.cancel(); }
+};
+
+asio::awaitable<void> read_stream(std::shared_ptr<exec_state> st, asio::posix::stream_descriptor& pipe,
+                                  output_capture& capture) {
+    std::unique_ptr<char[]> buf(new char[65536]);
+    for (;;) {
+        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf.get(), 65536), use_tuple);
+        if (n > 0)
+            capture.append({buf.get(), n});
+        if (ec)
+            break;
+    }
+    ++st->readers_done;
+    st->wake();
+}
+
+asio::awaitable<void> write_stdin(std::shared_ptr<exec_state> st, std::string data) {
+    if (!data.empty())
+        co_await asio::async_write(st->in, asio::buffer(data), use_tuple);
+    boost::system::error_code ec;
+    st->in.close(ec); // EOF for the child
+}
+
+// Waits until the child has exited or `deadline` passes; true when it exited.
+asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_point deadline) {
+    while (!st.status) {
+        st.event.expires_at(deadline);
+        auto [ec] = co_await st.event.async_wait(use_tuple);
+        if (!ec && !st.status)
+            co_return false; // the deadline passed
+    }
+    co_return true;
+}
+
+asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& result, exec_request& req) {
+    using clock = std::chrono::steady_clock;
+    if (!co_await wait_exit(*st, clock::now() + req.timeout)) {
+        result.timed_out = true;
+        ::kill(-st->pid, SIGTERM);
+        if (!co_await wait_exit(*st, clock::now() + req.kill_grace)) {
+            ::kill(-st->pid, SIGKILL);
+            co_await wait_exit(*st, clock::time_point::max());
+        }
+    }
+    // The shell is gone; give the pipes a moment to reach EOF, then stop reading.
+    auto deadline = clock::now() + drain_after_exit;
+    while (st->readers_done < 2) {
+        st->event.expires_at(deadline);
+        auto [ec] = co_await st->event.async_wait(use_tuple);
+        if (!ec)
+            break;
+    }
+    boost::system::error_code ignored;
+    st->out.close(ignored);
+    st->err.close(ignored);
+    st->in.close(ignored);
+}
+
+} // namespace
+
+asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
+    auto ex = co_await asio::this_coro::executor;
+    auto st = std::make_shared<exec_state>(ex);
+    exec_result result;
+    output_capture out_cap(req.max_output), err_cap(req.max_output);
+
+    pipe_pair out_pipe, err_pipe;
+    std::optional<pipe_pair> in_pipe;
+    if (req.stdin_data)
+        in_pipe.emplace();
+
+    spawn_request sr;
+    sr.command = req.command;
+    sr.cwd = req.cwd;
+    sr.env = environment_with(req.env);
+    sr.stdin_fd = in_pipe ? in_pipe->read_end : -1;
+    sr.stdout_fd = out_pipe.write_end;
+    sr.stderr_fd = err_pipe.write_end;
+
+    auto started = std::chrono::steady_clock::now();
+    std::weak_ptr<exec_state> weak = st;
+    st->pid = reaper.spawn(sr, [weak, ex](int status) {
+        asio::post(ex, [weak, status] {
+            if (auto s = weak.lock()) {
+                s->status = status;
+                s->wake();
+            }
+        });
+    });
+
+    // Only the child keeps the write ends of its output pipes, so EOF means every writer is gone.
+    out_pipe.close_write();
+    err_pipe.close_write();
+    st->out.assign(out_pipe.release_read());
+    st->err.assign(err_pipe.release_read());
+    std::string stdin_data;
+    if (in_pipe) {
+        in_pipe->close_read();
+        st->in.assign(in_pipe->release_write());
+        stdin_data = std::move(*req.stdin_data);
+    }
+    // A child that never reads stdin must not stall us; write errors (EPIPE) just end the writer.
+    co_await (read_stream(st, st->out, out_cap) && read_stream(st, st->err, err_cap) &&
+              write_stdin(st, std::move(stdin_data)) && supervise(st, result, req));
+
+    int status = *st->status;
+    if (result.timed_out)
+        result.exit_code = 124;
+    else if (WIFEXITED(status))
+        result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        result.exit_code = 128 + WTERMSIG(status);
+    result.stdout_text = out_cap.text();
+    result.stderr_text = err_cap.text();
+    result.truncated = out_cap.truncated() || err_cap.truncated();
+    result.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    co_return result;
+}
+
+} // namespace ag::engine

@@ -1,0 +1,31 @@
+#pragma once
+// The agent's manifest (WORKSPACE/manifest.json): read at start and on SIGHUP, shared read-only afterwards.
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace ag::engine {
+
+struct manifest {
+    std::optional<std::string> agent_name; // agent.name
+    std::optional<std::string> engine;     // agent.engine or engine
+    bool present = false;
+    std::string error; // why it could not be used, when present but broken
+};
+
+manifest load_manifest(const std::string& path);
+
+// Thread-safe holder of the current manifest.
+class manifest_store {
+public:
+    explicit manifest_store(std::string path);
+    std::shared_ptr<const manifest> current() const;
+    void reload(); // logs a warning when the file is present but unusable
+private:
+    std::string path_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const manifest> current_;
+};
+
+} // namespace ag::engine

@@ -1,0 +1,41 @@
+#pragma once
+// CONTRACT §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate limiting,
+// agent id, route lookup, body limit. Pure of I/O, so it is unit-tested directly.
+#include "gateway/request.hpp"
+#include "gateway/router.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ag {
+
+struct services;
+
+struct dispatch_input {
+    method verb = method::get;
+    std::string_view target;
+    std::string_view host;
+    std::string_view authorization;
+    std::string_view cookie;
+    std::string_view origin;
+    std::string_view forwarded_proto;
+    bool preflight = false; // OPTIONS with Access-Control-Request-Method
+    bool upgrade = false;   // a WebSocket upgrade request
+    std::optional<std::uint64_t> content_length;
+    std::string remote_address;
+    bool secure = false;
+};
+
+struct dispatch_result {
+    std::optional<response> immediate; // answer this without reading the body
+    const route* target = nullptr;
+    request req; // path, query, params, remote address (no body yet)
+    std::vector<std::pair<std::string, std::string>> headers; // added to whatever the answer is
+};
+
+dispatch_result dispatch(const dispatch_input& in, const router& routes, services& svc);
+
+} // namespace ag

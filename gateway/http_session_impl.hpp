@@ -1,0 +1,393 @@
+#pragma once
+// Internal to gateway/: the session coroutine for any transport. Included once per transport .cpp, so each
+// transport compiles in its own translation unit (in parallel) instead of one 4-minute file.
+#include "gateway/http_session.hpp"
+
+#include "gateway/dispatch.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/router.hpp"
+#include "gateway/services.hpp"
+#include "gateway/websocket_session.hpp"
+#include "gateway/worker.hpp"
+#include "util/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <type_traits>
+
+namespace ag {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+
+namespace session_detail {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto header_timeout = 10s;
+constexpr auto idle_timeout = 60s;
+constexpr auto io_timeout = 60s; // a body read or response write that makes no progress for this long ends
+constexpr std::size_t header_limit = 16 * 1024;
+
+using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
+
+template <class Stream> constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream> &&
+                                                !std::is_same_v<Stream, unix_stream>;
+
+inline method to_method(http::verb v) {
+    switch (v) {
+    case http::verb::get: return method::get;
+    case http::verb::head: return method::head;
+    case http::verb::post: return method::post;
+    case http::verb::put: return method::put;
+    case http::verb::patch: return method::patch;
+    case http::verb::delete_: return method::delete_;
+    case http::verb::options: return method::options;
+    default: return method::other;
+    }
+}
+
+inline bool quiet_end(const boost::system::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+           ec == beast::error::timeout || ec == asio::error::connection_reset ||
+           ec == asio::ssl::error::stream_truncated || ec == http::error::partial_message;
+}
+
+template <class Stream> auto& lowest(Stream& s) { return beast::get_lowest_layer(s); }
+
+template <class Stream> class websocket_impl final : public websocket_connection {
+public:
+    explicit websocket_impl(Stream&& s) : ws_(std::move(s)) {}
+    websocket::stream<Stream>& ws() { return ws_; }
+
+    asio::awaitable<boost::system::error_code> send_text(std::string_view message) override {
+        ws_.text(true);
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(message.data(), message.size()), use_tuple);
+        co_return ec;
+    }
+    asio::awaitable<std::pair<boost::system::error_code, std::string>> read_message() override {
+        beast::flat_buffer buf;
+        auto [ec, n] = co_await ws_.async_read(buf, use_tuple);
+        co_return std::make_pair(ec, beast::buffers_to_string(buf.data()));
+    }
+    asio::awaitable<void> close(std::uint16_t code, std::string_view reason) override {
+        websocket::close_reason cr(code);
+        cr.reason.assign(reason.data(), std::min<std::size_t>(reason.size(), 120));
+        co_await ws_.async_close(cr, use_tuple);
+    }
+
+private:
+    websocket::stream<Stream> ws_;
+};
+
+// Registers the connection with its worker for the lifetime of the session.
+struct connection_guard {
+    worker& w;
+    connection_handle handle;
+    explicit connection_guard(worker& wk) : w(wk) {
+        w.connections.insert(&handle);
+        w.connection_count.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~connection_guard() {
+        w.connections.erase(&handle);
+        w.connection_count.fetch_sub(1, std::memory_order_relaxed);
+    }
+};
+
+template <class Stream, class Body>
+void apply_headers(http::response<Body>& r, const response& res,
+                   const std::vector<std::pair<std::string, std::string>>& extra) {
+    if (!res.content_type.empty())
+        r.set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers)
+        r.insert(k, v);
+    for (const auto& [k, v] : extra)
+        r.insert(k, v);
+}
+
+// Sends `length` bytes of `fd` from `offset`. Plain sockets use sendfile; TLS reads and writes in chunks.
+template <class Stream>
+asio::awaitable<bool> send_file(Stream& stream, const file_range& file) {
+    std::uint64_t remaining = file.length;
+    off_t offset = static_cast<off_t>(file.offset);
+    if constexpr (!is_tls<Stream>) {
+        auto& sock = stream.socket();
+        boost::system::error_code ec;
+        sock.native_non_blocking(true, ec);
+        asio::steady_timer timer(stream.get_executor());
+        while (remaining > 0) {
+            ssize_t n = ::sendfile(sock.native_handle(), file.fd, &offset,
+                                   static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 30)));
+            if (n > 0) {
+                remaining -= static_cast<std::uint64_t>(n);
+                continue;
+            }
+            if (n == 0)
+                co_return false; // the file shrank under us; the promised length cannot be met
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                co_return false;
+            timer.expires_after(io_timeout);
+            auto which = co_await (sock.async_wait(asio::socket_base::wait_write, use_tuple) ||
+                                   timer.async_wait(use_tuple));
+            if (which.index() == 1)
+                co_return false;
+            auto [wec] = std::get<0>(which);
+            if (wec)
+                co_return false;
+        }
+        co_return true;
+    } else {
+        std::string chunk;
+        while (remaining > 0) {
+            chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 256 * 1024)));
+            ssize_t n = ::pread(file.fd, chunk.data(), chunk.size(), offset);
+            if (n <= 0)
+                co_return false;
+            offset += n;
+            remaining -= static_cast<std::uint64_t>(n);
+            lowest(stream).expires_after(io_timeout);
+            auto [ec, w] = co_await asio::async_write(stream, asio::buffer(chunk.data(), static_cast<std::size_t>(n)),
+                                                      use_tuple);
+            if (ec)
+                co_return false;
+        }
+        co_return true;
+    }
+}
+
+template <class Stream>
+asio::awaitable<bool> write_response(Stream& stream, response& res, bool keep_alive, bool head_only,
+                                     const std::vector<std::pair<std::string, std::string>>& extra,
+                                     std::uint64_t& bytes) {
+    lowest(stream).expires_after(io_timeout);
+    if (res.file || head_only || res.status == 204 || res.status == 304) {
+        http::response<http::empty_body> r{static_cast<http::status>(res.status), 11};
+        apply_headers<Stream>(r, res, extra);
+        if (res.status != 204 && res.status != 304)
+            r.content_length(res.file ? res.file->length : res.body.size());
+        r.keep_alive(keep_alive);
+        http::response_serializer<http::empty_body> sr(r);
+        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
+        if (ec)
+            co_return false;
+        if (res.file && !head_only) {
+            bytes = res.file->length;
+            co_return co_await send_file(stream, *res.file);
+        }
+        co_return true;
+    }
+    http::response<http::string_body> r{static_cast<http::status>(res.status), 11};
+    apply_headers<Stream>(r, res, extra);
+    bytes = res.body.size();
+    r.body() = std::move(res.body);
+    r.prepare_payload();
+    r.keep_alive(keep_alive);
+    auto [ec, n] = co_await http::async_write(stream, r, use_tuple);
+    co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
+                                    http::request<http::string_body> upgrade_req, connection_guard& guard) {
+    websocket_impl<Stream> conn(std::move(stream));
+    auto& ws = conn.ws();
+    lowest(ws).expires_never();
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.read_message_max(1024 * 1024);
+    guard.handle.cancel = [&ws] { lowest(ws).cancel(); };
+    auto [ec] = co_await ws.async_accept(upgrade_req, use_tuple);
+    if (ec)
+        co_return;
+    req.fields_ = &upgrade_req;
+    try {
+        co_await r.ws_handler(conn, req);
+    } catch (const std::exception& e) {
+        log::error("websocket {}: {}", req.path, e.what());
+    }
+    if (ws.is_open())
+        co_await conn.close(websocket::close_code::going_away, "");
+}
+
+template <class Stream>
+asio::awaitable<void> run_session(session_env& env, Stream stream, std::string remote, bool secure) {
+    connection_guard guard(env.owner);
+    guard.handle.cancel = [&stream] { lowest(stream).cancel(); };
+
+    if constexpr (is_tls<Stream>) {
+        lowest(stream).expires_after(header_timeout);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        if (ec) {
+            log::debug("TLS handshake from {} failed: {}", remote, ec.message());
+            co_return;
+        }
+    }
+
+    beast::flat_buffer buffer;
+    for (;;) {
+        // Idle between requests: wait for the first byte with the keep-alive timeout; the server's shutdown
+        // cancels connections in this state at once.
+        if (buffer.size() == 0) {
+            if (env.owner.stopping)
+                break;
+            if (buffer.capacity() > 16 * 1024)
+                buffer.shrink_to_fit();
+            guard.handle.idle = true;
+            lowest(stream).expires_after(idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            guard.handle.idle = false;
+            if (ec)
+                break;
+            buffer.commit(n);
+        }
+
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(header_limit);
+        lowest(stream).expires_after(header_timeout);
+        auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        if (hec) {
+            if (!quiet_end(hec)) {
+                std::string msg = hec == http::error::header_limit ? "Request headers too large"
+                                                                     : "Bad request: " + hec.message();
+                response bad = error_response(400, msg);
+                std::uint64_t bytes = 0;
+                co_await write_response(stream, bad, false, false, {}, bytes);
+            }
+            break;
+        }
+        auto started = std::chrono::steady_clock::now();
+        auto& hdr = parser.get();
+        bool keep_alive = hdr.keep_alive() && !env.owner.stopping;
+        bool head_only = hdr.method() == http::verb::head;
+
+        dispatch_input in;
+        in.verb = to_method(hdr.method());
+        in.target = hdr.target();
+        in.host = hdr[http::field::host];
+        in.authorization = hdr[http::field::authorization];
+        in.cookie = hdr[http::field::cookie];
+        in.origin = hdr[http::field::origin];
+        in.forwarded_proto = hdr["X-Forwarded-Proto"];
+        in.preflight = hdr.count(http::field::access_control_request_method) > 0;
+        in.upgrade = websocket::is_upgrade(hdr);
+        if (auto cl = parser.content_length())
+            in.content_length = *cl;
+        in.remote_address = remote;
+        in.secure = secure;
+        dispatch_result d = dispatch(in, env.routes, env.svc);
+        std::string log_target = text::redact_target(hdr.target());
+        std::string_view log_method = hdr.method_string();
+
+        response res;
+        if (d.immediate) {
+            res = std::move(*d.immediate);
+            // A body we chose not to read leaves the stream out of step: close after answering.
+            if (!parser.is_done())
+                keep_alive = false;
+        } else if (d.target->ws_handler) {
+            log::info("{} {} 101 websocket", log_method, log_target);
+            http::request<http::string_body> upgrade_req = parser.release();
+            co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req), guard);
+            co_return;
+        } else {
+            bool body_ok = true;
+            if (!parser.is_done()) {
+                if (text::iequals(hdr[http::field::expect], "100-continue")) {
+                    http::response<http::empty_body> cont{http::status::continue_, 11};
+                    lowest(stream).expires_after(io_timeout);
+                    co_await http::async_write(stream, cont, use_tuple);
+                }
+                parser.body_limit(d.target->options.body_limit);
+                lowest(stream).expires_after(io_timeout);
+                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+                if (bec == http::error::body_limit) {
+                    res = error_response(413, d.target->options.too_large_message);
+                    keep_alive = false;
+                    body_ok = false;
+                } else if (bec) {
+                    if (!quiet_end(bec)) {
+                        res = error_response(400, "Bad request: " + bec.message());
+                        keep_alive = false;
+                        body_ok = false;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            if (body_ok) {
+                d.req.body = std::move(parser.get().body());
+                d.req.fields_ = &parser.get().base();
+                try {
+                    res = co_await d.target->handler(d.req);
+                } catch (const api_error& e) {
+                    res = error_response(status_of(e.kind), e.what());
+                    res.headers = e.headers;
+                } catch (const std::exception& e) {
+                    log::error("{} {}: {}", log_method, log_target, e.what());
+                    res = error_response(500, "Internal error");
+                }
+            }
+        }
+
+        std::uint64_t bytes = 0;
+        unsigned status = res.status;
+        bool ok = co_await write_response(stream, res, keep_alive, head_only, d.headers, bytes);
+        if (log::enabled(log::level::info)) {
+            auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            log::info("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
+        }
+        if (!ok || !keep_alive)
+            break;
+    }
+
+    // Orderly close: TLS close_notify, then FIN.
+    if constexpr (is_tls<Stream>) {
+        lowest(stream).expires_after(2s);
+        co_await stream.async_shutdown(use_tuple);
+    } else {
+        boost::system::error_code ec;
+        stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+    }
+}
+
+template <class Stream> void spawn(session_env& env, Stream&& stream, std::string remote, bool secure) {
+    asio::co_spawn(env.owner.ioc, run_session(env, std::move(stream), std::move(remote), secure),
+                   [](std::exception_ptr e) {
+                       if (!e)
+                           return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log::error("connection ended with an error: {}", ex.what());
+                       }
+                   });
+}
+
+} // namespace session_detail
+} // namespace ag

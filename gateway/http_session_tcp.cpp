@@ -1,0 +1,11 @@
+#include "gateway/http_session_impl.hpp"
+#include "gateway/http_session_transports.hpp"
+
+namespace ag {
+using namespace session_detail;
+
+void spawn_tcp_session(session_env& env, boost::asio::ip::tcp::socket socket, std::string remote) {
+    spawn(env, beast::tcp_stream(std::move(socket)), std::move(remote), false);
+}
+
+} // namespace ag

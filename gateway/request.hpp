@@ -1,0 +1,65 @@
+#pragma once
+// What handlers see of a request and what they return. Beast stays behind request.cpp so handlers compile light.
+#include "util/text.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ag {
+
+enum class method { get, head, post, put, patch, delete_, options, other };
+std::string_view method_name(method m) noexcept;
+
+struct request {
+    method verb = method::get;
+    std::string_view target; // raw, as received (never log it: use text::redact_target)
+    std::string path;        // percent-decoded path without the query
+    text::query_params query;
+    std::vector<std::pair<std::string, std::string>> params; // from the route pattern
+    std::string body;
+    std::string remote_address;
+    bool secure = false;
+
+    // A request header by name (case-insensitive); empty when absent.
+    std::string_view header(std::string_view name) const;
+    std::string_view param(std::string_view name) const;
+    // The body as a JSON object; an empty body counts as {}. Throws api_error 400 "Invalid JSON: ..." or when
+    // the body is not an object.
+    nlohmann::json json_body() const;
+
+    const void* fields_ = nullptr; // beast::http::fields of the request, set by the session
+};
+
+// An open file range sent with sendfile where the transport allows it.
+struct file_range {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    explicit file_range(int f, std::uint64_t off, std::uint64_t len) : fd(f), offset(off), length(len) {}
+    file_range(const file_range&) = delete;
+    file_range& operator=(const file_range&) = delete;
+    ~file_range();
+};
+
+struct response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::shared_ptr<file_range> file; // when set, the body is this range of the file
+};
+
+// A JSON object from a request body; empty counts as {}. Throws api_error 400 "Invalid JSON: ...".
+nlohmann::json parse_json_object(std::string_view body);
+
+response json_response(const nlohmann::json& value, unsigned status = 200);
+response error_response(unsigned status, std::string_view message);
+
+} // namespace ag

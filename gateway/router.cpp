@@ -1,0 +1,66 @@
+#include "gateway/router.hpp"
+
+namespace ag {
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> out;
+    while (!path.empty()) {
+        if (path.front() == '/') {
+            path.remove_prefix(1);
+            continue;
+        }
+        auto slash = path.find('/');
+        out.emplace_back(path.substr(0, slash));
+        path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+    }
+    return out;
+}
+
+void router::add(method verb, std::string_view pattern, http_handler handler, route_options options) {
+    routes_.push_back(route{verb, split_path(pattern), std::move(handler), {}, options});
+}
+
+void router::add_websocket(std::string_view pattern, websocket_handler handler) {
+    routes_.push_back(route{method::get, split_path(pattern), {}, std::move(handler), {}});
+}
+
+router::match_result router::match(method verb, std::string_view path, bool upgrade) const {
+    match_result result;
+    auto parts = split_path(path);
+    std::vector<std::pair<std::string, std::string>> params;
+    for (const auto& r : routes_) {
+        if (r.segments.size() != parts.size())
+            continue;
+        params.clear();
+        bool ok = true;
+        for (std::size_t i = 0; i < parts.size() && ok; ++i) {
+            const auto& seg = r.segments[i];
+            if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}')
+                params.emplace_back(seg.substr(1, seg.size() - 2), parts[i]);
+            else
+                ok = seg == parts[i];
+        }
+        if (!ok)
+            continue;
+        bool is_ws = static_cast<bool>(r.ws_handler);
+        bool method_ok = r.verb == verb || (verb == method::head && r.verb == method::get && !is_ws);
+        if (method_ok && is_ws == upgrade) {
+            result.found = &r;
+            result.params = std::move(params);
+            return result;
+        }
+        if (is_ws && !upgrade)
+            continue; // a plain GET on a WebSocket-only path is not a method problem
+        std::string name(method_name(r.verb));
+        if (result.allow.find(name) == std::string::npos) {
+            if (!result.allow.empty())
+                result.allow += ", ";
+            result.allow += name;
+            if (r.verb == method::get)
+                result.allow += ", HEAD";
+        }
+    }
+    return result;
+}
+
+} // namespace ag

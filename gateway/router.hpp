@@ -1,0 +1,53 @@
+#pragma once
+// Plain routes: a method, a pattern of literal and {param} segments, a handler. Built once at start, then only
+// read (safe from every I/O thread).
+#include "gateway/request.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ag {
+
+class websocket_connection;
+
+using http_handler = std::function<boost::asio::awaitable<response>(request&)>;
+// Runs after the upgrade; the connection closes when it returns.
+using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_connection&, request&)>;
+
+struct route_options {
+    std::size_t body_limit = 64 * 1024; // larger bodies get 413 before they are read
+    std::string too_large_message = "Request body too large";
+};
+
+struct route {
+    method verb;
+    std::vector<std::string> segments; // "{name}" captures one segment
+    http_handler handler;
+    websocket_handler ws_handler; // set for WebSocket routes (GET with Upgrade)
+    route_options options;
+};
+
+class router {
+public:
+    void add(method verb, std::string_view pattern, http_handler handler, route_options options = {});
+    void add_websocket(std::string_view pattern, websocket_handler handler);
+
+    struct match_result {
+        const route* found = nullptr;
+        std::vector<std::pair<std::string, std::string>> params;
+        std::string allow; // when the path matched other methods only: their list, for 405
+    };
+    // HEAD matches GET routes. WebSocket routes match only when `upgrade` is set.
+    match_result match(method verb, std::string_view path, bool upgrade) const;
+
+private:
+    std::vector<route> routes_;
+};
+
+std::vector<std::string> split_path(std::string_view path);
+
+} // namespace ag

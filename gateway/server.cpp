@@ -1,0 +1,356 @@
+#include "gateway/server.hpp"
+
+#include "auth/failure_limiter.hpp"
+#include "auth/token_store.hpp"
+#include "engine/child_reaper.hpp"
+#include "engine/manifest.hpp"
+#include "gateway/blocking_pool.hpp"
+#include "gateway/config.hpp"
+#include "gateway/http_session.hpp"
+#include "gateway/router.hpp"
+#include "gateway/services.hpp"
+#include "gateway/worker.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+#include "util/time_format.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+namespace ag {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto drain_deadline = 10s;
+
+// The first start of this agent's daemon, kept under STATE so the agent's createdAt is stable.
+std::string load_created_at(const std::string& state_dir) {
+    std::string path = state_dir + "/agent.json";
+    std::ifstream in(path);
+    if (in) {
+        try {
+            auto j = nlohmann::json::parse(in);
+            if (j.contains("createdAt") && j["createdAt"].is_string())
+                return j["createdAt"].get<std::string>();
+        } catch (const std::exception&) {
+        }
+    }
+    std::string now = time_format::iso8601_ms_now();
+    try {
+        fs_util::write_file_atomic(path, nlohmann::json{{"createdAt", now}}.dump() + "\n", 0600);
+    } catch (const std::exception& e) {
+        log::warn("cannot record createdAt in {}: {}", path, e.what());
+    }
+    return now;
+}
+
+// systemd Type=notify readiness, without libsystemd.
+void notify_ready() {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || !*path)
+        return;
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string p = path;
+    if (p.size() >= sizeof addr.sun_path) {
+        ::close(fd);
+        return;
+    }
+    std::memcpy(addr.sun_path, p.data(), p.size());
+    if (p[0] == '@')
+        addr.sun_path[0] = '\0';
+    static constexpr char msg[] = "READY=1";
+    ::sendto(fd, msg, sizeof msg - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + p.size()));
+    ::close(fd);
+}
+
+} // namespace
+
+struct server::impl {
+    impl(const config& c, auth::token_store& t)
+        : cfg(c), tokens(t), pool(2), workers(make_workers(c.threads)), reaper(workers[0]->ioc), manifest(c.manifest),
+          svc{cfg, tokens, failures, reaper, pool, manifest, load_created_at(c.state_dir)}, signals(workers[0]->ioc),
+          token_timer(workers[0]->ioc), drain_timer(workers[0]->ioc) {
+        if (cfg.tls_cert) {
+            tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+            tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                             asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+            boost::system::error_code ec;
+            tls->use_certificate_chain_file(*cfg.tls_cert, ec);
+            if (ec)
+                throw usage_error("--tls-cert: cannot load '" + *cfg.tls_cert + "': " + ec.message());
+            tls->use_private_key_file(*cfg.tls_key, asio::ssl::context::pem, ec);
+            if (ec)
+                throw usage_error("--tls-key: cannot load '" + *cfg.tls_key + "': " + ec.message());
+        }
+        for (auto& w : workers)
+            envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get()}));
+    }
+
+    static std::vector<std::unique_ptr<worker>> make_workers(unsigned n) {
+        std::vector<std::unique_ptr<worker>> v;
+        for (unsigned i = 0; i < n; ++i) {
+            v.push_back(std::make_unique<worker>());
+            v.back()->index = i;
+        }
+        return v;
+    }
+
+    const config& cfg;
+    auth::token_store& tokens;
+    auth::failure_limiter failures;
+    blocking_pool pool;
+    std::vector<std::unique_ptr<worker>> workers;
+    engine::child_reaper reaper;
+    engine::manifest_store manifest;
+    services svc;
+    router routes;
+    std::unique_ptr<asio::ssl::context> tls;
+    std::vector<std::unique_ptr<session_env>> envs;
+
+    // Acceptors by worker; unix sockets live on worker 0.
+    std::vector<std::vector<std::unique_ptr<asio::ip::tcp::acceptor>>> tcp_acceptors;
+    std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> unix_acceptors;
+    std::vector<std::string> unix_paths;
+
+    asio::signal_set signals;
+    asio::steady_timer token_timer;
+    asio::steady_timer drain_timer;
+    std::atomic<bool> stopping{false};
+    std::chrono::steady_clock::time_point drain_until;
+
+    void arm_signals() {
+        signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec)
+                return;
+            if (sig == SIGHUP) {
+                log::info("SIGHUP: re-reading the token file and the manifest");
+                tokens.reload(true);
+                manifest.reload();
+            } else {
+                begin_stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
+            }
+            arm_signals();
+        });
+    }
+
+    void arm_token_watch() {
+        if (!tokens.file())
+            return;
+        token_timer.expires_after(1s);
+        token_timer.async_wait([this](const boost::system::error_code& ec) {
+            if (ec)
+                return;
+            tokens.reload();
+            arm_token_watch();
+        });
+    }
+
+    template <class Acceptor> static asio::awaitable<void> run_accept(Acceptor& acc, session_env& env) {
+        asio::steady_timer backoff(acc.get_executor());
+        for (;;) {
+            auto [ec, sock] = co_await acc.async_accept(use_tuple);
+            if (!acc.is_open() || ec == asio::error::operation_aborted)
+                co_return;
+            if (ec) {
+                // EMFILE and friends: pause instead of spinning.
+                log::warn("accept failed: {}", ec.message());
+                backoff.expires_after(100ms);
+                co_await backoff.async_wait(use_tuple);
+                continue;
+            }
+            start_session(env, std::move(sock));
+        }
+    }
+
+    void begin_stop(const char* why) {
+        if (stopping.exchange(true)) {
+            log::warn("{} again: stopping now", why);
+            for (auto& w : workers)
+                w->ioc.stop();
+            return;
+        }
+        log::info("{}: stopping (in-flight requests get up to {}s)", why, drain_deadline.count());
+        for (std::size_t i = 0; i < workers.size(); ++i) {
+            asio::post(workers[i]->ioc, [this, i] {
+                boost::system::error_code ec;
+                for (auto& a : tcp_acceptors[i])
+                    a->close(ec);
+                if (i == 0)
+                    for (auto& a : unix_acceptors)
+                        a->close(ec);
+                worker& w = *workers[i];
+                w.stopping = true;
+                // Cancelling may erase from the set; iterate over a copy.
+                std::vector<connection_handle*> idle;
+                for (auto* c : w.connections)
+                    if (c->idle && c->cancel)
+                        idle.push_back(c);
+                for (auto* c : idle)
+                    c->cancel();
+            });
+        }
+        drain_until = std::chrono::steady_clock::now() + drain_deadline;
+        asio::post(workers[0]->ioc, [this] { wait_drained(); });
+    }
+
+    void wait_drained() {
+        std::size_t open = 0;
+        for (auto& w : workers)
+            open += w->connection_count.load();
+        if (open == 0 || std::chrono::steady_clock::now() >= drain_until) {
+            if (open)
+                log::warn("{} connection(s) still busy after {}s; closing them", open, drain_deadline.count());
+            finish();
+            return;
+        }
+        drain_timer.expires_after(20ms);
+        drain_timer.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec)
+                wait_drained();
+        });
+    }
+
+    void finish() {
+        boost::system::error_code ec;
+        token_timer.cancel();
+        signals.cancel(ec);
+        reaper.stop();
+        for (auto& w : workers)
+            w->ioc.stop();
+    }
+};
+
+server::server(const config& cfg, auth::token_store& tokens) : impl_(std::make_unique<impl>(cfg, tokens)) {}
+server::~server() {
+    for (const auto& p : impl_->unix_paths)
+        ::unlink(p.c_str());
+}
+
+router& server::routes() { return impl_->routes; }
+services& server::svc() { return impl_->svc; }
+
+std::vector<std::string> server::bind() {
+    auto& m = *impl_;
+    std::vector<std::string> bound;
+    m.tcp_acceptors.resize(m.workers.size());
+    for (const auto& addr : m.cfg.listen) {
+        if (addr.type == listen_address::kind::unix_socket) {
+            struct stat st{};
+            if (::lstat(addr.path.c_str(), &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                    throw std::system_error(EEXIST, std::generic_category(),
+                                            "listen " + addr.text() + ": exists and is not a socket");
+                ::unlink(addr.path.c_str()); // a stale socket from an earlier run
+            }
+            auto acc = std::make_unique<asio::local::stream_protocol::acceptor>(m.workers[0]->ioc);
+            asio::local::stream_protocol::endpoint ep(addr.path);
+            acc->open(ep.protocol());
+            acc->bind(ep);
+            acc->listen(asio::socket_base::max_listen_connections);
+            m.unix_paths.push_back(addr.path);
+            m.unix_acceptors.push_back(std::move(acc));
+            bound.push_back(addr.text());
+            continue;
+        }
+        boost::system::error_code ec;
+        auto ip = asio::ip::make_address(addr.host, ec);
+        asio::ip::tcp::endpoint ep;
+        if (ec) {
+            // A host name: resolve it once, at start.
+            asio::ip::tcp::resolver resolver(m.workers[0]->ioc);
+            auto results = resolver.resolve(addr.host, std::to_string(addr.port));
+            if (results.empty())
+                throw std::system_error(EADDRNOTAVAIL, std::generic_category(), "resolve " + addr.host);
+            ep = *results.begin();
+        } else {
+            ep = asio::ip::tcp::endpoint(ip, addr.port);
+        }
+        // One acceptor per worker with SO_REUSEPORT: the kernel spreads connections, no lock between threads.
+        for (std::size_t i = 0; i < m.workers.size(); ++i) {
+            auto acc = std::make_unique<asio::ip::tcp::acceptor>(m.workers[i]->ioc);
+            acc->open(ep.protocol());
+            acc->set_option(asio::socket_base::reuse_address(true));
+            if (m.workers.size() > 1) {
+                int one = 1;
+                ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+            }
+            if (ep.address().is_v6()) {
+                int one = 1;
+                ::setsockopt(acc->native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+            }
+            acc->bind(ep);
+            acc->listen(asio::socket_base::max_listen_connections);
+            if (i == 0)
+                ep = acc->local_endpoint(); // port 0 becomes the real port for the other workers
+            m.tcp_acceptors[i].push_back(std::move(acc));
+        }
+        listen_address actual = addr;
+        actual.host = ep.address().to_string();
+        actual.port = ep.port();
+        bound.push_back(actual.text());
+    }
+    return bound;
+}
+
+int server::run() {
+    auto& m = *impl_;
+    m.reaper.start();
+    m.arm_signals();
+    m.signals.add(SIGTERM);
+    m.signals.add(SIGINT);
+    m.signals.add(SIGHUP);
+    m.arm_token_watch();
+    for (std::size_t i = 0; i < m.workers.size(); ++i) {
+        for (auto& acc : m.tcp_acceptors[i])
+            asio::co_spawn(m.workers[i]->ioc, impl::run_accept(*acc, *m.envs[i]), asio::detached);
+    }
+    for (auto& acc : m.unix_acceptors)
+        asio::co_spawn(m.workers[0]->ioc, impl::run_accept(*acc, *m.envs[0]), asio::detached);
+
+    notify_ready();
+    for (std::size_t i = 1; i < m.workers.size(); ++i)
+        m.workers[i]->thread = std::thread([w = m.workers[i].get()] { w->ioc.run(); });
+    m.workers[0]->ioc.run();
+    for (std::size_t i = 1; i < m.workers.size(); ++i) {
+        m.workers[i]->ioc.stop();
+        if (m.workers[i]->thread.joinable())
+            m.workers[i]->thread.join();
+    }
+    m.pool.stop();
+    log::info("stopped");
+    return 0;
+}
+
+void server::request_stop() {
+    asio::post(impl_->workers[0]->ioc, [this] { impl_->begin_stop("stop requested"); });
+}
+
+} // namespace ag

@@ -1,0 +1,30 @@
+#pragma once
+// What handlers may use: the configuration and the long-lived subsystems, owned by the server.
+#include <atomic>
+#include <string>
+
+namespace ag {
+
+struct config;
+class blocking_pool;
+namespace auth {
+class token_store;
+class failure_limiter;
+} // namespace auth
+namespace engine {
+class child_reaper;
+class manifest_store;
+} // namespace engine
+
+struct services {
+    const config& cfg;
+    auth::token_store& tokens;
+    auth::failure_limiter& failures;
+    engine::child_reaper& reaper;
+    blocking_pool& pool;
+    engine::manifest_store& manifest;
+    std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    std::atomic<int> execs_running{0};
+};
+
+} // namespace ag

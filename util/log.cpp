@@ -1,0 +1,73 @@
+#include "util/log.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace ag::log {
+namespace {
+
+std::atomic<level> min_level_{level::info};
+std::atomic<bool> json_{false};
+
+spdlog::level::level_enum to_spdlog(level lvl) {
+    switch (lvl) {
+    case level::trace: return spdlog::level::trace;
+    case level::debug: return spdlog::level::debug;
+    case level::info: return spdlog::level::info;
+    case level::warn: return spdlog::level::warn;
+    case level::error: return spdlog::level::err;
+    case level::off: return spdlog::level::off;
+    }
+    return spdlog::level::info;
+}
+
+spdlog::logger& logger() {
+    // stderr, unbuffered per line; created on first use so early errors are visible too.
+    static auto instance = [] {
+        auto l = spdlog::stderr_logger_mt("agent-gateway");
+        l->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+        l->set_level(spdlog::level::trace);
+        return l;
+    }();
+    return *instance;
+}
+
+} // namespace
+
+std::optional<level> parse_level(std::string_view name) {
+    if (name == "trace") return level::trace;
+    if (name == "debug") return level::debug;
+    if (name == "info") return level::info;
+    if (name == "warn" || name == "warning") return level::warn;
+    if (name == "error") return level::error;
+    if (name == "off") return level::off;
+    return std::nullopt;
+}
+
+void init(level min_level, bool json) {
+    min_level_ = min_level;
+    json_ = json;
+    if (json)
+        logger().set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":%v})",
+                             spdlog::pattern_time_type::utc);
+}
+
+bool enabled(level lvl) noexcept { return lvl >= min_level_.load(std::memory_order_relaxed) && lvl != level::off; }
+
+void write(level lvl, std::string_view message) noexcept {
+    try {
+        if (json_.load(std::memory_order_relaxed))
+            logger().log(to_spdlog(lvl), "{}",
+                         nlohmann::json(std::string(message))
+                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        else
+            logger().log(to_spdlog(lvl), "{}", message);
+    } catch (...) {
+        // Logging must never take the daemon down.
+    }
+}
+
+} // namespace ag::log

@@ -1,0 +1,32 @@
+#pragma once
+// Small text helpers shared by the gateway and handlers: UTF-8 repair, form decoding, query strings.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ag::text {
+
+// Replaces every invalid UTF-8 sequence with U+FFFD (one per maximal invalid subpart, as WHATWG does).
+std::string to_valid_utf8(std::string_view in);
+
+// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte. Malformed escapes stay as they are.
+std::string form_decode(std::string_view in);
+
+using query_params = std::vector<std::pair<std::string, std::string>>;
+
+// Splits "a=1&b=x+y" into decoded pairs; keys without '=' get an empty value.
+query_params parse_query(std::string_view query);
+
+// The first value of `key`, if present.
+std::optional<std::string_view> find_param(const query_params& params, std::string_view key);
+
+// The target with the value of every `token` query parameter replaced by "REDACTED", for logs.
+std::string redact_target(std::string_view target);
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+std::string_view trim(std::string_view s) noexcept;
+
+} // namespace ag::text
