@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <type_traits>
 
 namespace ag {
@@ -269,6 +270,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
 
         http::request_parser<http::string_body> parser;
         parser.header_limit(header_limit);
+        // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the header.
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         lowest(stream).expires_after(header_timeout);
         auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (hec) {

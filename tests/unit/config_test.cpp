@@ -1,0 +1,107 @@
+#include "gateway/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
+
+using namespace ag;
+
+namespace {
+struct scratch {
+    std::string dir;
+    scratch() {
+        char t[] = "/tmp/agw-cfg-XXXXXX";
+        dir = ::mkdtemp(t);
+    }
+    ~scratch() { [[maybe_unused]] int rc = std::system(("rm -rf " + dir).c_str()); }
+};
+
+config parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    std::vector<const char*> argv{"agent-gateway"};
+    for (auto& a : args)
+        argv.push_back(a.c_str());
+    std::vector<const char*> envp;
+    for (auto& e : env)
+        envp.push_back(e.c_str());
+    envp.push_back(nullptr);
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), envp.data()).cfg;
+}
+} // namespace
+
+TEST_CASE("listen addresses") {
+    auto a = parse_listen_address("127.0.0.1:80");
+    CHECK(a.host == "127.0.0.1");
+    CHECK(a.port == 80);
+    auto v6 = parse_listen_address("[::1]:8080");
+    CHECK(v6.host == "::1");
+    CHECK(v6.text() == "[::1]:8080");
+    auto u = parse_listen_address("unix:/run/gw.sock");
+    CHECK(u.type == listen_address::kind::unix_socket);
+    CHECK(u.path == "/run/gw.sock");
+    CHECK_THROWS_AS(parse_listen_address("localhost"), usage_error);
+    CHECK_THROWS_AS(parse_listen_address("::1:80"), usage_error);
+    CHECK_THROWS_AS(parse_listen_address(":80"), usage_error);
+    CHECK_THROWS_AS(parse_listen_address("h:99999"), usage_error);
+    CHECK_THROWS_AS(parse_listen_address("unix:"), usage_error);
+}
+
+TEST_CASE("defaults and derived paths") {
+    scratch s;
+    auto c = parse({"--root", s.dir, "--token", "t"});
+    CHECK(c.listen.size() == 1);
+    CHECK(c.listen[0].text() == "127.0.0.1:18789");
+    CHECK(c.agent_id == "local");
+    CHECK(c.workspace == s.dir + "/workspace");
+    CHECK(c.state_dir == s.dir + "/.agent-gateway");
+    CHECK(c.manifest == s.dir + "/workspace/manifest.json");
+    CHECK(c.max_file_bytes == 5242880);
+    CHECK(c.exec_timeout == 60);
+    CHECK(c.exec_timeout_max == 600);
+    CHECK(c.exec_max_output == 1048576);
+    CHECK(c.snapshot_interval == 60);
+    CHECK(c.cid_version == 0);
+    CHECK(c.threads == 1);
+}
+
+TEST_CASE("repeatable options, --opt=value, environment lists") {
+    scratch s;
+    auto c = parse({"--root=" + s.dir, "--token", "t", "--listen", "127.0.0.1:1", "--listen", "unix:/tmp/x.sock",
+                    "--allow-origin", "https://a.example"},
+                   {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example", "AGENT_GATEWAY_CID_VERSION=1"});
+    CHECK(c.listen.size() == 2);
+    CHECK(c.allow_origin == std::vector<std::string>{"https://a.example"}); // command line replaces env
+    CHECK(c.cid_version == 1);
+    auto e = parse({"--root", s.dir}, {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example",
+                                       "AGENT_GATEWAY_TOKEN=from-env"});
+    CHECK(e.allow_origin.size() == 2);
+    CHECK(*e.token == "from-env");
+}
+
+TEST_CASE("config file values, lower precedence than env and command line") {
+    scratch s;
+    std::ofstream(s.dir + "/c.json") << R"({"exec-timeout":5,"exec-timeout-max":50,"agent-id":"file-id","listen":["127.0.0.1:7"]})";
+    auto c = parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/c.json"},
+                   {"AGENT_GATEWAY_AGENT_ID=env-id"});
+    CHECK(c.exec_timeout == 5);
+    CHECK(c.exec_timeout_max == 50);
+    CHECK(c.agent_id == "env-id");
+    CHECK(c.listen[0].port == 7);
+    std::ofstream(s.dir + "/bad.json") << R"({"listen":{"x":1}})";
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/bad.json"}), usage_error);
+    std::ofstream(s.dir + "/notjson.json") << "{";
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/notjson.json"}), usage_error);
+}
+
+TEST_CASE("invalid combinations") {
+    scratch s;
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "a", "--token-file", s.dir + "/x"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--tls-cert", s.dir + "/c"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir + "/missing"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--exec-timeout", "100", "--exec-timeout-max", "50"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--state-dir", s.dir + "/workspace"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--threads", "0"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "  "}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--base-domain", "not a domain"}), usage_error);
+}

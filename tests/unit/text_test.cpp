@@ -1,0 +1,42 @@
+#include "util/text.hpp"
+#include "util/time_format.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace ag;
+
+TEST_CASE("invalid UTF-8 becomes U+FFFD, valid text is untouched") {
+    const std::string r = "\xEF\xBF\xBD";
+    CHECK(text::to_valid_utf8("plain") == "plain");
+    CHECK(text::to_valid_utf8("h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80") == "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80");
+    CHECK(text::to_valid_utf8("a\xFF" "b") == "a" + r + "b");
+    CHECK(text::to_valid_utf8("\xC3") == r);                       // truncated
+    CHECK(text::to_valid_utf8("\xE2\x9C") == r);                   // one maximal subpart
+    CHECK(text::to_valid_utf8("\xC0\xAF") == r + r);               // overlong
+    CHECK(text::to_valid_utf8("\xED\xA0\x80") == r + r + r);       // surrogate
+    CHECK(text::to_valid_utf8("\xF4\x90\x80\x80") == r + r + r + r); // beyond U+10FFFF
+}
+
+TEST_CASE("form decoding and query parsing") {
+    CHECK(text::form_decode("a+b%2Fc%20d") == "a b/c d");
+    CHECK(text::form_decode("100%") == "100%");
+    CHECK(text::form_decode("%zz") == "%zz");
+    auto q = text::parse_query("path=workspace%2Fa+b.txt&flag&x=1&x=2");
+    CHECK(*text::find_param(q, "path") == "workspace/a b.txt");
+    CHECK(*text::find_param(q, "flag") == "");
+    CHECK(*text::find_param(q, "x") == "1");
+    CHECK_FALSE(text::find_param(q, "none"));
+}
+
+TEST_CASE("tokens are redacted from targets") {
+    CHECK(text::redact_target("/v0/x?token=abc&y=1") == "/v0/x?token=REDACTED&y=1");
+    CHECK(text::redact_target("/v0/x?y=1&%74oken=abc") == "/v0/x?y=1&token=REDACTED");
+    CHECK(text::redact_target("/plain") == "/plain");
+}
+
+TEST_CASE("timestamps") {
+    using namespace std::chrono;
+    system_clock::time_point t{milliseconds(1796040000123)};
+    CHECK(time_format::iso8601_ms(t) == "2026-11-30T12:00:00.123Z");
+    CHECK(time_format::http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT");
+}
