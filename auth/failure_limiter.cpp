@@ -3,9 +3,12 @@
 namespace ag::auth {
 
 failure_limiter::failure_limiter(std::size_t max_failures, clock::duration window, std::size_t max_addresses)
-    : max_failures_(max_failures), window_(window), max_addresses_(max_addresses) {}
+    : max_failures_(max_failures)
+    , window_(window)
+    , max_addresses_(max_addresses) {}
 
-std::optional<std::chrono::seconds> failure_limiter::blocked(const std::string& address, clock::time_point now) {
+std::optional<std::chrono::seconds> failure_limiter::blocked(const std::string& address,
+                                                             clock::time_point now) {
     std::lock_guard lock(mutex_);
     auto it = failures_.find(address);
     if (it == failures_.end())

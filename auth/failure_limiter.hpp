@@ -19,7 +19,8 @@ public:
                              std::size_t max_addresses = 10000);
 
     // Seconds until the address may try again, or nullopt when it is not blocked.
-    std::optional<std::chrono::seconds> blocked(const std::string& address, clock::time_point now = clock::now());
+    std::optional<std::chrono::seconds> blocked(const std::string& address,
+                                                clock::time_point now = clock::now());
     void record_failure(const std::string& address, clock::time_point now = clock::now());
 
 private:

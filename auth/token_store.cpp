@@ -42,11 +42,16 @@ std::optional<std::string> read_file(const std::string& path) {
 
 } // namespace
 
-std::string normalize_token(std::string_view raw) { return std::string(text::trim(raw)); }
+std::string normalize_token(std::string_view raw) {
+    return std::string(text::trim(raw));
+}
 
-token_store::token_store(std::optional<std::string> file) : file_(std::move(file)) {}
+token_store::token_store(std::optional<std::string> file)
+    : file_(std::move(file)) {}
 token_store::token_store(token_store&& o) noexcept
-    : file_(std::move(o.file_)), state_(std::move(o.state_)), stamp_(o.stamp_) {}
+    : file_(std::move(o.file_))
+    , state_(std::move(o.state_))
+    , stamp_(o.stamp_) {}
 token_store::~token_store() = default;
 
 void token_store::set(std::string token) {
@@ -120,7 +125,7 @@ std::string token_store::current() const {
 bool token_store::reload(bool force) {
     if (!file_)
         return false;
-    struct stat st{};
+    struct stat st {};
     if (::stat(file_->c_str(), &st) != 0) {
         log::warn("token file {} is unreadable; keeping the current token", *file_);
         return false;

@@ -20,7 +20,8 @@ extern char** environ;
 namespace ag::engine {
 
 struct child_reaper::impl {
-    explicit impl(boost::asio::io_context& ioc) : signals(ioc, SIGCHLD) {}
+    explicit impl(boost::asio::io_context& ioc)
+        : signals(ioc, SIGCHLD) {}
 
     boost::asio::signal_set signals;
     mutable std::mutex mutex;
@@ -61,8 +62,11 @@ struct child_reaper::impl {
     }
 };
 
-child_reaper::child_reaper(boost::asio::io_context& ioc) : impl_(std::make_unique<impl>(ioc)) {}
-child_reaper::~child_reaper() { stop(); }
+child_reaper::child_reaper(boost::asio::io_context& ioc)
+    : impl_(std::make_unique<impl>(ioc)) {}
+child_reaper::~child_reaper() {
+    stop();
+}
 
 void child_reaper::start() {
     impl_->arm();

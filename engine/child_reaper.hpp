@@ -1,6 +1,6 @@
 #pragma once
-// The one place that spawns and reaps child processes. SIGCHLD is handled in the event loop; every exited child
-// is reaped with waitpid(-1), so orphans are reaped too when we run as PID 1. Thread-safe.
+// The one place that spawns and reaps child processes. SIGCHLD is handled in the event loop; every exited
+// child is reaped with waitpid(-1), so orphans are reaped too when we run as PID 1. Thread-safe.
 #include <sys/types.h>
 
 #include <functional>

@@ -6,8 +6,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -61,7 +61,11 @@ struct pipe_pair {
 
 // Shared by the coroutines of one exec and the reaper's exit callback.
 struct exec_state {
-    explicit exec_state(const asio::any_io_executor& ex) : event(ex), out(ex), err(ex), in(ex) {}
+    explicit exec_state(const asio::any_io_executor& ex)
+        : event(ex)
+        , out(ex)
+        , err(ex)
+        , in(ex) {}
     ~exec_state() {
         // The awaiting request went away (shutdown) while the command still ran: take the group down with it.
         if (pid > 0 && !status)

@@ -32,10 +32,10 @@ struct exec_result {
     std::chrono::milliseconds duration{0};
 };
 
-// Runs /bin/sh -c command in its own process group. On timeout the whole group gets SIGTERM, then SIGKILL after
-// kill_grace. Pipes are read until EOF, or for at most 250 ms after the shell exits (a background process that
-// keeps them open does not hold the answer). If the awaiting coroutine is destroyed first (shutdown), the group
-// is killed. Throws std::system_error if the process cannot be started.
+// Runs /bin/sh -c command in its own process group. On timeout the whole group gets SIGTERM, then SIGKILL
+// after kill_grace. Pipes are read until EOF, or for at most 250 ms after the shell exits (a background
+// process that keeps them open does not hold the answer). If the awaiting coroutine is destroyed first
+// (shutdown), the group is killed. Throws std::system_error if the process cannot be started.
 boost::asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req);
 
 } // namespace ag::engine

@@ -34,7 +34,10 @@ manifest load_manifest(const std::string& path) {
     return m;
 }
 
-manifest_store::manifest_store(std::string path) : path_(std::move(path)) { reload(); }
+manifest_store::manifest_store(std::string path)
+    : path_(std::move(path)) {
+    reload();
+}
 
 std::shared_ptr<const manifest> manifest_store::current() const {
     std::lock_guard lock(mutex_);

@@ -6,7 +6,9 @@
 
 namespace ag::engine {
 
-output_capture::output_capture(std::size_t max_bytes) : head_max_(max_bytes / 2), tail_max_(max_bytes - max_bytes / 2) {}
+output_capture::output_capture(std::size_t max_bytes)
+    : head_max_(max_bytes / 2)
+    , tail_max_(max_bytes - max_bytes / 2) {}
 
 void output_capture::append(std::string_view data) {
     total_ += data.size();

@@ -16,8 +16,8 @@ public:
     bool truncated() const noexcept { return total_ > head_max_ + tail_max_; }
     std::uint64_t total_bytes() const noexcept { return total_; }
 
-    // Valid UTF-8: the kept bytes with invalid sequences replaced by U+FFFD; when truncated, the first half and
-    // the last half joined by "\n…[N bytes omitted]…\n", both cut on character boundaries.
+    // Valid UTF-8: the kept bytes with invalid sequences replaced by U+FFFD; when truncated, the first half
+    // and the last half joined by "\n…[N bytes omitted]…\n", both cut on character boundaries.
     std::string text() const;
 
 private:

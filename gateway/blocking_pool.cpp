@@ -7,16 +7,25 @@
 namespace ag {
 
 struct blocking_pool::impl {
-    explicit impl(std::size_t n) : pool(n) {}
+    explicit impl(std::size_t n)
+        : pool(n) {}
     boost::asio::thread_pool pool;
 };
 
-blocking_pool::blocking_pool(std::size_t threads) : impl_(std::make_unique<impl>(threads)) {}
-blocking_pool::~blocking_pool() { stop(); }
+blocking_pool::blocking_pool(std::size_t threads)
+    : impl_(std::make_unique<impl>(threads)) {}
+blocking_pool::~blocking_pool() {
+    stop();
+}
 
 boost::asio::awaitable<void> blocking_pool::run(std::function<void()> fn) {
     co_await boost::asio::co_spawn(
-        impl_->pool, [&fn]() -> boost::asio::awaitable<void> { fn(); co_return; }, boost::asio::use_awaitable);
+        impl_->pool,
+        [&fn]() -> boost::asio::awaitable<void> {
+            fn();
+            co_return;
+        },
+        boost::asio::use_awaitable);
 }
 
 void blocking_pool::stop() noexcept {

@@ -36,14 +36,16 @@ constexpr option_spec options[] = {
     {"token", "TOKEN", false, "the gateway token itself (prefer --token-file or AGENT_GATEWAY_TOKEN)"},
     {"root", "DIR", false, "the agent's runner root (default: current directory)"},
     {"workspace", "DIR", false, "the agent's workspace (default ROOT/workspace)"},
-    {"state-dir", "DIR", false, "the daemon's own state, never inside the workspace (default ROOT/.agent-gateway)"},
+    {"state-dir", "DIR", false,
+     "the daemon's own state, never inside the workspace (default ROOT/.agent-gateway)"},
     {"engine", "CMD", false, "the engine's command line, run with /bin/sh -c in ROOT and supervised"},
     {"engine-url", "URL", false, "where the engine's own gateway listens, e.g. http://127.0.0.1:18790"},
     {"engine-hooks-token-file", "PATH", false, "token sent as Bearer to the engine's hooks"},
     {"engine-log", "GLOB", true, "engine log files to follow"},
     {"engine-config", "PATH", false, "the engine's runtime config file (.json, .json5, .yaml)"},
     {"engine-cli", "CMD", false, "the engine's own CLI, used for devices"},
-    {"manifest", "PATH", false, "scripts, routes and tasks to apply at start (default WORKSPACE/manifest.json)"},
+    {"manifest", "PATH", false,
+     "scripts, routes and tasks to apply at start (default WORKSPACE/manifest.json)"},
     {"base-domain", "DOMAIN", false, "{agentId}.DOMAIN is this agent's API host"},
     {"snapshot-interval", "SEC", false, "automatic snapshot period, 0 = off (default 60)"},
     {"ipfs-api", "URL", false, "Kubo-compatible RPC API used to pin snapshots"},
@@ -83,7 +85,9 @@ struct raw_value {
 };
 using raw_map = std::map<std::string, raw_value, std::less<>>;
 
-[[noreturn]] void fail(const std::string& msg) { throw usage_error(msg); }
+[[noreturn]] void fail(const std::string& msg) {
+    throw usage_error(msg);
+}
 
 std::uint64_t parse_uint(const std::string& name, const raw_value& v, std::uint64_t min, std::uint64_t max) {
     const std::string& s = v.values.back();
@@ -122,7 +126,7 @@ std::string current_dir() {
 }
 
 bool is_dir(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -245,7 +249,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
     }
     c.engine_cli = nonempty("engine-cli");
     if ((c.base_domain = nonempty("base-domain"))) {
-        static const std::regex re(R"(^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$)");
+        static const std::regex re(
+            R"(^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$)");
         if (!std::regex_match(*c.base_domain, re))
             fail(fmt::format("--base-domain: '{}' is not a domain name", *c.base_domain));
     }
@@ -375,9 +380,12 @@ std::string help_text() {
     }
     out << fmt::format("{:<34}{}\n", "  --help", "print this help and exit");
     out << fmt::format("{:<34}{}\n", "  --version", "print the version and exit");
-    out << "\nEvery option can also be set as AGENT_GATEWAY_<OPTION> (upper case, '-' -> '_'; repeatable options\n"
-           "comma-separated) or as a key of the --config JSON file. Precedence: command line > environment >\n"
-           "config file > default. Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration.\n";
+    out << "\nEvery option can also be set as AGENT_GATEWAY_<OPTION> (upper case, '-' -> '_'; repeatable "
+           "options\n"
+           "comma-separated) or as a key of the --config JSON file. Precedence: command line > environment "
+           ">\n"
+           "config file > default. Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or "
+           "configuration.\n";
     return out.str();
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The daemon's configuration: one struct, built once from command line > environment > --config file > defaults,
-// validated before anything starts. Immutable afterwards (read from any thread).
+// The daemon's configuration: one struct, built once from command line > environment > --config file >
+// defaults, validated before anything starts. Immutable afterwards (read from any thread).
 #include <cstdint>
 #include <optional>
 #include <stdexcept>

@@ -15,9 +15,12 @@ namespace ag {
 namespace {
 
 int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -49,7 +52,9 @@ bool is_git_path(const std::vector<std::string>& parts) {
     return parts.size() >= 4 && parts[0] == "v0" && parts[1] == "agents" && parts[3] == "git";
 }
 
-response not_found(std::string_view message = "Not found") { return error_response(404, message); }
+response not_found(std::string_view message = "Not found") {
+    return error_response(404, message);
+}
 
 } // namespace
 
@@ -93,7 +98,8 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     if (cfg.base_domain) {
         // {other}.DOMAIN is another agent's host: not ours to serve.
         std::string host(host_without_port(in.host));
-        std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(host.begin(), host.end(), host.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         std::string suffix = "." + *cfg.base_domain;
         if (host.size() > suffix.size() && host.ends_with(suffix) &&
             host.substr(0, host.size() - suffix.size()) != cfg.agent_id) {

@@ -30,7 +30,9 @@ unsigned status_of(error_kind kind) noexcept;
 struct api_error : std::runtime_error {
     api_error(error_kind k, const std::string& message,
               std::vector<std::pair<std::string, std::string>> extra_headers = {})
-        : std::runtime_error(message), kind(k), headers(std::move(extra_headers)) {}
+        : std::runtime_error(message)
+        , kind(k)
+        , headers(std::move(extra_headers)) {}
     error_kind kind;
     std::vector<std::pair<std::string, std::string>> headers;
 };

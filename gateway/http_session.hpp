@@ -1,6 +1,6 @@
 #pragma once
-// One coroutine per connection: read headers -> dispatch -> read body -> handler -> write, until the peer goes,
-// the connection idles out, or the server stops.
+// One coroutine per connection: read headers -> dispatch -> read body -> handler -> write, until the peer
+// goes, the connection idles out, or the server stops.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 

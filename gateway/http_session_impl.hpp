@@ -57,33 +57,45 @@ constexpr std::size_t header_limit = 16 * 1024;
 
 using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
 
-template <class Stream> constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream> &&
-                                                !std::is_same_v<Stream, unix_stream>;
+template <class Stream>
+constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream> && !std::is_same_v<Stream, unix_stream>;
 
 inline method to_method(http::verb v) {
     switch (v) {
-    case http::verb::get: return method::get;
-    case http::verb::head: return method::head;
-    case http::verb::post: return method::post;
-    case http::verb::put: return method::put;
-    case http::verb::patch: return method::patch;
-    case http::verb::delete_: return method::delete_;
-    case http::verb::options: return method::options;
-    default: return method::other;
+    case http::verb::get:
+        return method::get;
+    case http::verb::head:
+        return method::head;
+    case http::verb::post:
+        return method::post;
+    case http::verb::put:
+        return method::put;
+    case http::verb::patch:
+        return method::patch;
+    case http::verb::delete_:
+        return method::delete_;
+    case http::verb::options:
+        return method::options;
+    default:
+        return method::other;
     }
 }
 
 inline bool quiet_end(const boost::system::error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
-           ec == beast::error::timeout || ec == asio::error::connection_reset ||
-           ec == asio::ssl::error::stream_truncated || ec == http::error::partial_message;
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+           ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
+           ec == http::error::partial_message;
 }
 
-template <class Stream> auto& lowest(Stream& s) { return beast::get_lowest_layer(s); }
+template <class Stream> auto& lowest(Stream& s) {
+    return beast::get_lowest_layer(s);
+}
 
 template <class Stream> class websocket_impl final : public websocket_connection {
 public:
-    explicit websocket_impl(Stream&& s) : ws_(std::move(s)) {}
+    explicit websocket_impl(Stream&& s)
+        : ws_(std::move(s)) {}
     websocket::stream<Stream>& ws() { return ws_; }
 
     asio::awaitable<boost::system::error_code> send_text(std::string_view message) override {
@@ -110,7 +122,8 @@ private:
 struct connection_guard {
     worker& w;
     connection_handle handle;
-    explicit connection_guard(worker& wk) : w(wk) {
+    explicit connection_guard(worker& wk)
+        : w(wk) {
         w.connections.insert(&handle);
         w.connection_count.fetch_add(1, std::memory_order_relaxed);
     }
@@ -132,8 +145,7 @@ void apply_headers(http::response<Body>& r, const response& res,
 }
 
 // Sends `length` bytes of `fd` from `offset`. Plain sockets use sendfile; TLS reads and writes in chunks.
-template <class Stream>
-asio::awaitable<bool> send_file(Stream& stream, const file_range& file) {
+template <class Stream> asio::awaitable<bool> send_file(Stream& stream, const file_range& file) {
     std::uint64_t remaining = file.length;
     off_t offset = static_cast<off_t>(file.offset);
     if constexpr (!is_tls<Stream>) {
@@ -174,8 +186,8 @@ asio::awaitable<bool> send_file(Stream& stream, const file_range& file) {
             offset += n;
             remaining -= static_cast<std::uint64_t>(n);
             lowest(stream).expires_after(io_timeout);
-            auto [ec, w] = co_await asio::async_write(stream, asio::buffer(chunk.data(), static_cast<std::size_t>(n)),
-                                                      use_tuple);
+            auto [ec, w] = co_await asio::async_write(
+                stream, asio::buffer(chunk.data(), static_cast<std::size_t>(n)), use_tuple);
             if (ec)
                 co_return false;
         }
@@ -270,14 +282,15 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
 
         http::request_parser<http::string_body> parser;
         parser.header_limit(header_limit);
-        // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the header.
+        // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the
+        // header.
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         lowest(stream).expires_after(header_timeout);
         auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (hec) {
             if (!quiet_end(hec)) {
                 std::string msg = hec == http::error::header_limit ? "Request headers too large"
-                                                                     : "Bad request: " + hec.message();
+                                                                   : "Bad request: " + hec.message();
                 response bad = error_response(400, msg);
                 std::uint64_t bytes = 0;
                 co_await write_response(stream, bad, false, false, {}, bytes);
@@ -316,7 +329,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         } else if (d.target->ws_handler) {
             log::info("{} {} 101 websocket", log_method, log_target);
             http::request<http::string_body> upgrade_req = parser.release();
-            co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req), guard);
+            co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
+                                   guard);
             co_return;
         } else {
             bool body_ok = true;
@@ -362,7 +376,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         unsigned status = res.status;
         bool ok = co_await write_response(stream, res, keep_alive, head_only, d.headers, bytes);
         if (log::enabled(log::level::info)) {
-            auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+            auto ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
             log::info("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
         }
         if (!ok || !keep_alive)

@@ -5,8 +5,8 @@ namespace ag {
 using namespace session_detail;
 
 void spawn_tls_session(session_env& env, boost::asio::ip::tcp::socket socket, std::string remote) {
-    spawn(env, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *env.tls), std::move(remote),
-          true);
+    spawn(env, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *env.tls),
+          std::move(remote), true);
 }
 
 } // namespace ag

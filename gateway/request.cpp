@@ -11,14 +11,22 @@ namespace ag {
 
 std::string_view method_name(method m) noexcept {
     switch (m) {
-    case method::get: return "GET";
-    case method::head: return "HEAD";
-    case method::post: return "POST";
-    case method::put: return "PUT";
-    case method::patch: return "PATCH";
-    case method::delete_: return "DELETE";
-    case method::options: return "OPTIONS";
-    case method::other: return "OTHER";
+    case method::get:
+        return "GET";
+    case method::head:
+        return "HEAD";
+    case method::post:
+        return "POST";
+    case method::put:
+        return "PUT";
+    case method::patch:
+        return "PATCH";
+    case method::delete_:
+        return "DELETE";
+    case method::options:
+        return "OPTIONS";
+    case method::other:
+        return "OTHER";
     }
     return "OTHER";
 }
@@ -38,7 +46,9 @@ std::string_view request::param(std::string_view name) const {
     return {};
 }
 
-nlohmann::json request::json_body() const { return parse_json_object(body); }
+nlohmann::json request::json_body() const {
+    return parse_json_object(body);
+}
 
 nlohmann::json parse_json_object(std::string_view body) {
     if (text::trim(body).empty())

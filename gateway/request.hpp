@@ -1,5 +1,6 @@
 #pragma once
-// What handlers see of a request and what they return. Beast stays behind request.cpp so handlers compile light.
+// What handlers see of a request and what they return. Beast stays behind request.cpp so handlers compile
+// light.
 #include "util/text.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -42,7 +43,10 @@ struct file_range {
     int fd = -1;
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
-    explicit file_range(int f, std::uint64_t off, std::uint64_t len) : fd(f), offset(off), length(len) {}
+    explicit file_range(int f, std::uint64_t off, std::uint64_t len)
+        : fd(f)
+        , offset(off)
+        , length(len) {}
     file_range(const file_range&) = delete;
     file_range& operator=(const file_range&) = delete;
     ~file_range();

@@ -1,6 +1,6 @@
 #pragma once
-// Plain routes: a method, a pattern of literal and {param} segments, a handler. Built once at start, then only
-// read (safe from every I/O thread).
+// Plain routes: a method, a pattern of literal and {param} segments, a handler. Built once at start, then
+// only read (safe from every I/O thread).
 #include "gateway/request.hpp"
 
 #include <boost/asio/awaitable.hpp>

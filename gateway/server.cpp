@@ -94,9 +94,16 @@ void notify_ready() {
 
 struct server::impl {
     impl(const config& c, auth::token_store& t)
-        : cfg(c), tokens(t), pool(2), workers(make_workers(c.threads)), reaper(workers[0]->ioc), manifest(c.manifest),
-          svc{cfg, tokens, failures, reaper, pool, manifest, load_created_at(c.state_dir)}, signals(workers[0]->ioc),
-          token_timer(workers[0]->ioc), drain_timer(workers[0]->ioc) {
+        : cfg(c)
+        , tokens(t)
+        , pool(2)
+        , workers(make_workers(c.threads))
+        , reaper(workers[0]->ioc)
+        , manifest(c.manifest)
+        , svc{cfg, tokens, failures, reaper, pool, manifest, load_created_at(c.state_dir)}
+        , signals(workers[0]->ioc)
+        , token_timer(workers[0]->ioc)
+        , drain_timer(workers[0]->ioc) {
         if (cfg.tls_cert) {
             tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
             tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -227,7 +234,8 @@ struct server::impl {
             open += w->connection_count.load();
         if (open == 0 || std::chrono::steady_clock::now() >= drain_until) {
             if (open)
-                log::warn("{} connection(s) still busy after {}s; closing them", open, drain_deadline.count());
+                log::warn("{} connection(s) still busy after {}s; closing them", open,
+                          drain_deadline.count());
             finish();
             return;
         }
@@ -248,14 +256,19 @@ struct server::impl {
     }
 };
 
-server::server(const config& cfg, auth::token_store& tokens) : impl_(std::make_unique<impl>(cfg, tokens)) {}
+server::server(const config& cfg, auth::token_store& tokens)
+    : impl_(std::make_unique<impl>(cfg, tokens)) {}
 server::~server() {
     for (const auto& p : impl_->unix_paths)
         ::unlink(p.c_str());
 }
 
-router& server::routes() { return impl_->routes; }
-services& server::svc() { return impl_->svc; }
+router& server::routes() {
+    return impl_->routes;
+}
+services& server::svc() {
+    return impl_->svc;
+}
 
 std::vector<std::string> server::bind() {
     auto& m = *impl_;
@@ -263,7 +276,7 @@ std::vector<std::string> server::bind() {
     m.tcp_acceptors.resize(m.workers.size());
     for (const auto& addr : m.cfg.listen) {
         if (addr.type == listen_address::kind::unix_socket) {
-            struct stat st{};
+            struct stat st {};
             if (::lstat(addr.path.c_str(), &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                     throw std::system_error(EEXIST, std::generic_category(),

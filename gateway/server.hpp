@@ -1,6 +1,6 @@
 #pragma once
-// Owns the I/O workers, listeners, blocking pool and long-lived subsystems; starts them in order and stops them
-// in reverse. Not thread-safe except request_stop().
+// Owns the I/O workers, listeners, blocking pool and long-lived subsystems; starts them in order and stops
+// them in reverse. Not thread-safe except request_stop().
 #include <memory>
 #include <string>
 #include <vector>

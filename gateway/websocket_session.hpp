@@ -1,6 +1,7 @@
 #pragma once
 // A WebSocket after the upgrade, independent of the transport under it (TCP, TLS, unix socket).
-// One writer at a time: callers serialise their own sends (issue a send only after the previous one completed).
+// One writer at a time: callers serialise their own sends (issue a send only after the previous one
+// completed).
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 

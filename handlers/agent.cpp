@@ -13,7 +13,9 @@
 namespace ag {
 namespace {
 
-nlohmann::json engine_of(const engine::manifest& m) { return m.engine ? nlohmann::json(*m.engine) : nullptr; }
+nlohmann::json engine_of(const engine::manifest& m) {
+    return m.engine ? nlohmann::json(*m.engine) : nullptr;
+}
 
 std::string name_of(const services& svc, const engine::manifest& m) {
     return m.agent_name.value_or(svc.cfg.agent_id);
@@ -52,14 +54,16 @@ boost::asio::awaitable<response> get_agent(services& svc, request&) {
 
 boost::asio::awaitable<response> get_whoami(services& svc, request&) {
     auto m = svc.manifest.current();
-    co_return json_response({{"agentId", svc.cfg.agent_id}, {"name", name_of(svc, *m)}, {"engine", engine_of(*m)}});
+    co_return json_response(
+        {{"agentId", svc.cfg.agent_id}, {"name", name_of(svc, *m)}, {"engine", engine_of(*m)}});
 }
 
 } // namespace
 
 void register_agent_routes(router& r, services& svc) {
     r.add(method::get, "/v0/agents/{agentId}", [&svc](request& req) { return get_agent(svc, req); });
-    r.add(method::get, "/v0/agents/{agentId}/platform/whoami", [&svc](request& req) { return get_whoami(svc, req); });
+    r.add(method::get, "/v0/agents/{agentId}/platform/whoami",
+          [&svc](request& req) { return get_whoami(svc, req); });
 }
 
 } // namespace ag

@@ -20,12 +20,15 @@ namespace {
 
 constexpr int max_concurrent_execs = 16;
 
-[[noreturn]] void bad(const std::string& message) { throw api_error(error_kind::bad_request, message); }
+[[noreturn]] void bad(const std::string& message) {
+    throw api_error(error_kind::bad_request, message);
+}
 
 // Counts this exec against the limit for as long as it runs.
 struct exec_slot {
     std::atomic<int>& running;
-    explicit exec_slot(std::atomic<int>& r) : running(r) {}
+    explicit exec_slot(std::atomic<int>& r)
+        : running(r) {}
     ~exec_slot() { running.fetch_sub(1); }
 };
 
@@ -46,7 +49,7 @@ engine::exec_request parse_exec(const services& svc, const nlohmann::json& body)
         std::string c = cwd->get<std::string>();
         if (!c.empty())
             req.cwd = c.front() == '/' ? c : cfg.root + "/" + c;
-        struct stat st{};
+        struct stat st {};
         if (c.find('\0') != std::string::npos || ::stat(req.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
             bad("Invalid cwd");
     }
@@ -57,7 +60,8 @@ engine::exec_request parse_exec(const services& svc, const nlohmann::json& body)
             bad("Invalid timeoutSeconds: must be a number");
         timeout = t->get<double>();
         if (!std::isfinite(timeout) || timeout <= 0 || timeout > cfg.exec_timeout_max)
-            bad("Invalid timeoutSeconds: must be greater than 0 and at most " + std::to_string(cfg.exec_timeout_max));
+            bad("Invalid timeoutSeconds: must be greater than 0 and at most " +
+                std::to_string(cfg.exec_timeout_max));
     }
     req.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout * 1000)));
 
@@ -112,8 +116,9 @@ boost::asio::awaitable<response> post_exec(services& svc, request& http_req) {
 void register_console_routes(router& r, services& svc) {
     route_options opts;
     opts.body_limit = 8 * 1024 * 1024; // a command plus its stdin
-    r.add(method::post, "/v0/agents/{agentId}/console/exec", [&svc](request& req) { return post_exec(svc, req); },
-          opts);
+    r.add(
+        method::post, "/v0/agents/{agentId}/console/exec",
+        [&svc](request& req) { return post_exec(svc, req); }, opts);
 }
 
 } // namespace ag

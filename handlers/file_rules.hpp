@@ -29,7 +29,8 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag);
 
 // Upload filename rules: 1-255 bytes, not "." or "..", no '/', '\\' or NUL.
 bool valid_upload_name(std::string_view name);
-// The name for attempt i: "report.pdf", "report-1.pdf", "report-2.pdf", ...; a leading dot is not an extension.
+// The name for attempt i: "report.pdf", "report-1.pdf", "report-2.pdf", ...; a leading dot is not an
+// extension.
 std::string numbered_name(std::string_view name, int attempt);
 
 // Strips a leading "data:<type>;base64," from upload content; nullopt for a data: URL that is not base64.

@@ -25,9 +25,12 @@ namespace {
 constexpr std::size_t max_listing_entries = 10000;
 
 const char* type_name(mode_t m) {
-    if (S_ISREG(m)) return "file";
-    if (S_ISDIR(m)) return "dir";
-    if (S_ISLNK(m)) return "symlink";
+    if (S_ISREG(m))
+        return "file";
+    if (S_ISDIR(m))
+        return "dir";
+    if (S_ISLNK(m))
+        return "symlink";
     return "other";
 }
 
@@ -77,7 +80,8 @@ nlohmann::json list_directory(int fd, const std::string& path) {
     for (auto& it : items) {
         auto mtime = std::chrono::system_clock::time_point(
             std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::seconds(it.st.st_mtim.tv_sec) + std::chrono::nanoseconds(it.st.st_mtim.tv_nsec)));
+                std::chrono::seconds(it.st.st_mtim.tv_sec) +
+                std::chrono::nanoseconds(it.st.st_mtim.tv_nsec)));
         entries.push_back({{"name", std::move(it.name)},
                            {"type", type_name(it.st.st_mode)},
                            {"size", static_cast<std::uint64_t>(it.st.st_size)},
@@ -98,12 +102,12 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
         throw api_error(error_kind::bad_request, "Invalid path");
     std::string path = p->front() == '/' ? std::string(*p) : svc.cfg.root + "/" + std::string(*p);
 
-    // O_NONBLOCK: opening a FIFO must not wait for a writer. Metadata calls stay on the I/O thread (like nginx);
-    // reading a directory, which can be large, goes to the pool.
+    // O_NONBLOCK: opening a FIFO must not wait for a writer. Metadata calls stay on the I/O thread (like
+    // nginx); reading a directory, which can be large, goes to the pool.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         throw_open_error(errno);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int err = errno;
         ::close(fd);
@@ -139,9 +143,10 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
         res.status = 206;
         file->offset = range.range.first;
         file->length = range.range.length;
-        res.headers.emplace_back("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
-                                                      std::to_string(range.range.first + range.range.length - 1) +
-                                                      "/" + std::to_string(size));
+        res.headers.emplace_back("Content-Range",
+                                 "bytes " + std::to_string(range.range.first) + "-" +
+                                     std::to_string(range.range.first + range.range.length - 1) + "/" +
+                                     std::to_string(size));
         break;
     case file_rules::range_status::unsatisfiable:
         throw api_error(error_kind::range_not_satisfiable, "Range not satisfiable",

@@ -48,7 +48,8 @@ front_matter parse_front_matter(std::string_view text) {
         if (value == ">" || value == "|" || value == ">-" || value == "|-") {
             // A block scalar: the indented lines that follow.
             std::string sep = value[0] == '>' ? " " : "\n";
-            while (i + 1 < lines.size() && (lines[i + 1].starts_with(" ") || lines[i + 1].starts_with("\t"))) {
+            while (i + 1 < lines.size() &&
+                   (lines[i + 1].starts_with(" ") || lines[i + 1].starts_with("\t"))) {
                 if (!v.empty())
                     v += sep;
                 v += text::trim(lines[++i]);

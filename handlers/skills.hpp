@@ -1,5 +1,6 @@
 #pragma once
-// Skills found in WORKSPACE/skills/*/SKILL.md (YAML front matter: name, description). Blocking: call on the pool.
+// Skills found in WORKSPACE/skills/*/SKILL.md (YAML front matter: name, description). Blocking: call on the
+// pool.
 #include <optional>
 #include <string>
 #include <string_view>

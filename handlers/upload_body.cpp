@@ -10,9 +10,12 @@
 namespace ag {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-// A JSON string without escapes starting after the opening quote at `pos`; nullopt means "use the full parser".
+// A JSON string without escapes starting after the opening quote at `pos`; nullopt means "use the full
+// parser".
 std::optional<std::string_view> plain_string(const std::string& s, std::size_t& pos) {
     const char* begin = s.data() + pos;
     const char* end = static_cast<const char*>(std::memchr(begin, '"', s.size() - pos));
@@ -21,7 +24,8 @@ std::optional<std::string_view> plain_string(const std::string& s, std::size_t& 
     auto len = static_cast<std::size_t>(end - begin);
     if (std::memchr(begin, '\\', len))
         return std::nullopt;
-    // Raw control characters are not allowed in JSON strings; a branch-free minimum keeps this at memory speed.
+    // Raw control characters are not allowed in JSON strings; a branch-free minimum keeps this at memory
+    // speed.
     unsigned char lowest = 0xFF;
     for (std::size_t i = 0; i < len; ++i)
         lowest = std::min(lowest, static_cast<unsigned char>(begin[i]));
@@ -71,7 +75,7 @@ bool fast_parse(const std::string& s, upload_fields& out) {
                 return false;
             out.filename = std::string(*value);
         } else if (*key == "contentBase64") {
-            out.content = *value;
+            out.body_content = *value;
         }
         skip();
         if (i < s.size() && s[i] == ',') {
@@ -98,8 +102,7 @@ upload_fields parse_upload_body(const std::string& body) {
     if (auto f = j.find("filename"); f != j.end() && f->is_string())
         out.filename = f->get<std::string>();
     if (auto c = j.find("contentBase64"); c != j.end() && c->is_string()) {
-        out.storage = c->get<std::string>();
-        out.content = std::string_view(out.storage);
+        out.owned_content = c->get<std::string>();
     }
     return out;
 }

@@ -28,13 +28,15 @@ boost::asio::awaitable<response> post_upload(services& svc, request& req) {
         auto fields = parse_upload_body(req.body);
         if (!fields.filename || !file_rules::valid_upload_name(*fields.filename))
             throw api_error(error_kind::bad_request, "Invalid filename");
-        if (!fields.content)
+        auto raw_content = fields.content();
+        if (!raw_content)
             throw api_error(error_kind::bad_request, "Invalid base64");
-        auto content = file_rules::strip_data_url(*fields.content);
+        auto content = file_rules::strip_data_url(*raw_content);
         if (!content)
             throw api_error(error_kind::bad_request, "Invalid base64");
         // Reject before allocating when even the smallest reading of the input is too large.
-        if ((content->size() / 4) * 3 > max + 3 && content->find_first_of(" \t\r\n") == std::string_view::npos)
+        if ((content->size() / 4) * 3 > max + 3 &&
+            content->find_first_of(" \t\r\n") == std::string_view::npos)
             throw api_error(error_kind::too_large, "File too large");
         std::string bytes;
         if (!base64::decode(*content, bytes))
@@ -69,8 +71,9 @@ void register_upload_routes(router& r, services& svc) {
     // Base64 is 4/3 of the bytes; leave room for line breaks, a data: prefix and the JSON around it.
     opts.body_limit = static_cast<std::size_t>(svc.cfg.max_file_bytes / 2 * 3 + 64 * 1024);
     opts.too_large_message = "File too large";
-    r.add(method::post, "/v0/agents/{agentId}/files/upload", [&svc](request& req) { return post_upload(svc, req); },
-          opts);
+    r.add(
+        method::post, "/v0/agents/{agentId}/files/upload",
+        [&svc](request& req) { return post_upload(svc, req); }, opts);
 }
 
 } // namespace ag

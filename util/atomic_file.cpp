@@ -17,7 +17,8 @@ namespace {
 
 class unique_fd {
 public:
-    explicit unique_fd(int fd = -1) noexcept : fd_(fd) {}
+    explicit unique_fd(int fd = -1) noexcept
+        : fd_(fd) {}
     unique_fd(const unique_fd&) = delete;
     unique_fd& operator=(const unique_fd&) = delete;
     ~unique_fd() {
@@ -84,7 +85,7 @@ struct named_temp {
 void make_directories(const std::string& dir, mode_t mode) {
     if (dir.empty())
         return;
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             throw_errno("mkdir " + dir, ENOTDIR);
@@ -119,7 +120,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes, mode_t m
 
 std::string write_new_file(const std::string& dir, std::string_view bytes, mode_t mode,
                            const std::function<std::string(int)>& name_for, int max_attempts) {
-    // O_TMPFILE gives an unnamed inode: a crash before linkat leaves nothing at all, and linkat never replaces.
+    // O_TMPFILE gives an unnamed inode: a crash before linkat leaves nothing at all, and linkat never
+    // replaces.
     unique_fd fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
     named_temp tmp;
     if (fd.get() < 0) {

@@ -1,5 +1,6 @@
 #pragma once
-// Crash-safe file writes: the file appears complete or not at all. Every file the daemon writes goes through here.
+// Crash-safe file writes: the file appears complete or not at all. Every file the daemon writes goes through
+// here.
 #include <sys/types.h>
 
 #include <functional>
@@ -12,9 +13,9 @@ namespace ag::fs_util {
 // Throws std::system_error; on failure nothing new is left behind.
 void write_file_atomic(const std::string& path, std::string_view bytes, mode_t mode = 0644);
 
-// Creates a new file in `dir` without ever replacing an existing one. `name_for(i)` gives the candidate name for
-// attempt i (0, 1, 2, ...); the first name not taken wins. Returns the chosen name. Throws std::system_error
-// (EEXIST after `max_attempts`); on failure nothing is left behind.
+// Creates a new file in `dir` without ever replacing an existing one. `name_for(i)` gives the candidate name
+// for attempt i (0, 1, 2, ...); the first name not taken wins. Returns the chosen name. Throws
+// std::system_error (EEXIST after `max_attempts`); on failure nothing is left behind.
 std::string write_new_file(const std::string& dir, std::string_view bytes, mode_t mode,
                            const std::function<std::string(int)>& name_for, int max_attempts = 10000);
 

@@ -26,7 +26,9 @@ constexpr auto table = make_table();
 
 } // namespace
 
-std::size_t decoded_size_bound(std::string_view in) noexcept { return (in.size() / 4) * 3 + 3; }
+std::size_t decoded_size_bound(std::string_view in) noexcept {
+    return (in.size() / 4) * 3 + 3;
+}
 
 bool decode(std::string_view in, std::string& out) {
     out.resize(decoded_size_bound(in));

@@ -14,12 +14,18 @@ std::atomic<bool> json_{false};
 
 spdlog::level::level_enum to_spdlog(level lvl) {
     switch (lvl) {
-    case level::trace: return spdlog::level::trace;
-    case level::debug: return spdlog::level::debug;
-    case level::info: return spdlog::level::info;
-    case level::warn: return spdlog::level::warn;
-    case level::error: return spdlog::level::err;
-    case level::off: return spdlog::level::off;
+    case level::trace:
+        return spdlog::level::trace;
+    case level::debug:
+        return spdlog::level::debug;
+    case level::info:
+        return spdlog::level::info;
+    case level::warn:
+        return spdlog::level::warn;
+    case level::error:
+        return spdlog::level::err;
+    case level::off:
+        return spdlog::level::off;
     }
     return spdlog::level::info;
 }
@@ -38,12 +44,18 @@ spdlog::logger& logger() {
 } // namespace
 
 std::optional<level> parse_level(std::string_view name) {
-    if (name == "trace") return level::trace;
-    if (name == "debug") return level::debug;
-    if (name == "info") return level::info;
-    if (name == "warn" || name == "warning") return level::warn;
-    if (name == "error") return level::error;
-    if (name == "off") return level::off;
+    if (name == "trace")
+        return level::trace;
+    if (name == "debug")
+        return level::debug;
+    if (name == "info")
+        return level::info;
+    if (name == "warn" || name == "warning")
+        return level::warn;
+    if (name == "error")
+        return level::error;
+    if (name == "off")
+        return level::off;
     return std::nullopt;
 }
 
@@ -55,7 +67,9 @@ void init(level min_level, bool json) {
                              spdlog::pattern_time_type::utc);
 }
 
-bool enabled(level lvl) noexcept { return lvl >= min_level_.load(std::memory_order_relaxed) && lvl != level::off; }
+bool enabled(level lvl) noexcept {
+    return lvl >= min_level_.load(std::memory_order_relaxed) && lvl != level::off;
+}
 
 void write(level lvl, std::string_view message) noexcept {
     try {

@@ -4,9 +4,12 @@ namespace ag::text {
 namespace {
 
 int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -34,12 +37,16 @@ std::string to_valid_utf8(std::string_view in) {
             len = 2;
         } else if (c >= 0xE0 && c <= 0xEF) {
             len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
+            if (c == 0xE0)
+                lo = 0xA0;
+            if (c == 0xED)
+                hi = 0x9F;
         } else if (c >= 0xF0 && c <= 0xF4) {
             len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F;
         }
         if (len == 0) {
             out += replacement;
@@ -71,8 +78,7 @@ std::string form_decode(std::string_view in) {
         char c = in[i];
         if (c == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
-                   hex_value(in[i + 2]) >= 0) {
+        } else if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
             out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
             i += 2;
         } else {
@@ -134,8 +140,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+        if (x >= 'A' && x <= 'Z')
+            x = static_cast<char>(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = static_cast<char>(y + 32);
         if (x != y)
             return false;
     }

@@ -27,7 +27,9 @@ TEST_CASE("every token carrier is accepted") {
     CHECK(d.request("GET", d.api(""), {}, {{"Authorization", "bearer " + t}}, false).status == 200);
     CHECK(d.request("GET", d.api(""), {}, {{"Cookie", "a=1; gw_token=" + t + "; b=2"}}, false).status == 200);
     CHECK(d.request("GET", d.api(""), {}, {{"Authorization", basic("anyone", t)}}, false).status == 200);
-    CHECK(d.request("GET", d.api("/files") + "?path=.", {}, {{"Authorization", basic("", t)}}, false).status == 200);
+    CHECK(
+        d.request("GET", d.api("/files") + "?path=.", {}, {{"Authorization", basic("", t)}}, false).status ==
+        200);
 
     // ?token= logs the browser in: the cookie is set, without Secure on plain HTTP.
     auto q = d.request("GET", d.api("") + "?token=" + t, {}, {}, false);
@@ -39,7 +41,8 @@ TEST_CASE("every token carrier is accepted") {
     CHECK(d.get(d.api("")).header("set-cookie").empty());
 
     // An app's own Authorization header does not hide our cookie.
-    CHECK(d.request("GET", d.api(""), {}, {{"Authorization", "Bearer app-token"}, {"Cookie", "gw_token=" + t}}, false)
+    CHECK(d.request("GET", d.api(""), {},
+                    {{"Authorization", "Bearer app-token"}, {"Cookie", "gw_token=" + t}}, false)
               .status == 200);
 }
 
@@ -122,7 +125,7 @@ TEST_CASE("no token configured: one is generated (0600), printed once with the U
         gateway d({"--no-token"}, root.path);
         auto file = root / ".agent-gateway/gateway-token";
         REQUIRE(test::exists(file));
-        struct stat st{};
+        struct stat st {};
         ::stat(file.c_str(), &st);
         CHECK((st.st_mode & 0777) == 0600);
         token = test::read_file(file);
@@ -136,5 +139,6 @@ TEST_CASE("no token configured: one is generated (0600), printed once with the U
         CHECK(d.stop() == 0);
     }
     gateway again({"--no-token"}, root.path);
-    CHECK(again.request("GET", again.api(""), {}, {{"Authorization", "Bearer " + token}}, false).status == 200);
+    CHECK(again.request("GET", again.api(""), {}, {{"Authorization", "Bearer " + token}}, false).status ==
+          200);
 }

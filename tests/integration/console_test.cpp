@@ -35,7 +35,8 @@ TEST_CASE("exec: output, exit code, fields, default and relative cwd") {
     CHECK(exec(d, {{"command", "pwd"}})["stdout"] == d.workspace() + "\n");
     CHECK(exec(d, {{"command", "pwd"}, {"cwd", "sub"}})["stdout"] == d.root() + "/sub\n");
     CHECK(exec(d, {{"command", "pwd"}, {"cwd", "/tmp"}})["stdout"] == "/tmp\n");
-    CHECK(exec(d, {{"command", "echo $AGENT_ID $FOO"}, {"env", {{"FOO", "bar baz"}}}})["stdout"] == "local bar baz\n");
+    CHECK(exec(d, {{"command", "echo $AGENT_ID $FOO"}, {"env", {{"FOO", "bar baz"}}}})["stdout"] ==
+          "local bar baz\n");
     CHECK(exec(d, {{"command", "cat; echo"}, {"stdin", "from stdin"}})["stdout"] == "from stdin\n");
     CHECK(exec(d, {{"command", "cat"}})["stdout"] == ""); // no stdin: /dev/null
     // A child in its own process group.
@@ -87,7 +88,8 @@ TEST_CASE("exec: timeout kills the whole group and keeps the output so far") {
 
     // A command that ignores SIGTERM is killed 2 s later.
     t0 = std::chrono::steady_clock::now();
-    auto k = exec(d, {{"command", "trap '' TERM; echo stubborn; while :; do sleep 0.1; done"}, {"timeoutSeconds", 1}});
+    auto k = exec(
+        d, {{"command", "trap '' TERM; echo stubborn; while :; do sleep 0.1; done"}, {"timeoutSeconds", 1}});
     took = std::chrono::steady_clock::now() - t0;
     CHECK(k["timedOut"] == true);
     CHECK(k["exitCode"] == 124);
@@ -106,7 +108,8 @@ TEST_CASE("exec: signals, background processes, invalid UTF-8") {
     CHECK(bg["stdout"] == "started\n");
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
     auto bad = exec(d, {{"command", "printf 'a\\377b\\303'"}});
-    CHECK(bad["stdout"] == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    CHECK(bad["stdout"] == "a\xEF\xBF\xBD"
+                           "b\xEF\xBF\xBD");
 }
 
 TEST_CASE("exec: output beyond the limit keeps head and tail, and never blocks the child") {

@@ -50,7 +50,8 @@ TEST_CASE("unknown paths, wrong agent ids and wrong methods get JSON errors") {
 
 TEST_CASE("malformed JSON, wrong field types and an empty body") {
     gateway d;
-    auto bad = d.request("POST", d.api("/console/exec"), "{\"command\":", {{"Content-Type", "application/json"}});
+    auto bad =
+        d.request("POST", d.api("/console/exec"), "{\"command\":", {{"Content-Type", "application/json"}});
     CHECK(bad.status == 400);
     CHECK(bad.json()["error"].get<std::string>().rfind("Invalid JSON: ", 0) == 0);
 
@@ -88,7 +89,8 @@ TEST_CASE("a body over the route limit gets 413 before it is sent") {
     gateway d;
     // Headers only: the server must answer without waiting for the 100 MB it was promised.
     std::string head = "POST /v0/agents/local/console/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                       std::string(gateway::token) + "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
+                       std::string(gateway::token) +
+                       "\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
     auto t0 = std::chrono::steady_clock::now();
     auto res = d.raw(head, std::chrono::seconds(5));
     CHECK(res.rfind("HTTP/1.1 413", 0) == 0);
@@ -118,7 +120,8 @@ TEST_CASE("headers must arrive within 10 s") {
 
 TEST_CASE("keep-alive serves several requests on one connection, pipelined too") {
     gateway d;
-    std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: "
+                      "x\r\nConnection: close\r\n\r\n";
     auto res = d.raw(two);
     auto first = res.find("HTTP/1.1 200");
     REQUIRE(first != std::string::npos);
@@ -128,7 +131,8 @@ TEST_CASE("keep-alive serves several requests on one connection, pipelined too")
 TEST_CASE("CORS for listed origins only") {
     gateway d({"--allow-origin", "https://app.example"});
     auto pre = d.request("OPTIONS", d.api("/console/exec"), {},
-                         {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"},
+                         {{"Origin", "https://app.example"},
+                          {"Access-Control-Request-Method", "POST"},
                           {"Access-Control-Request-Headers", "authorization, content-type"}},
                          false);
     CHECK(pre.status == 204);
@@ -144,8 +148,9 @@ TEST_CASE("CORS for listed origins only") {
     CHECK(err.status == 401);
     CHECK(err.header("access-control-allow-origin") == "https://app.example");
 
-    auto other = d.request("OPTIONS", d.api("/console/exec"), {},
-                           {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}}, false);
+    auto other =
+        d.request("OPTIONS", d.api("/console/exec"), {},
+                  {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}}, false);
     CHECK(other.status != 204);
     CHECK(other.header("access-control-allow-origin").empty());
 }
@@ -193,6 +198,7 @@ TEST_CASE("agent detail: manifest name, skills from SKILL.md, empty lists") {
     CHECK(r.body.find(gateway::token) == std::string::npos);
 
     auto who = d.get("/v0/agents/bot-1/platform/whoami");
-    CHECK(who.json() == nlohmann::json{{"agentId", "bot-1"}, {"name", "Research Bot"}, {"engine", "openclaw"}});
+    CHECK(who.json() ==
+          nlohmann::json{{"agentId", "bot-1"}, {"name", "Research Bot"}, {"engine", "openclaw"}});
     CHECK(d.get("/v0/agents/local").status == 404);
 }

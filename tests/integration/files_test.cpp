@@ -143,7 +143,7 @@ TEST_CASE("files: unreadable gives 403 (gateway run as an unprivileged user)") {
     test::write_file(root / "secret", "no");
     ::chmod((root / "secret").c_str(), 0600);
     gateway d({"--state-dir", root / "state"}, root.path,
-             {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+              {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
     auto r = d.get(d.api("/files?path=secret"));
     CHECK(r.status == 403);
     CHECK(r.json().contains("error"));

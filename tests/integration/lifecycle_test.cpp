@@ -14,12 +14,36 @@ using test::gateway;
 TEST_CASE("--help and --version") {
     auto help = test::run_binary({"--help"});
     CHECK(help.exit_code == 0);
-    for (const char* opt : {"--listen", "--agent-id", "--token-file", "--token", "--root", "--workspace", "--state-dir",
-                            "--engine", "--engine-url", "--engine-hooks-token-file", "--engine-log", "--engine-config",
-                            "--engine-cli", "--manifest", "--base-domain", "--snapshot-interval", "--ipfs-api",
-                            "--cid-version", "--max-file-bytes", "--exec-timeout", "--exec-timeout-max",
-                            "--exec-max-output", "--allow-origin", "--tls-cert", "--tls-key", "--platform-key",
-                            "--log-level", "--log-format", "--config", "--version"})
+    for (const char* opt : {"--listen",
+                            "--agent-id",
+                            "--token-file",
+                            "--token",
+                            "--root",
+                            "--workspace",
+                            "--state-dir",
+                            "--engine",
+                            "--engine-url",
+                            "--engine-hooks-token-file",
+                            "--engine-log",
+                            "--engine-config",
+                            "--engine-cli",
+                            "--manifest",
+                            "--base-domain",
+                            "--snapshot-interval",
+                            "--ipfs-api",
+                            "--cid-version",
+                            "--max-file-bytes",
+                            "--exec-timeout",
+                            "--exec-timeout-max",
+                            "--exec-max-output",
+                            "--allow-origin",
+                            "--tls-cert",
+                            "--tls-key",
+                            "--platform-key",
+                            "--log-level",
+                            "--log-format",
+                            "--config",
+                            "--version"})
         CHECK_MESSAGE(help.out.find(opt) != std::string::npos, opt);
     auto version = test::run_binary({"--version"});
     CHECK(version.exit_code == 0);
@@ -56,8 +80,8 @@ TEST_CASE("bad usage and bad values exit 2 with a message") {
     bad({"--config", "/nonexistent.json"}, "--config");
     auto port_taken = [&] {
         gateway d;
-        auto r = test::run_binary({"--root", root.path, "--token", "t", "--listen",
-                                   "127.0.0.1:" + std::to_string(d.port())});
+        auto r = test::run_binary(
+            {"--root", root.path, "--token", "t", "--listen", "127.0.0.1:" + std::to_string(d.port())});
         CHECK(r.exit_code == 1);
     };
     port_taken();
@@ -80,7 +104,7 @@ TEST_CASE("precedence: command line > environment > config file") {
     }
     {
         gateway d({"--config", root / "cfg.json", "--agent-id", "from-cli"}, root.path, {},
-                 {"AGENT_GATEWAY_AGENT_ID=from-env"});
+                  {"AGENT_GATEWAY_AGENT_ID=from-env"});
         CHECK(d.get("/v0/agents/from-cli").status == 200);
     }
     test::write_file(root / "bad.json", R"({"no-such-option":1})");
@@ -97,7 +121,8 @@ TEST_CASE("unix socket listener next to TCP") {
     std::string sock = root / "gw.sock";
     gateway d({"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"}, root.path);
     std::string cmd = "curl -s --max-time 5 --unix-socket " + sock + " -H 'Authorization: Bearer " +
-                      std::string(gateway::token) + "' http://x/v0/agents/local/platform/whoami > " + root / "o";
+                      std::string(gateway::token) + "' http://x/v0/agents/local/platform/whoami > " +
+                      root / "o";
     REQUIRE(std::system(cmd.c_str()) == 0);
     CHECK(nlohmann::json::parse(test::read_file(root / "o"))["agentId"] == "local");
     CHECK(d.stop() == 0);

@@ -15,7 +15,9 @@ std::string b64(const std::string& in) {
     out.resize(boost::beast::detail::base64::encode(out.data(), in.data(), in.size()));
     return out;
 }
-test::http_result upload(const gateway& d, const nlohmann::json& body) { return d.post(d.api("/files/upload"), body); }
+test::http_result upload(const gateway& d, const nlohmann::json& body) {
+    return d.post(d.api("/files/upload"), body);
+}
 } // namespace
 
 TEST_CASE("upload: writes WORKSPACE/uploads/NAME, then NAME-1, NAME-2") {
@@ -58,8 +60,8 @@ TEST_CASE("upload: base64 forms") {
         return test::read_file(r.json()["path"].get<std::string>());
     };
     CHECK(read_back({{"filename", "a.bin"}, {"contentBase64", enc}}) == bytes);
-    CHECK(read_back({{"filename", "b.bin"}, {"contentBase64", "data:application/octet-stream;base64," + enc}}) ==
-          bytes);
+    CHECK(read_back({{"filename", "b.bin"},
+                     {"contentBase64", "data:application/octet-stream;base64," + enc}}) == bytes);
     std::string wrapped;
     for (std::size_t i = 0; i < enc.size(); i += 76)
         wrapped += enc.substr(i, 76) + "\r\n";
@@ -74,8 +76,8 @@ TEST_CASE("upload: base64 forms") {
 
 TEST_CASE("upload: bad input gets 400 and leaves nothing behind") {
     gateway d;
-    for (const std::string& name : std::vector<std::string>{"", ".", "..", "a/b", "a\\b", std::string(256, 'n'),
-                                                            std::string("a\0b", 3)}) {
+    for (const std::string& name : std::vector<std::string>{"", ".", "..", "a/b", "a\\b",
+                                                            std::string(256, 'n'), std::string("a\0b", 3)}) {
         auto r = upload(d, {{"filename", name}, {"contentBase64", b64("x")}});
         CHECK(r.status == 400);
         CHECK(r.json()["error"] == "Invalid filename");
@@ -115,7 +117,8 @@ TEST_CASE("upload: concurrent uploads of one name never overwrite each other") {
     std::vector<std::future<test::http_result>> runs;
     for (int i = 0; i < 12; ++i)
         runs.push_back(std::async(std::launch::async, [&, i] {
-            return upload(d, {{"filename", "same.txt"}, {"contentBase64", b64("content " + std::to_string(i))}});
+            return upload(d,
+                          {{"filename", "same.txt"}, {"contentBase64", b64("content " + std::to_string(i))}});
         }));
     std::set<std::string> names, contents;
     for (auto& f : runs) {

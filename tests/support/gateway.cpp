@@ -59,7 +59,7 @@ std::string read_file(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -145,7 +145,7 @@ run_result run_binary(const std::vector<std::string>& args, const std::vector<st
 }
 
 gateway::gateway(std::vector<std::string> args, std::string root, std::vector<std::string> prefix,
-               std::vector<std::string> env) {
+                 std::vector<std::string> env) {
     if (root.empty()) {
         own_root_ = std::make_unique<temp_dir>();
         root = own_root_->path;
@@ -209,11 +209,15 @@ int gateway::stop(int sig) {
     return exit_code_;
 }
 
-std::string gateway::log() const { return read_file(err_path_); }
-std::string gateway::out() const { return read_file(out_path_); }
+std::string gateway::log() const {
+    return read_file(err_path_);
+}
+std::string gateway::out() const {
+    return read_file(out_path_);
+}
 
 http_result gateway::request(const std::string& method, const std::string& target, const std::string& body,
-                            header_list headers, bool auth) const {
+                             header_list headers, bool auth) const {
     asio::io_context ioc;
     asio::ip::tcp::socket sock(ioc);
     sock.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)});
@@ -260,7 +264,8 @@ std::string gateway::raw(const std::string& bytes, std::chrono::milliseconds wai
     while (std::chrono::steady_clock::now() < until) {
         pollfd p{fd, POLLIN, 0};
         int left = static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count());
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now())
+                .count());
         if (::poll(&p, 1, std::max(left, 1)) <= 0)
             break;
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);

@@ -49,7 +49,7 @@ public:
     // Starts agent-gateway with --listen 127.0.0.1:0 --root ROOT --token TOKEN plus `args` (a token option in
     // `args` replaces the default). Waits (bounded) until it logs its listening address.
     explicit gateway(std::vector<std::string> args = {}, std::string root = {},
-                    std::vector<std::string> prefix = {}, std::vector<std::string> env = {});
+                     std::vector<std::string> prefix = {}, std::vector<std::string> env = {});
     ~gateway();
     gateway(const gateway&) = delete;
 

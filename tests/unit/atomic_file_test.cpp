@@ -37,7 +37,7 @@ TEST_CASE("write_file_atomic replaces whole files with the requested mode") {
     write_file_atomic(dir + "/f", "one", 0600);
     write_file_atomic(dir + "/f", "two", 0600);
     CHECK(slurp(dir + "/f") == "two");
-    struct stat st{};
+    struct stat st {};
     ::stat((dir + "/f").c_str(), &st);
     CHECK((st.st_mode & 0777) == 0600);
     CHECK(names(dir) == std::set<std::string>{"f"});
@@ -54,7 +54,8 @@ TEST_CASE("write_new_file never replaces and leaves nothing behind") {
     CHECK(write_new_file(dir, "b", 0644, name_for) == "n-1.txt");
     CHECK(slurp(dir + "/n.txt") == "a");
     CHECK(slurp(dir + "/n-1.txt") == "b");
-    CHECK_THROWS(write_new_file(dir, "c", 0644, [](int) { return std::string("n.txt"); }, 3));
+    CHECK_THROWS(write_new_file(
+        dir, "c", 0644, [](int) { return std::string("n.txt"); }, 3));
     CHECK(names(dir) == std::set<std::string>{"n-1.txt", "n.txt"});
     make_directories(dir + "/x/y/z");
     CHECK(names(dir + "/x/y") == std::set<std::string>{"z"});

@@ -67,9 +67,10 @@ TEST_CASE("defaults and derived paths") {
 
 TEST_CASE("repeatable options, --opt=value, environment lists") {
     scratch s;
-    auto c = parse({"--root=" + s.dir, "--token", "t", "--listen", "127.0.0.1:1", "--listen", "unix:/tmp/x.sock",
-                    "--allow-origin", "https://a.example"},
-                   {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example", "AGENT_GATEWAY_CID_VERSION=1"});
+    auto c = parse(
+        {"--root=" + s.dir, "--token", "t", "--listen", "127.0.0.1:1", "--listen", "unix:/tmp/x.sock",
+         "--allow-origin", "https://a.example"},
+        {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example", "AGENT_GATEWAY_CID_VERSION=1"});
     CHECK(c.listen.size() == 2);
     CHECK(c.allow_origin == std::vector<std::string>{"https://a.example"}); // command line replaces env
     CHECK(c.cid_version == 1);
@@ -81,7 +82,8 @@ TEST_CASE("repeatable options, --opt=value, environment lists") {
 
 TEST_CASE("config file values, lower precedence than env and command line") {
     scratch s;
-    std::ofstream(s.dir + "/c.json") << R"({"exec-timeout":5,"exec-timeout-max":50,"agent-id":"file-id","listen":["127.0.0.1:7"]})";
+    std::ofstream(s.dir + "/c.json")
+        << R"({"exec-timeout":5,"exec-timeout-max":50,"agent-id":"file-id","listen":["127.0.0.1:7"]})";
     auto c = parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/c.json"},
                    {"AGENT_GATEWAY_AGENT_ID=env-id"});
     CHECK(c.exec_timeout == 5);
@@ -91,7 +93,8 @@ TEST_CASE("config file values, lower precedence than env and command line") {
     std::ofstream(s.dir + "/bad.json") << R"({"listen":{"x":1}})";
     CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/bad.json"}), usage_error);
     std::ofstream(s.dir + "/notjson.json") << "{";
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/notjson.json"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/notjson.json"}),
+                    usage_error);
 }
 
 TEST_CASE("invalid combinations") {
@@ -99,7 +102,8 @@ TEST_CASE("invalid combinations") {
     CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "a", "--token-file", s.dir + "/x"}), usage_error);
     CHECK_THROWS_AS(parse({"--root", s.dir, "--tls-cert", s.dir + "/c"}), usage_error);
     CHECK_THROWS_AS(parse({"--root", s.dir + "/missing"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--exec-timeout", "100", "--exec-timeout-max", "50"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.dir, "--exec-timeout", "100", "--exec-timeout-max", "50"}),
+                    usage_error);
     CHECK_THROWS_AS(parse({"--root", s.dir, "--state-dir", s.dir + "/workspace"}), usage_error);
     CHECK_THROWS_AS(parse({"--root", s.dir, "--threads", "0"}), usage_error);
     CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "  "}), usage_error);

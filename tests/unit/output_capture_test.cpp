@@ -31,7 +31,10 @@ TEST_CASE("output over the limit keeps head and tail with the omitted count") {
 
 TEST_CASE("the cut never splits a character") {
     output_capture c(6);
-    c.append("ab\xE2\x9C\x93" "0123456789" "\xE2\x9C\x93" "yz"); // ✓ straddles both cuts
+    c.append("ab\xE2\x9C\x93"
+             "0123456789"
+             "\xE2\x9C\x93"
+             "yz"); // ✓ straddles both cuts
     auto t = c.text();
     CHECK(t.find("\xEF\xBF\xBD") == std::string::npos);
     CHECK(t.rfind("ab", 0) == 0);

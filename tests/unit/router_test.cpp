@@ -16,7 +16,8 @@ TEST_CASE("router: literals, params, methods, HEAD, 405 lists") {
     r.add(method::get, "/v0/agents/{agentId}/tasks/{jobId}", noop());
     r.add(method::put, "/v0/agents/{agentId}/tasks/{jobId}", noop());
     r.add(method::post, "/v0/agents/{agentId}/console/exec", noop());
-    r.add_websocket("/v0/logs", [](websocket_connection&, request&) -> boost::asio::awaitable<void> { co_return; });
+    r.add_websocket("/v0/logs",
+                    [](websocket_connection&, request&) -> boost::asio::awaitable<void> { co_return; });
 
     auto m = r.match(method::get, "/v0/agents/a1/tasks/j9", false);
     REQUIRE(m.found);

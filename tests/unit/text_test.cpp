@@ -8,12 +8,14 @@ using namespace ag;
 TEST_CASE("invalid UTF-8 becomes U+FFFD, valid text is untouched") {
     const std::string r = "\xEF\xBF\xBD";
     CHECK(text::to_valid_utf8("plain") == "plain");
-    CHECK(text::to_valid_utf8("h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80") == "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80");
-    CHECK(text::to_valid_utf8("a\xFF" "b") == "a" + r + "b");
-    CHECK(text::to_valid_utf8("\xC3") == r);                       // truncated
-    CHECK(text::to_valid_utf8("\xE2\x9C") == r);                   // one maximal subpart
-    CHECK(text::to_valid_utf8("\xC0\xAF") == r + r);               // overlong
-    CHECK(text::to_valid_utf8("\xED\xA0\x80") == r + r + r);       // surrogate
+    CHECK(text::to_valid_utf8("h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80") ==
+          "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80");
+    CHECK(text::to_valid_utf8("a\xFF"
+                              "b") == "a" + r + "b");
+    CHECK(text::to_valid_utf8("\xC3") == r);                         // truncated
+    CHECK(text::to_valid_utf8("\xE2\x9C") == r);                     // one maximal subpart
+    CHECK(text::to_valid_utf8("\xC0\xAF") == r + r);                 // overlong
+    CHECK(text::to_valid_utf8("\xED\xA0\x80") == r + r + r);         // surrogate
     CHECK(text::to_valid_utf8("\xF4\x90\x80\x80") == r + r + r + r); // beyond U+10FFFF
 }
 

@@ -1,0 +1,3 @@
+wrk.method = "POST"
+wrk.body = '{"command":"true"}'
+wrk.headers["Content-Type"] = "application/json"
