@@ -14,31 +14,6 @@
 namespace ag {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-// Path percent-decoding: unlike the query, '+' stays a plus.
-std::string decode_path(std::string_view p) {
-    std::string out;
-    out.reserve(p.size());
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        if (p[i] == '%' && i + 2 < p.size() && hex_value(p[i + 1]) >= 0 && hex_value(p[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(p[i + 1]) * 16 + hex_value(p[i + 2]));
-            i += 2;
-        } else {
-            out += p[i];
-        }
-    }
-    return out;
-}
-
 std::string_view host_without_port(std::string_view host) {
     if (host.starts_with("[")) {
         auto close = host.find(']');
@@ -65,7 +40,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     auto q = in.target.find('?');
     out.req.verb = in.verb;
     out.req.target = in.target;
-    out.req.path = decode_path(in.target.substr(0, q));
+    out.req.path = text::percent_decode(in.target.substr(0, q), false); // in a path, '+' is a plus
     if (q != std::string_view::npos)
         out.req.query = text::parse_query(in.target.substr(q + 1));
     out.req.remote_address = in.remote_address;

@@ -71,12 +71,12 @@ std::string to_valid_utf8(std::string_view in) {
     return out;
 }
 
-std::string form_decode(std::string_view in) {
+std::string percent_decode(std::string_view in, bool plus_is_space) {
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
         char c = in[i];
-        if (c == '+') {
+        if (c == '+' && plus_is_space) {
             out += ' ';
         } else if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
             out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));

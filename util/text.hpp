@@ -11,8 +11,13 @@ namespace ag::text {
 // Replaces every invalid UTF-8 sequence with U+FFFD (one per maximal invalid subpart, as WHATWG does).
 std::string to_valid_utf8(std::string_view in);
 
-// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte. Malformed escapes stay as they are.
-std::string form_decode(std::string_view in);
+// %XX becomes a byte; with `plus_is_space` (form encoding) '+' becomes a space. Malformed escapes stay as
+// they are.
+std::string percent_decode(std::string_view in, bool plus_is_space);
+// application/x-www-form-urlencoded decoding (query strings).
+inline std::string form_decode(std::string_view in) {
+    return percent_decode(in, true);
+}
 
 using query_params = std::vector<std::pair<std::string, std::string>>;
 

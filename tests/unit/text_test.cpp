@@ -23,6 +23,7 @@ TEST_CASE("form decoding and query parsing") {
     CHECK(text::form_decode("a+b%2Fc%20d") == "a b/c d");
     CHECK(text::form_decode("100%") == "100%");
     CHECK(text::form_decode("%zz") == "%zz");
+    CHECK(text::percent_decode("/a+b%20c", false) == "/a+b c"); // paths keep their plus signs
     auto q = text::parse_query("path=workspace%2Fa+b.txt&flag&x=1&x=2");
     CHECK(*text::find_param(q, "path") == "workspace/a b.txt");
     CHECK(*text::find_param(q, "flag") == "");
