@@ -23,6 +23,8 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -195,11 +197,123 @@ template <class Stream> asio::awaitable<bool> send_file(Stream& stream, const fi
     }
 }
 
+// Clients that send Expect: 100-continue (curl, for bodies over 1 MiB) wait for this before sending the body.
+template <class Stream, class Header>
+asio::awaitable<void> send_continue_if_expected(Stream& stream, const Header& hdr) {
+    if (!text::iequals(hdr[http::field::expect], "100-continue"))
+        co_return;
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    lowest(stream).expires_after(io_timeout);
+    co_await http::async_write(stream, cont, use_tuple);
+}
+
+// The handler's answer, or the error it threw mapped to status and JSON (CONTRACT §5).
+inline asio::awaitable<response> call_handler(const route& r, request& req) {
+    try {
+        co_return co_await r.handler(req);
+    } catch (const api_error& e) {
+        response res = error_response(status_of(e.kind), e.what());
+        res.headers = e.headers;
+        co_return res;
+    } catch (const std::exception& e) {
+        log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target), e.what());
+        co_return error_response(500, "Internal error");
+    }
+}
+
+template <class Stream> class streaming_body_reader final : public body_reader {
+public:
+    streaming_body_reader(Stream& s, beast::flat_buffer& b, http::request_parser<http::buffer_body>& p,
+                          std::string too_large)
+        : stream_(s)
+        , buffer_(b)
+        , parser_(p)
+        , too_large_(std::move(too_large)) {}
+
+    asio::awaitable<std::optional<std::string>> read_some() override {
+        std::string piece;
+        // A read may yield only framing (a chunk header); keep going until there are bytes or the end.
+        while (piece.empty() && !parser_.is_done()) {
+            piece.resize(64 * 1024);
+            parser_.get().body().data = piece.data();
+            parser_.get().body().size = piece.size();
+            lowest(stream_).expires_after(io_timeout);
+            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser_, use_tuple);
+            if (ec == http::error::need_buffer)
+                ec = {};
+            if (ec == http::error::body_limit)
+                throw api_error(error_kind::too_large, too_large_);
+            if (ec)
+                throw api_error(error_kind::bad_request, "Request body incomplete: " + ec.message());
+            piece.resize(piece.size() - parser_.get().body().size);
+        }
+        if (piece.empty())
+            co_return std::nullopt;
+        co_return piece;
+    }
+
+private:
+    Stream& stream_;
+    beast::flat_buffer& buffer_;
+    http::request_parser<http::buffer_body>& parser_;
+    std::string too_large_;
+};
+
+template <class Stream> class chunked_writer final : public body_writer {
+public:
+    explicit chunked_writer(Stream& s)
+        : stream_(s) {}
+    asio::awaitable<bool> write(std::string_view data) override {
+        if (!ok_ || data.empty())
+            co_return ok_;
+        lowest(stream_).expires_after(io_timeout);
+        auto [ec, n] = co_await asio::async_write(
+            stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())), use_tuple);
+        ok_ = !ec;
+        bytes_ += data.size();
+        co_return ok_;
+    }
+    asio::awaitable<bool> finish() {
+        if (!ok_)
+            co_return false;
+        auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_tuple);
+        co_return !ec;
+    }
+    std::uint64_t bytes() const { return bytes_; }
+
+private:
+    Stream& stream_;
+    bool ok_ = true;
+    std::uint64_t bytes_ = 0;
+};
+
 template <class Stream>
 asio::awaitable<bool> write_response(Stream& stream, response& res, bool keep_alive, bool head_only,
                                      const std::vector<std::pair<std::string, std::string>>& extra,
                                      std::uint64_t& bytes) {
     lowest(stream).expires_after(io_timeout);
+    if (res.stream) {
+        http::response<http::empty_body> r{static_cast<http::status>(res.status), 11};
+        apply_headers<Stream>(r, res, extra);
+        r.chunked(true);
+        r.keep_alive(keep_alive);
+        http::response_serializer<http::empty_body> sr(r);
+        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
+        if (ec)
+            co_return false;
+        if (head_only)
+            co_return true;
+        chunked_writer<Stream> writer(stream);
+        try {
+            co_await res.stream(writer);
+        } catch (const std::exception& e) {
+            // The status line is gone already; all that is left is to cut the response short.
+            log::error("streamed response failed: {}", e.what());
+            co_return false;
+        }
+        bytes = writer.bytes();
+        co_return co_await writer.finish();
+    }
     if (res.file || head_only || res.status == 204 || res.status == 304) {
         http::response<http::empty_body> r{static_cast<http::status>(res.status), 11};
         apply_headers<Stream>(r, res, extra);
@@ -234,7 +348,10 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
     lowest(ws).expires_never();
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.read_message_max(1024 * 1024);
+    // At shutdown an open WebSocket is cancelled at once like an idle connection; it has no response to
+    // finish.
     guard.handle.cancel = [&ws] { lowest(ws).cancel(); };
+    guard.handle.idle = true;
     auto [ec] = co_await ws.async_accept(upgrade_req, use_tuple);
     if (ec)
         co_return;
@@ -317,8 +434,10 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         in.remote_address = remote;
         in.secure = secure;
         dispatch_result d = dispatch(in, env.routes, env.svc);
-        std::string log_target = text::redact_target(hdr.target());
-        std::string_view log_method = hdr.method_string();
+        // Copies: the parser's storage moves when a streaming route takes the body over.
+        std::string log_target =
+            log::enabled(log::level::info) ? text::redact_target(hdr.target()) : std::string{};
+        std::string log_method(hdr.method_string());
 
         response res;
         if (d.immediate) {
@@ -332,14 +451,24 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
                                    guard);
             co_return;
+        } else if (d.target->options.stream_body) {
+            if (!parser.is_done())
+                co_await send_continue_if_expected(stream, hdr);
+            http::request_parser<http::buffer_body> body_parser(std::move(parser));
+            body_parser.body_limit(d.target->options.body_limit);
+            streaming_body_reader<Stream> reader(stream, buffer, body_parser,
+                                                 d.target->options.too_large_message);
+            d.req.body_stream = &reader;
+            d.req.fields_ = &body_parser.get().base();
+            d.req.target = body_parser.get().target();
+            res = co_await call_handler(*d.target, d.req);
+            // Whatever the handler left unread cannot be skipped reliably: close after answering.
+            if (!body_parser.is_done())
+                keep_alive = false;
         } else {
             bool body_ok = true;
             if (!parser.is_done()) {
-                if (text::iequals(hdr[http::field::expect], "100-continue")) {
-                    http::response<http::empty_body> cont{http::status::continue_, 11};
-                    lowest(stream).expires_after(io_timeout);
-                    co_await http::async_write(stream, cont, use_tuple);
-                }
+                co_await send_continue_if_expected(stream, hdr);
                 parser.body_limit(d.target->options.body_limit);
                 lowest(stream).expires_after(io_timeout);
                 auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
@@ -360,15 +489,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             if (body_ok) {
                 d.req.body = std::move(parser.get().body());
                 d.req.fields_ = &parser.get().base();
-                try {
-                    res = co_await d.target->handler(d.req);
-                } catch (const api_error& e) {
-                    res = error_response(status_of(e.kind), e.what());
-                    res.headers = e.headers;
-                } catch (const std::exception& e) {
-                    log::error("{} {}: {}", log_method, log_target, e.what());
-                    res = error_response(500, "Internal error");
-                }
+                res = co_await call_handler(*d.target, d.req);
             }
         }
 

@@ -3,9 +3,11 @@
 // light.
 #include "util/text.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,23 @@ namespace ag {
 
 enum class method { get, head, post, put, patch, delete_, options, other };
 std::string_view method_name(method m) noexcept;
+
+// A request body read piece by piece, for routes with route_options::stream_body (git push, proxying).
+class body_reader {
+public:
+    virtual ~body_reader() = default;
+    // The next piece; nullopt at the end of the body. Throws api_error: 413 past the route's limit, 400 when
+    // the body is malformed or the client goes away mid-body.
+    virtual boost::asio::awaitable<std::optional<std::string>> read_some() = 0;
+};
+
+// A response body written piece by piece (sent with chunked transfer encoding).
+class body_writer {
+public:
+    virtual ~body_writer() = default;
+    // False when the client went away: stop producing.
+    virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+};
 
 struct request {
     method verb = method::get;
@@ -35,7 +54,8 @@ struct request {
     // the body is not an object.
     nlohmann::json json_body() const;
 
-    const void* fields_ = nullptr; // beast::http::fields of the request, set by the session
+    body_reader* body_stream = nullptr; // set instead of `body` for streaming routes
+    const void* fields_ = nullptr;      // beast::http::fields of the request, set by the session
 };
 
 // An open file range sent with sendfile where the transport allows it.
@@ -58,6 +78,8 @@ struct response {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
     std::shared_ptr<file_range> file; // when set, the body is this range of the file
+    // When set, the body is whatever this writes (chunked); `body` and `file` are ignored.
+    std::function<boost::asio::awaitable<void>(body_writer&)> stream;
 };
 
 // A JSON object from a request body; empty counts as {}. Throws api_error 400 "Invalid JSON: ...".

@@ -21,6 +21,9 @@ using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_c
 struct route_options {
     std::size_t body_limit = 64 * 1024; // larger bodies get 413 before they are read
     std::string too_large_message = "Request body too large";
+    // The handler reads the body itself through request::body_stream, up to body_limit, instead of receiving
+    // it whole in request::body.
+    bool stream_body = false;
 };
 
 struct route {
