@@ -18,6 +18,7 @@ std::optional<std::chrono::seconds> failure_limiter::blocked(const std::string& 
         times.pop_front();
     if (times.empty()) {
         failures_.erase(it);
+        tracked_.store(failures_.size(), std::memory_order_release);
         return std::nullopt;
     }
     if (times.size() < max_failures_)
@@ -35,6 +36,7 @@ void failure_limiter::record_failure(const std::string& address, clock::time_poi
     times.push_back(now);
     while (times.size() > max_failures_)
         times.pop_front();
+    tracked_.store(failures_.size(), std::memory_order_release);
 }
 
 void failure_limiter::prune(clock::time_point now) {

@@ -1,6 +1,7 @@
 #pragma once
 // Counts wrong-token attempts per client address: after `max_failures` within `window`, that address is
 // refused (429) until the oldest of those failures leaves the window. Thread-safe; memory is bounded.
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -31,6 +32,7 @@ private:
     std::size_t max_addresses_;
     std::mutex mutex_;
     std::unordered_map<std::string, std::deque<clock::time_point>> failures_;
+    std::atomic<std::size_t> tracked_{0}; // failures_.size(), read without the lock on the hot path
 };
 
 } // namespace ag::auth

@@ -23,7 +23,7 @@ std::string_view host_without_port(std::string_view host) {
     return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
-bool is_git_path(const std::vector<std::string>& parts) {
+bool is_git_path(const std::vector<std::string_view>& parts) {
     return parts.size() >= 4 && parts[0] == "v0" && parts[1] == "agents" && parts[3] == "git";
 }
 
@@ -43,7 +43,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     out.req.path = text::percent_decode(in.target.substr(0, q), false); // in a path, '+' is a plus
     if (q != std::string_view::npos)
         out.req.query = text::parse_query(in.target.substr(q + 1));
-    out.req.remote_address = in.remote_address;
+    out.req.remote_address = *in.remote_address;
     out.req.secure = in.secure;
 
     // CORS applies to every answer for a listed origin, errors included, so browsers can read them.
@@ -101,7 +101,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
         out.immediate = unauthorized();
         return out;
     }
-    const std::string& address = in.remote_address;
+    const std::string& address = *in.remote_address;
     if (auto wait = svc.failures.blocked(address)) {
         response r = error_response(429, "Too many failed attempts");
         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
@@ -130,7 +130,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
         return out;
     }
 
-    auto m = routes.match(in.verb, out.req.path, in.upgrade);
+    auto m = routes.match(in.verb, parts, in.upgrade);
     if (!m.found) {
         if (!m.allow.empty()) {
             response r = error_response(405, "Method not allowed");

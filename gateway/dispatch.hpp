@@ -25,7 +25,7 @@ struct dispatch_input {
     bool preflight = false; // OPTIONS with Access-Control-Request-Method
     bool upgrade = false;   // a WebSocket upgrade request
     std::optional<std::uint64_t> content_length;
-    std::string remote_address;
+    const std::string* remote_address = nullptr; // the connection's peer, for the failure limiter
     bool secure = false;
 };
 

@@ -402,8 +402,16 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the
         // header.
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-        lowest(stream).expires_after(header_timeout);
-        auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        // Most requests arrive whole in one read: parse them from the buffer without another trip through the
+        // scheduler; only a partial header goes back to the socket.
+        boost::system::error_code hec;
+        std::size_t used = parser.put(buffer.data(), hec);
+        buffer.consume(used);
+        if (hec == http::error::need_more || (!hec && !parser.is_header_done())) {
+            lowest(stream).expires_after(header_timeout);
+            auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            hec = ec;
+        }
         if (hec) {
             if (!quiet_end(hec)) {
                 std::string msg = hec == http::error::header_limit ? "Request headers too large"
@@ -431,7 +439,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         in.upgrade = websocket::is_upgrade(hdr);
         if (auto cl = parser.content_length())
             in.content_length = *cl;
-        in.remote_address = remote;
+        in.remote_address = &remote;
         in.secure = secure;
         dispatch_result d = dispatch(in, env.routes, env.svc);
         // Copies: the parser's storage moves when a streaming route takes the body over.

@@ -44,7 +44,7 @@ struct request {
     text::query_params query;
     std::vector<std::pair<std::string, std::string>> params; // from the route pattern
     std::string body;
-    std::string remote_address;
+    std::string_view remote_address; // the connection's peer; lives as long as the connection
     bool secure = false;
 
     // A request header by name (case-insensitive); empty when absent.

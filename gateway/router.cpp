@@ -2,8 +2,8 @@
 
 namespace ag {
 
-std::vector<std::string> split_path(std::string_view path) {
-    std::vector<std::string> out;
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> out;
     while (!path.empty()) {
         if (path.front() == '/') {
             path.remove_prefix(1);
@@ -17,16 +17,22 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 void router::add(method verb, std::string_view pattern, http_handler handler, route_options options) {
-    routes_.push_back(route{verb, split_path(pattern), std::move(handler), {}, options});
+    auto parts = split_path(pattern);
+    routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, options});
 }
 
 void router::add_websocket(std::string_view pattern, websocket_handler handler) {
-    routes_.push_back(route{method::get, split_path(pattern), {}, std::move(handler), {}});
+    auto parts = split_path(pattern);
+    routes_.push_back(route{method::get, {parts.begin(), parts.end()}, {}, std::move(handler), {}});
 }
 
 router::match_result router::match(method verb, std::string_view path, bool upgrade) const {
+    return match(verb, split_path(path), upgrade);
+}
+
+router::match_result router::match(method verb, const std::vector<std::string_view>& parts,
+                                   bool upgrade) const {
     match_result result;
-    auto parts = split_path(path);
     std::vector<std::pair<std::string, std::string>> params;
     for (const auto& r : routes_) {
         if (r.segments.size() != parts.size())
@@ -36,7 +42,7 @@ router::match_result router::match(method verb, std::string_view path, bool upgr
         for (std::size_t i = 0; i < parts.size() && ok; ++i) {
             const auto& seg = r.segments[i];
             if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}')
-                params.emplace_back(seg.substr(1, seg.size() - 2), parts[i]);
+                params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
             else
                 ok = seg == parts[i];
         }

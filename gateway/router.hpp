@@ -44,13 +44,16 @@ public:
         std::vector<std::pair<std::string, std::string>> params;
         std::string allow; // when the path matched other methods only: their list, for 405
     };
-    // HEAD matches GET routes. WebSocket routes match only when `upgrade` is set.
+    // HEAD matches GET routes. WebSocket routes match only when `upgrade` is set. `parts` is
+    // split_path(path).
+    match_result match(method verb, const std::vector<std::string_view>& parts, bool upgrade) const;
     match_result match(method verb, std::string_view path, bool upgrade) const;
 
 private:
     std::vector<route> routes_;
 };
 
-std::vector<std::string> split_path(std::string_view path);
+// The non-empty segments of a path, as views into it.
+std::vector<std::string_view> split_path(std::string_view path);
 
 } // namespace ag
