@@ -7,13 +7,15 @@ port, n, path, auth = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[
 pids = sys.argv[5:]
 
 def rss(pids):
-    total = 0
+    total = anon = 0
     for pid in pids:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-    return total
+                elif line.startswith("RssAnon:"):
+                    anon += int(line.split()[1])
+    return f"{total} {anon}"
 
 socks = []
 req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n".encode()

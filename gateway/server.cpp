@@ -26,6 +26,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -358,6 +360,13 @@ int server::run() {
             m.workers[i]->thread.join();
     }
     m.pool.stop();
+    // Only this thread is left. A second SIGTERM now would meet the default action once the signal_set is gone
+    // (exit 143 instead of 0): keep such signals pending until the process ends.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&stop_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     log::info("stopped");
     return 0;
 }
