@@ -6,7 +6,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <sys/stat.h>
 
@@ -19,17 +18,10 @@ namespace ag::auth {
 
 struct token_store::state {
     std::string token;
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
     std::uint64_t generation = 0;
 };
 
 namespace {
-
-std::array<unsigned char, SHA256_DIGEST_LENGTH> digest_of(std::string_view s) {
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-    return d;
-}
 
 std::optional<std::string> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -56,7 +48,6 @@ token_store::~token_store() = default;
 
 void token_store::set(std::string token) {
     auto s = std::make_shared<state>();
-    s->digest = digest_of(token);
     s->token = std::move(token);
     std::lock_guard lock(mutex_);
     s->generation = state_ ? state_->generation + 1 : 1;
@@ -103,9 +94,10 @@ bool token_store::check(std::string_view candidate) const {
     }
     if (!s)
         return false;
-    // Comparing digests keeps the time independent of where the strings differ and of their lengths.
-    auto d = digest_of(candidate);
-    return CRYPTO_memcmp(d.data(), s->digest.data(), d.size()) == 0;
+    // Constant time in the content; only whether the lengths match is visible (the token's length is no
+    // secret: 64 hex digits when generated). A digest per request cost ~3 % of a small GET (measured).
+    return candidate.size() == s->token.size() &&
+           CRYPTO_memcmp(candidate.data(), s->token.data(), candidate.size()) == 0;
 }
 
 std::uint64_t token_store::generation() const {

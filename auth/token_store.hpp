@@ -22,7 +22,7 @@ public:
     token_store(token_store&&) noexcept;
     ~token_store();
 
-    // Constant time in the candidate's and the token's content and length.
+    // Constant time in the content of the candidate and the token.
     bool check(std::string_view candidate) const;
     // Bumped by every rotation; long-lived streams compare it to notice that their token went away.
     std::uint64_t generation() const;

@@ -147,7 +147,8 @@ void apply_headers(http::response<Body>& r, const response& res,
 }
 
 // Sends `length` bytes of `fd` from `offset`. Plain sockets use sendfile; TLS reads and writes in chunks.
-template <class Stream> asio::awaitable<bool> send_file(Stream& stream, const file_range& file) {
+template <class Stream>
+asio::awaitable<bool> send_file(Stream& stream, connection_handle& conn, const file_range& file) {
     std::uint64_t remaining = file.length;
     off_t offset = static_cast<off_t>(file.offset);
     if constexpr (!is_tls<Stream>) {
@@ -187,7 +188,7 @@ template <class Stream> asio::awaitable<bool> send_file(Stream& stream, const fi
                 co_return false;
             offset += n;
             remaining -= static_cast<std::uint64_t>(n);
-            lowest(stream).expires_after(io_timeout);
+            conn.expire_after(io_timeout);
             auto [ec, w] = co_await asio::async_write(
                 stream, asio::buffer(chunk.data(), static_cast<std::size_t>(n)), use_tuple);
             if (ec)
@@ -199,11 +200,11 @@ template <class Stream> asio::awaitable<bool> send_file(Stream& stream, const fi
 
 // Clients that send Expect: 100-continue (curl, for bodies over 1 MiB) wait for this before sending the body.
 template <class Stream, class Header>
-asio::awaitable<void> send_continue_if_expected(Stream& stream, const Header& hdr) {
+asio::awaitable<void> send_continue_if_expected(Stream& stream, connection_handle& conn, const Header& hdr) {
     if (!text::iequals(hdr[http::field::expect], "100-continue"))
         co_return;
     http::response<http::empty_body> cont{http::status::continue_, 11};
-    lowest(stream).expires_after(io_timeout);
+    conn.expire_after(io_timeout);
     co_await http::async_write(stream, cont, use_tuple);
 }
 
@@ -223,9 +224,10 @@ inline asio::awaitable<response> call_handler(const route& r, request& req) {
 
 template <class Stream> class streaming_body_reader final : public body_reader {
 public:
-    streaming_body_reader(Stream& s, beast::flat_buffer& b, http::request_parser<http::buffer_body>& p,
-                          std::string too_large)
+    streaming_body_reader(Stream& s, connection_handle& conn, beast::flat_buffer& b,
+                          http::request_parser<http::buffer_body>& p, std::string too_large)
         : stream_(s)
+        , conn_(conn)
         , buffer_(b)
         , parser_(p)
         , too_large_(std::move(too_large)) {}
@@ -237,7 +239,7 @@ public:
             piece.resize(64 * 1024);
             parser_.get().body().data = piece.data();
             parser_.get().body().size = piece.size();
-            lowest(stream_).expires_after(io_timeout);
+            conn_.expire_after(io_timeout);
             auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser_, use_tuple);
             if (ec == http::error::need_buffer)
                 ec = {};
@@ -254,6 +256,7 @@ public:
 
 private:
     Stream& stream_;
+    connection_handle& conn_;
     beast::flat_buffer& buffer_;
     http::request_parser<http::buffer_body>& parser_;
     std::string too_large_;
@@ -261,12 +264,13 @@ private:
 
 template <class Stream> class chunked_writer final : public body_writer {
 public:
-    explicit chunked_writer(Stream& s)
-        : stream_(s) {}
+    chunked_writer(Stream& s, connection_handle& conn)
+        : stream_(s)
+        , conn_(conn) {}
     asio::awaitable<bool> write(std::string_view data) override {
         if (!ok_ || data.empty())
             co_return ok_;
-        lowest(stream_).expires_after(io_timeout);
+        conn_.expire_after(io_timeout);
         auto [ec, n] = co_await asio::async_write(
             stream_, http::make_chunk(asio::const_buffer(data.data(), data.size())), use_tuple);
         ok_ = !ec;
@@ -283,15 +287,17 @@ public:
 
 private:
     Stream& stream_;
+    connection_handle& conn_;
     bool ok_ = true;
     std::uint64_t bytes_ = 0;
 };
 
 template <class Stream>
-asio::awaitable<bool> write_response(Stream& stream, response& res, bool keep_alive, bool head_only,
+asio::awaitable<bool> write_response(Stream& stream, connection_handle& conn, response& res, bool keep_alive,
+                                     bool head_only,
                                      const std::vector<std::pair<std::string, std::string>>& extra,
-                                     std::uint64_t& bytes) {
-    lowest(stream).expires_after(io_timeout);
+                                     std::uint64_t& bytes, unsigned version = 11) {
+    conn.expire_after(io_timeout);
     if (res.stream) {
         http::response<http::empty_body> r{static_cast<http::status>(res.status), 11};
         apply_headers<Stream>(r, res, extra);
@@ -303,7 +309,7 @@ asio::awaitable<bool> write_response(Stream& stream, response& res, bool keep_al
             co_return false;
         if (head_only)
             co_return true;
-        chunked_writer<Stream> writer(stream);
+        chunked_writer<Stream> writer(stream, conn);
         try {
             co_await res.stream(writer);
         } catch (const std::exception& e) {
@@ -326,17 +332,40 @@ asio::awaitable<bool> write_response(Stream& stream, response& res, bool keep_al
             co_return false;
         if (res.file && !head_only) {
             bytes = res.file->length;
-            co_return co_await send_file(stream, *res.file);
+            co_return co_await send_file(stream, conn, *res.file);
         }
         co_return true;
     }
-    http::response<http::string_body> r{static_cast<http::status>(res.status), 11};
-    apply_headers<Stream>(r, res, extra);
+    // Small bodies (every JSON answer) go out as one buffer we format ourselves: Beast's fields and
+    // serializer cost more than the rest of the request (measured).
+    std::string wire;
+    wire.reserve(160 + res.body.size());
+    auto reason = http::obsolete_reason(static_cast<http::status>(res.status));
+    wire.append("HTTP/1.1 ")
+        .append(std::to_string(res.status))
+        .append(" ")
+        .append(reason.data(), reason.size());
+    auto header = [&wire](std::string_view name, std::string_view value) {
+        // Values come from our own code, but never let a CR or LF split the header block.
+        if (value.find_first_of("\r\n") != std::string_view::npos)
+            return;
+        wire.append("\r\n").append(name).append(": ").append(value);
+    };
+    if (!res.content_type.empty())
+        header("Content-Type", res.content_type);
+    for (const auto& [k, v] : res.headers)
+        header(k, v);
+    for (const auto& [k, v] : extra)
+        header(k, v);
+    header("Content-Length", std::to_string(res.body.size()));
+    if (!keep_alive)
+        header("Connection", "close");
+    else if (version == 10)
+        header("Connection", "keep-alive");
+    wire.append("\r\n\r\n");
+    wire.append(res.body);
     bytes = res.body.size();
-    r.body() = std::move(res.body);
-    r.prepare_payload();
-    r.keep_alive(keep_alive);
-    auto [ec, n] = co_await http::async_write(stream, r, use_tuple);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
     co_return !ec;
 }
 
@@ -346,6 +375,7 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
     websocket_impl<Stream> conn(std::move(stream));
     auto& ws = conn.ws();
     lowest(ws).expires_never();
+    guard.handle.expire_never(); // the WebSocket keeps its own timeouts and pings
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.read_message_max(1024 * 1024);
     // At shutdown an open WebSocket is cancelled at once like an idle connection; it has no response to
@@ -368,10 +398,11 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
 template <class Stream>
 asio::awaitable<void> run_session(session_env& env, Stream stream, std::string remote, bool secure) {
     connection_guard guard(env.owner);
-    guard.handle.cancel = [&stream] { lowest(stream).cancel(); };
+    connection_handle& conn = guard.handle;
+    conn.cancel = [&stream] { lowest(stream).cancel(); };
 
     if constexpr (is_tls<Stream>) {
-        lowest(stream).expires_after(header_timeout);
+        conn.expire_after(header_timeout);
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec) {
             log::debug("TLS handshake from {} failed: {}", remote, ec.message());
@@ -389,7 +420,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             if (buffer.capacity() > 16 * 1024)
                 buffer.shrink_to_fit();
             guard.handle.idle = true;
-            lowest(stream).expires_after(idle_timeout);
+            conn.expire_after(idle_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
             guard.handle.idle = false;
             if (ec)
@@ -408,7 +439,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         std::size_t used = parser.put(buffer.data(), hec);
         buffer.consume(used);
         if (hec == http::error::need_more || (!hec && !parser.is_header_done())) {
-            lowest(stream).expires_after(header_timeout);
+            conn.expire_after(header_timeout);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
             hec = ec;
         }
@@ -418,7 +449,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
                                                                    : "Bad request: " + hec.message();
                 response bad = error_response(400, msg);
                 std::uint64_t bytes = 0;
-                co_await write_response(stream, bad, false, false, {}, bytes);
+                co_await write_response(stream, conn, bad, false, false, {}, bytes);
             }
             break;
         }
@@ -426,6 +457,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         auto& hdr = parser.get();
         bool keep_alive = hdr.keep_alive() && !env.owner.stopping;
         bool head_only = hdr.method() == http::verb::head;
+        unsigned version = hdr.version();
 
         dispatch_input in;
         in.verb = to_method(hdr.method());
@@ -461,10 +493,10 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             co_return;
         } else if (d.target->options.stream_body) {
             if (!parser.is_done())
-                co_await send_continue_if_expected(stream, hdr);
+                co_await send_continue_if_expected(stream, conn, hdr);
             http::request_parser<http::buffer_body> body_parser(std::move(parser));
             body_parser.body_limit(d.target->options.body_limit);
-            streaming_body_reader<Stream> reader(stream, buffer, body_parser,
+            streaming_body_reader<Stream> reader(stream, conn, buffer, body_parser,
                                                  d.target->options.too_large_message);
             d.req.body_stream = &reader;
             d.req.fields_ = &body_parser.get().base();
@@ -476,9 +508,9 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         } else {
             bool body_ok = true;
             if (!parser.is_done()) {
-                co_await send_continue_if_expected(stream, hdr);
+                co_await send_continue_if_expected(stream, conn, hdr);
                 parser.body_limit(d.target->options.body_limit);
-                lowest(stream).expires_after(io_timeout);
+                conn.expire_after(io_timeout);
                 auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
                 if (bec == http::error::body_limit) {
                     res = error_response(413, d.target->options.too_large_message);
@@ -503,7 +535,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
 
         std::uint64_t bytes = 0;
         unsigned status = res.status;
-        bool ok = co_await write_response(stream, res, keep_alive, head_only, d.headers, bytes);
+        bool ok =
+            co_await write_response(stream, conn, res, keep_alive, head_only, d.headers, bytes, version);
         if (log::enabled(log::level::info)) {
             auto ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -515,7 +548,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
 
     // Orderly close: TLS close_notify, then FIN.
     if constexpr (is_tls<Stream>) {
-        lowest(stream).expires_after(2s);
+        conn.expire_after(2s);
         co_await stream.async_shutdown(use_tuple);
     } else {
         boost::system::error_code ec;

@@ -199,6 +199,20 @@ struct server::impl {
         }
     }
 
+    // Closes connections whose deadline passed (header, idle and I/O timeouts), once a second per worker.
+    static void arm_sweeper(worker& w) {
+        w.sweeper.expires_after(1s);
+        w.sweeper.async_wait([&w](const boost::system::error_code& ec) {
+            if (ec)
+                return;
+            auto now = std::chrono::steady_clock::now();
+            for (auto* c : w.connections)
+                if (c->deadline <= now && c->cancel)
+                    c->cancel(); // completions are posted, so the set does not change under us
+            arm_sweeper(w);
+        });
+    }
+
     void begin_stop(const char* why) {
         if (stopping.exchange(true)) {
             log::warn("{} again: stopping now", why);
@@ -250,6 +264,8 @@ struct server::impl {
 
     void finish() {
         boost::system::error_code ec;
+        for (auto& w : workers)
+            asio::post(w->ioc, [&w] { w->sweeper.cancel(); });
         token_timer.cancel();
         signals.cancel(ec);
         reaper.stop();
@@ -344,6 +360,7 @@ int server::run() {
     m.signals.add(SIGHUP);
     m.arm_token_watch();
     for (std::size_t i = 0; i < m.workers.size(); ++i) {
+        impl::arm_sweeper(*m.workers[i]);
         for (auto& acc : m.tcp_acceptors[i])
             asio::co_spawn(m.workers[i]->ioc, impl::run_accept(*acc, *m.envs[i]), asio::detached);
     }
@@ -360,8 +377,8 @@ int server::run() {
             m.workers[i]->thread.join();
     }
     m.pool.stop();
-    // Only this thread is left. A second SIGTERM now would meet the default action once the signal_set is gone
-    // (exit 143 instead of 0): keep such signals pending until the process ends.
+    // Only this thread is left. A second SIGTERM now would meet the default action once the signal_set is
+    // gone (exit 143 instead of 0): keep such signals pending until the process ends.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     for (int sig : {SIGTERM, SIGINT, SIGHUP})
