@@ -97,9 +97,13 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
         }
     } guard{&actions, &attr};
 
+    // /dev/null is opened once for the daemon's life: one dup2 in the child instead of an open per stream.
+    static const int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     auto redirect = [&](int fd, int target, int flags) {
         if (fd >= 0)
             posix_spawn_file_actions_adddup2(&actions, fd, target);
+        else if (dev_null >= 0)
+            posix_spawn_file_actions_adddup2(&actions, dev_null, target);
         else
             posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0);
     };
@@ -138,20 +142,30 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
 }
 
 std::vector<std::string> environment_with(const std::vector<std::pair<std::string, std::string>>& extra) {
+    // The daemon never changes its own environment, so it is indexed once.
+    struct base_environment {
+        std::vector<std::string> env;
+        std::unordered_map<std::string, std::size_t> index;
+        base_environment() {
+            for (char** e = environ; e && *e; ++e) {
+                std::string kv = *e;
+                auto eq = kv.find('=');
+                if (eq == std::string::npos)
+                    continue;
+                index[kv.substr(0, eq)] = env.size();
+                env.push_back(std::move(kv));
+            }
+        }
+    };
+    static const base_environment base;
+    std::vector<std::string> env = base.env;
     std::unordered_map<std::string, std::size_t> index;
-    std::vector<std::string> env;
-    for (char** e = environ; e && *e; ++e) {
-        std::string kv = *e;
-        auto eq = kv.find('=');
-        if (eq == std::string::npos)
-            continue;
-        index[kv.substr(0, eq)] = env.size();
-        env.push_back(std::move(kv));
-    }
     for (const auto& [k, v] : extra) {
         std::string kv = k + "=" + v;
-        if (auto it = index.find(k); it != index.end()) {
+        if (auto it = base.index.find(k); it != base.index.end()) {
             env[it->second] = std::move(kv);
+        } else if (auto own = index.find(k); own != index.end()) {
+            env[own->second] = std::move(kv);
         } else {
             index[k] = env.size();
             env.push_back(std::move(kv));
