@@ -3,7 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <future>
@@ -173,4 +176,23 @@ TEST_CASE("a second SIGTERM during shutdown still exits 0, promptly") {
         CHECK(d.stop() == 0);
         CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
     }
+}
+
+TEST_CASE("systemd readiness: READY=1 on NOTIFY_SOCKET once every listener is bound") {
+    test::temp_dir dir;
+    std::string path = dir / "notify.sock";
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    gateway d({}, {}, {}, {"NOTIFY_SOCKET=" + path});
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 5000) == 1);
+    char buf[64] = {};
+    auto n = ::recv(fd, buf, sizeof buf - 1, 0);
+    CHECK(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == "READY=1");
+    CHECK(d.request("GET", "/healthz", {}, {}, false).status == 200);
+    ::close(fd);
 }
