@@ -1,0 +1,74 @@
+#pragma once
+// The one journal of log entries (CONTRACT §7): producers append lines, the journal assigns `seq`, keeps the
+// last entries in memory and on disk under STATE/logs, and continues the sequence after a restart.
+// Thread-safe.
+//
+// On disk: append-only segment files of JSON lines, `segment-<first seq>.jsonl`. A crash mid-write can leave
+// only the last line of the newest segment partial; loading skips it, and every start writes to a new
+// segment, so it is never appended to. When a segment holds `keep` entries a new one starts and all but the
+// newest two are removed, which always leaves at least the last `keep` entries.
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ag::logs {
+
+enum class level { trace, debug, info, warn, error, fatal };
+
+std::string_view level_name(level l) noexcept;           // "TRACE" ... "FATAL"
+std::optional<level> parse_level(std::string_view name); // case-insensitive; "warning" and "err" too
+
+struct entry {
+    std::uint64_t seq = 0;
+    std::string timestamp; // ISO-8601 UTC with milliseconds
+    level lvl = level::info;
+    std::string source;
+    std::string message;
+    bool operator==(const entry&) const = default;
+};
+
+std::string to_json(const entry& e); // {"seq":…,"timestamp":…,"level":…,"source":…,"message":…}
+std::optional<entry> from_json(std::string_view line);
+std::string to_line(const entry& e); // "TIMESTAMP LEVEL [source] message"
+
+constexpr std::size_t max_message_bytes = 64 * 1024;
+
+class journal {
+public:
+    // Loads what an earlier run left in `dir` (created if missing). Throws std::system_error if `dir` is
+    // unusable.
+    explicit journal(std::string dir, std::size_t keep = 1000);
+    ~journal();
+    journal(const journal&) = delete;
+    journal& operator=(const journal&) = delete;
+
+    // Appends a line; one longer than 64 KiB becomes several entries, split on UTF-8 boundaries, never
+    // dropped. Returns the last seq assigned. If the disk fails the entries are still kept in memory (logged
+    // once).
+    std::uint64_t append(level lvl, std::string_view source, std::string_view message);
+
+    std::vector<entry> last(std::size_t n) const;      // oldest first
+    std::vector<entry> after(std::uint64_t seq) const; // entries with a greater seq still held, oldest first
+    std::uint64_t last_seq() const;
+
+private:
+    void open_segment(std::uint64_t first_seq);
+    void write_entry(const entry& e);
+    void rotate_if_full();
+
+    std::string dir_;
+    std::size_t keep_;
+    mutable std::mutex mutex_;
+    std::vector<entry> ring_; // circular, capacity keep_
+    std::size_t ring_start_ = 0;
+    std::uint64_t last_seq_ = 0;
+    int fd_ = -1;
+    std::size_t in_segment_ = 0;
+    bool disk_failed_ = false;
+};
+
+} // namespace ag::logs
