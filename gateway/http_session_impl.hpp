@@ -501,6 +501,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             d.req.body_stream = &reader;
             d.req.fields_ = &body_parser.get().base();
             d.req.target = body_parser.get().target();
+            // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
+            conn.expire_never();
             res = co_await call_handler(*d.target, d.req);
             // Whatever the handler left unread cannot be skipped reliably: close after answering.
             if (!body_parser.is_done())
@@ -529,6 +531,8 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             if (body_ok) {
                 d.req.body = std::move(parser.get().body());
                 d.req.fields_ = &parser.get().base();
+                // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
+                conn.expire_never();
                 res = co_await call_handler(*d.target, d.req);
             }
         }

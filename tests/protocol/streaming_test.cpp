@@ -6,6 +6,7 @@
 #include "gateway/router.hpp"
 #include "gateway/server.hpp"
 #include "gateway/websocket_session.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,7 +38,8 @@ constexpr const char* token = "protocol-token";
 
 // A server in this process, with whatever routes the test registers before start().
 struct in_process_server {
-    std::string root;
+    test::temp_dir dir;
+    std::string root = dir.path;
     ag::config cfg;
     std::optional<ag::auth::token_store> tokens;
     std::unique_ptr<ag::server> srv;
@@ -45,8 +47,6 @@ struct in_process_server {
     unsigned short port = 0;
 
     in_process_server() {
-        char tmpl[] = "/tmp/agw-proto-XXXXXX";
-        root = ::mkdtemp(tmpl);
         std::vector<std::string> args{"agent-gateway", "--listen", "127.0.0.1:0", "--root", root,
                                       "--token",       token,      "--log-level", "warn"};
         std::vector<const char*> argv;
@@ -67,7 +67,6 @@ struct in_process_server {
         srv->request_stop();
         if (thread.joinable())
             thread.join();
-        [[maybe_unused]] int rc = std::system(("rm -rf " + root).c_str());
     }
 };
 

@@ -32,18 +32,6 @@ namespace test {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
-temp_dir::temp_dir() {
-    char tmpl[] = "/tmp/agw-test-XXXXXX";
-    if (!::mkdtemp(tmpl))
-        throw std::runtime_error("mkdtemp");
-    path = tmpl;
-    ::chmod(path.c_str(), 0755);
-}
-temp_dir::~temp_dir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    [[maybe_unused]] int rc = std::system(cmd.c_str());
-}
-
 void write_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary);
     out << content;

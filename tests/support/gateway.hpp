@@ -1,5 +1,7 @@
 #pragma once
 // Starts the real agent-gateway binary on a free loopback port and talks to it over real sockets.
+#include "support/temp_dir.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/types.h>
@@ -12,15 +14,6 @@
 #include <vector>
 
 namespace test {
-
-// A fresh temporary directory, removed (recursively) at the end.
-struct temp_dir {
-    temp_dir();
-    ~temp_dir();
-    temp_dir(const temp_dir&) = delete;
-    std::string path;
-    std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
 
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);

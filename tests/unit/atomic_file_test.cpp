@@ -1,3 +1,4 @@
+#include "support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
 #include <doctest/doctest.h>
@@ -32,8 +33,8 @@ std::string slurp(const std::string& p) {
 } // namespace
 
 TEST_CASE("write_file_atomic replaces whole files with the requested mode") {
-    char t[] = "/tmp/agw-atomic-XXXXXX";
-    std::string dir = ::mkdtemp(t);
+    test::temp_dir tmp;
+    const std::string& dir = tmp.path;
     write_file_atomic(dir + "/f", "one", 0600);
     write_file_atomic(dir + "/f", "two", 0600);
     CHECK(slurp(dir + "/f") == "two");
@@ -43,12 +44,11 @@ TEST_CASE("write_file_atomic replaces whole files with the requested mode") {
     CHECK(names(dir) == std::set<std::string>{"f"});
     CHECK_THROWS(write_file_atomic(dir + "/missing/f", "x"));
     CHECK(names(dir) == std::set<std::string>{"f"});
-    [[maybe_unused]] int rc = std::system(("rm -rf " + dir).c_str());
 }
 
 TEST_CASE("write_new_file never replaces and leaves nothing behind") {
-    char t[] = "/tmp/agw-atomic-XXXXXX";
-    std::string dir = ::mkdtemp(t);
+    test::temp_dir tmp;
+    const std::string& dir = tmp.path;
     auto name_for = [](int i) { return i == 0 ? std::string("n.txt") : "n-" + std::to_string(i) + ".txt"; };
     CHECK(write_new_file(dir, "a", 0644, name_for) == "n.txt");
     CHECK(write_new_file(dir, "b", 0644, name_for) == "n-1.txt");
@@ -59,5 +59,4 @@ TEST_CASE("write_new_file never replaces and leaves nothing behind") {
     CHECK(names(dir) == std::set<std::string>{"n-1.txt", "n.txt"});
     make_directories(dir + "/x/y/z");
     CHECK(names(dir + "/x/y") == std::set<std::string>{"z"});
-    [[maybe_unused]] int rc = std::system(("rm -rf " + dir).c_str());
 }

@@ -1,4 +1,5 @@
 #include "gateway/config.hpp"
+#include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,15 +10,6 @@
 using namespace ag;
 
 namespace {
-struct scratch {
-    std::string dir;
-    scratch() {
-        char t[] = "/tmp/agw-cfg-XXXXXX";
-        dir = ::mkdtemp(t);
-    }
-    ~scratch() { [[maybe_unused]] int rc = std::system(("rm -rf " + dir).c_str()); }
-};
-
 config parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
     std::vector<const char*> argv{"agent-gateway"};
     for (auto& a : args)
@@ -48,14 +40,14 @@ TEST_CASE("listen addresses") {
 }
 
 TEST_CASE("defaults and derived paths") {
-    scratch s;
-    auto c = parse({"--root", s.dir, "--token", "t"});
+    test::temp_dir s;
+    auto c = parse({"--root", s.path, "--token", "t"});
     CHECK(c.listen.size() == 1);
     CHECK(c.listen[0].text() == "127.0.0.1:18789");
     CHECK(c.agent_id == "local");
-    CHECK(c.workspace == s.dir + "/workspace");
-    CHECK(c.state_dir == s.dir + "/.agent-gateway");
-    CHECK(c.manifest == s.dir + "/workspace/manifest.json");
+    CHECK(c.workspace == s.path + "/workspace");
+    CHECK(c.state_dir == s.path + "/.agent-gateway");
+    CHECK(c.manifest == s.path + "/workspace/manifest.json");
     CHECK(c.max_file_bytes == 5242880);
     CHECK(c.exec_timeout == 60);
     CHECK(c.exec_timeout_max == 600);
@@ -66,46 +58,46 @@ TEST_CASE("defaults and derived paths") {
 }
 
 TEST_CASE("repeatable options, --opt=value, environment lists") {
-    scratch s;
+    test::temp_dir s;
     auto c = parse(
-        {"--root=" + s.dir, "--token", "t", "--listen", "127.0.0.1:1", "--listen", "unix:/tmp/x.sock",
+        {"--root=" + s.path, "--token", "t", "--listen", "127.0.0.1:1", "--listen", "unix:/tmp/x.sock",
          "--allow-origin", "https://a.example"},
         {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example", "AGENT_GATEWAY_CID_VERSION=1"});
     CHECK(c.listen.size() == 2);
     CHECK(c.allow_origin == std::vector<std::string>{"https://a.example"}); // command line replaces env
     CHECK(c.cid_version == 1);
-    auto e = parse({"--root", s.dir}, {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example",
-                                       "AGENT_GATEWAY_TOKEN=from-env"});
+    auto e = parse({"--root", s.path}, {"AGENT_GATEWAY_ALLOW_ORIGIN=https://b.example,https://c.example",
+                                        "AGENT_GATEWAY_TOKEN=from-env"});
     CHECK(e.allow_origin.size() == 2);
     CHECK(*e.token == "from-env");
 }
 
 TEST_CASE("config file values, lower precedence than env and command line") {
-    scratch s;
-    std::ofstream(s.dir + "/c.json")
+    test::temp_dir s;
+    std::ofstream(s.path + "/c.json")
         << R"({"exec-timeout":5,"exec-timeout-max":50,"agent-id":"file-id","listen":["127.0.0.1:7"]})";
-    auto c = parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/c.json"},
+    auto c = parse({"--root", s.path, "--token", "t", "--config", s.path + "/c.json"},
                    {"AGENT_GATEWAY_AGENT_ID=env-id"});
     CHECK(c.exec_timeout == 5);
     CHECK(c.exec_timeout_max == 50);
     CHECK(c.agent_id == "env-id");
     CHECK(c.listen[0].port == 7);
-    std::ofstream(s.dir + "/bad.json") << R"({"listen":{"x":1}})";
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/bad.json"}), usage_error);
-    std::ofstream(s.dir + "/notjson.json") << "{";
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "t", "--config", s.dir + "/notjson.json"}),
+    std::ofstream(s.path + "/bad.json") << R"({"listen":{"x":1}})";
+    CHECK_THROWS_AS(parse({"--root", s.path, "--token", "t", "--config", s.path + "/bad.json"}), usage_error);
+    std::ofstream(s.path + "/notjson.json") << "{";
+    CHECK_THROWS_AS(parse({"--root", s.path, "--token", "t", "--config", s.path + "/notjson.json"}),
                     usage_error);
 }
 
 TEST_CASE("invalid combinations") {
-    scratch s;
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "a", "--token-file", s.dir + "/x"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--tls-cert", s.dir + "/c"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir + "/missing"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--exec-timeout", "100", "--exec-timeout-max", "50"}),
+    test::temp_dir s;
+    CHECK_THROWS_AS(parse({"--root", s.path, "--token", "a", "--token-file", s.path + "/x"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--tls-cert", s.path + "/c"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path + "/missing"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--exec-timeout", "100", "--exec-timeout-max", "50"}),
                     usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--state-dir", s.dir + "/workspace"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--threads", "0"}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--token", "  "}), usage_error);
-    CHECK_THROWS_AS(parse({"--root", s.dir, "--base-domain", "not a domain"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--state-dir", s.path + "/workspace"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--threads", "0"}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--token", "  "}), usage_error);
+    CHECK_THROWS_AS(parse({"--root", s.path, "--base-domain", "not a domain"}), usage_error);
 }

@@ -1,4 +1,5 @@
 #include "logs/journal.hpp"
+#include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,14 +14,6 @@
 using namespace ag::logs;
 
 namespace {
-struct scratch {
-    std::string dir;
-    scratch() {
-        char t[] = "/tmp/agw-journal-XXXXXX";
-        dir = ::mkdtemp(t);
-    }
-    ~scratch() { [[maybe_unused]] int rc = std::system(("rm -rf " + dir).c_str()); }
-};
 std::vector<std::string> segments(const std::string& dir) {
     std::vector<std::string> out;
     DIR* d = ::opendir(dir.c_str());
@@ -49,8 +42,8 @@ TEST_CASE("levels and formats") {
 }
 
 TEST_CASE("seq increases by one; last(n) and after(seq) are oldest first") {
-    scratch s;
-    journal j(s.dir, 5);
+    test::temp_dir s;
+    journal j(s.path, 5);
     for (int i = 1; i <= 8; ++i)
         CHECK(j.append(level::info, "engine", "line " + std::to_string(i)) == static_cast<std::uint64_t>(i));
     auto last = j.last(100);
@@ -66,20 +59,20 @@ TEST_CASE("seq increases by one; last(n) and after(seq) are oldest first") {
 }
 
 TEST_CASE("entries and seq survive a restart; a line cut short by a crash is skipped") {
-    scratch s;
+    test::temp_dir s;
     {
-        journal j(s.dir, 1000);
+        journal j(s.path, 1000);
         for (int i = 0; i < 10; ++i)
             j.append(level::error, "script/build", "before " + std::to_string(i));
     }
     // A crash in the middle of writing an 11th line.
-    auto segs = segments(s.dir);
+    auto segs = segments(s.path);
     REQUIRE(segs.size() == 1);
     {
-        std::ofstream out(s.dir + "/" + segs[0], std::ios::app);
+        std::ofstream out(s.path + "/" + segs[0], std::ios::app);
         out << R"({"seq":11,"timestamp":"2026-11-30T12:00:00.000Z","level":"INFO","source":"engine","mess)";
     }
-    journal j(s.dir, 1000);
+    journal j(s.path, 1000);
     CHECK(j.last_seq() == 10);
     auto all = j.last(1000);
     REQUIRE(all.size() == 10);
@@ -87,20 +80,20 @@ TEST_CASE("entries and seq survive a restart; a line cut short by a crash is ski
     CHECK(all.back().lvl == level::error);
     CHECK(all.back().source == "script/build");
     CHECK(j.append(level::info, "engine", "after") == 11);
-    journal again(s.dir, 1000);
+    journal again(s.path, 1000);
     CHECK(again.last(1).front().message == "after");
     CHECK(again.last(1000).size() == 11);
 }
 
 TEST_CASE("segments are compacted and the last `keep` entries always survive") {
-    scratch s;
+    test::temp_dir s;
     {
-        journal j(s.dir, 100);
+        journal j(s.path, 100);
         for (int i = 0; i < 1050; ++i)
             j.append(level::info, "engine", std::to_string(i));
-        CHECK(segments(s.dir).size() <= 2);
+        CHECK(segments(s.path).size() <= 2);
     }
-    journal j(s.dir, 100);
+    journal j(s.path, 100);
     CHECK(j.last_seq() == 1050);
     auto kept = j.last(1000);
     REQUIRE(kept.size() == 100);
@@ -109,8 +102,8 @@ TEST_CASE("segments are compacted and the last `keep` entries always survive") {
 }
 
 TEST_CASE("long lines are split at 64 KiB on character boundaries, never dropped") {
-    scratch s;
-    journal j(s.dir, 1000);
+    test::temp_dir s;
+    journal j(s.path, 1000);
     std::string line;
     while (line.size() < 150 * 1024)
         line += "ab\xE2\x9C\x93"; // 5 bytes with a 3-byte character
