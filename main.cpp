@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
         ag::register_console_routes(srv.routes(), srv.svc());
         ag::register_file_routes(srv.routes(), srv.svc());
         ag::register_upload_routes(srv.routes(), srv.svc());
+        ag::register_log_routes(srv.routes(), srv.svc());
 
         auto bound = srv.bind();
         for (const auto& b : bound)

@@ -31,6 +31,10 @@ manifest load_manifest(const std::string& path) {
     }
     if (!m.engine)
         m.engine = string_at(j, "engine");
+    if (auto s = j.find("scripts"); s != j.end() && s->is_object()) {
+        m.build_script = string_at(*s, "build");
+        m.start_script = string_at(*s, "start");
+    }
     return m;
 }
 

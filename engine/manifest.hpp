@@ -8,8 +8,10 @@
 namespace ag::engine {
 
 struct manifest {
-    std::optional<std::string> agent_name; // agent.name
-    std::optional<std::string> engine;     // agent.engine or engine
+    std::optional<std::string> agent_name;   // agent.name
+    std::optional<std::string> engine;       // agent.engine or engine
+    std::optional<std::string> build_script; // scripts.build ("" means none)
+    std::optional<std::string> start_script; // scripts.start
     bool present = false;
     std::string error; // why it could not be used, when present but broken
 };

@@ -115,9 +115,24 @@ public:
         cr.reason.assign(reason.data(), std::min<std::size_t>(reason.size(), 120));
         co_await ws_.async_close(cr, use_tuple);
     }
+    asio::awaitable<boost::system::error_code> write_raw(std::string_view bytes) override {
+        raw_ = true;
+        auto [ec, n] =
+            co_await asio::async_write(ws_.next_layer(), asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        co_return ec;
+    }
+    asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_raw(char* data,
+                                                                                std::size_t size) override {
+        raw_ = true;
+        auto [ec, n] = co_await ws_.next_layer().async_read_some(asio::buffer(data, size), use_tuple);
+        co_return std::make_pair(ec, n);
+    }
+    void abort() override { lowest(ws_).cancel(); }
+    bool raw() const { return raw_; }
 
 private:
     websocket::stream<Stream> ws_;
+    bool raw_ = false;
 };
 
 // Registers the connection with its worker for the lifetime of the session.
@@ -380,7 +395,12 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
     ws.read_message_max(1024 * 1024);
     // At shutdown an open WebSocket is cancelled at once like an idle connection; it has no response to
     // finish.
-    guard.handle.cancel = [&ws] { lowest(ws).cancel(); };
+    guard.handle.cancel = [&conn] {
+        if (conn.on_shutdown)
+            conn.on_shutdown();
+        else
+            conn.abort();
+    };
     guard.handle.idle = true;
     auto [ec] = co_await ws.async_accept(upgrade_req, use_tuple);
     if (ec)
@@ -391,7 +411,7 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
     } catch (const std::exception& e) {
         log::error("websocket {}: {}", req.path, e.what());
     }
-    if (ws.is_open())
+    if (!conn.raw() && ws.is_open())
         co_await conn.close(websocket::close_code::going_away, "");
 }
 
@@ -486,7 +506,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             if (!parser.is_done())
                 keep_alive = false;
         } else if (d.target->ws_handler) {
-            log::info("{} {} 101 websocket", log_method, log_target);
+            log::access("{} {} 101 websocket", log_method, log_target);
             http::request<http::string_body> upgrade_req = parser.release();
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
                                    guard);
@@ -544,7 +564,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         if (log::enabled(log::level::info)) {
             auto ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-            log::info("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
+            log::access("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
         }
         if (!ok || !keep_alive)
             break;

@@ -4,12 +4,17 @@
 #include "auth/token_store.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
+#include "engine/scripts.hpp"
+#include "engine/supervisor.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/http_session.hpp"
 #include "gateway/router.hpp"
 #include "gateway/services.hpp"
 #include "gateway/worker.hpp"
+#include "logs/file_follower.hpp"
+#include "logs/hub.hpp"
+#include "logs/journal.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -92,6 +97,40 @@ void notify_ready() {
     ::close(fd);
 }
 
+// The daemon's own log lines (not the access log) become entries with source "agent-gateway".
+void tap_to_hub(void* context, log::level lvl, std::string_view message) {
+    logs::level l = logs::level::info;
+    switch (lvl) {
+    case log::level::trace:
+        l = logs::level::trace;
+        break;
+    case log::level::debug:
+        l = logs::level::debug;
+        break;
+    case log::level::info:
+    case log::level::off:
+        l = logs::level::info;
+        break;
+    case log::level::warn:
+        l = logs::level::warn;
+        break;
+    case log::level::error:
+        l = logs::level::error;
+        break;
+    }
+    static_cast<logs::hub*>(context)->publish(l, "agent-gateway", message);
+}
+
+std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_context& ioc,
+                                                engine::child_reaper& reaper, logs::hub& hub) {
+    if (!cfg.engine)
+        return nullptr;
+    return std::make_unique<engine::supervisor>(
+        ioc, reaper, hub,
+        engine::process_spec{"engine", *cfg.engine, cfg.root,
+                             engine::environment_with({{"AGENT_ID", cfg.agent_id}}), "engine"});
+}
+
 } // namespace
 
 struct server::impl {
@@ -102,7 +141,13 @@ struct server::impl {
         , workers(make_workers(c.threads))
         , reaper(workers[0]->ioc)
         , manifest(c.manifest)
-        , svc{cfg, tokens, failures, reaper, pool, manifest, load_created_at(c.state_dir)}
+        , journal(c.state_dir + "/logs")
+        , hub(journal)
+        , engine_proc(make_engine(c, workers[0]->ioc, reaper, hub))
+        , scripts(workers[0]->ioc, reaper, hub, manifest,
+                  {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
+        , svc{cfg,      tokens, failures,          reaper,  pool,
+              manifest, hub,    engine_proc.get(), scripts, load_created_at(c.state_dir)}
         , signals(workers[0]->ioc)
         , token_timer(workers[0]->ioc)
         , drain_timer(workers[0]->ioc) {
@@ -121,7 +166,11 @@ struct server::impl {
         }
         for (auto& w : workers)
             envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get()}));
+        if (!cfg.engine_log.empty())
+            follower = std::make_unique<logs::file_follower>(hub, cfg.engine_log);
+        log::set_tap(&tap_to_hub, &hub);
     }
+    ~impl() { log::set_tap(nullptr, nullptr); }
 
     static std::vector<std::unique_ptr<worker>> make_workers(unsigned n) {
         std::vector<std::unique_ptr<worker>> v;
@@ -139,6 +188,11 @@ struct server::impl {
     std::vector<std::unique_ptr<worker>> workers;
     engine::child_reaper reaper;
     engine::manifest_store manifest;
+    logs::journal journal;
+    logs::hub hub;
+    std::unique_ptr<engine::supervisor> engine_proc;
+    engine::scripts scripts;
+    std::unique_ptr<logs::file_follower> follower;
     services svc;
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
@@ -153,7 +207,28 @@ struct server::impl {
     asio::steady_timer token_timer;
     asio::steady_timer drain_timer;
     std::atomic<bool> stopping{false};
+    bool children_stopped = false; // worker 0 only
     std::chrono::steady_clock::time_point drain_until;
+
+    // Engine log files are polled twice a second on the blocking pool (file reads never block an I/O thread).
+    asio::awaitable<void> follow_engine_logs() {
+        asio::steady_timer t(workers[0]->ioc);
+        while (!stopping) {
+            t.expires_after(500ms);
+            auto [ec] = co_await t.async_wait(use_tuple);
+            if (ec || stopping)
+                break;
+            co_await pool.run([this] { follower->tick(); });
+        }
+    }
+
+    // The engine and the scripts stop with the daemon: SIGTERM, SIGKILL 10 s later.
+    asio::awaitable<void> stop_children() {
+        if (engine_proc)
+            co_await engine_proc->stop();
+        co_await scripts.stop();
+        children_stopped = true;
+    }
 
     void arm_signals() {
         signals.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -241,6 +316,7 @@ struct server::impl {
             });
         }
         drain_until = std::chrono::steady_clock::now() + drain_deadline;
+        asio::co_spawn(workers[0]->ioc, stop_children(), asio::detached);
         asio::post(workers[0]->ioc, [this] { wait_drained(); });
     }
 
@@ -248,7 +324,8 @@ struct server::impl {
         std::size_t open = 0;
         for (auto& w : workers)
             open += w->connection_count.load();
-        if (open == 0 || std::chrono::steady_clock::now() >= drain_until) {
+        bool connections_done = open == 0 || std::chrono::steady_clock::now() >= drain_until;
+        if (connections_done && children_stopped) {
             if (open)
                 log::warn("{} connection(s) still busy after {}s; closing them", open,
                           drain_deadline.count());
@@ -359,6 +436,14 @@ int server::run() {
     m.signals.add(SIGINT);
     m.signals.add(SIGHUP);
     m.arm_token_watch();
+    if (m.engine_proc)
+        m.engine_proc->start();
+    if (m.scripts.configured())
+        m.scripts.rebuild();
+    if (m.follower) {
+        m.follower->tick(); // notes where the existing files end
+        asio::co_spawn(m.workers[0]->ioc, m.follow_engine_logs(), asio::detached);
+    }
     for (std::size_t i = 0; i < m.workers.size(); ++i) {
         impl::arm_sweeper(*m.workers[i]);
         for (auto& acc : m.tcp_acceptors[i])

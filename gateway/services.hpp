@@ -14,7 +14,12 @@ class failure_limiter;
 namespace engine {
 class child_reaper;
 class manifest_store;
+class supervisor;
+class scripts;
 } // namespace engine
+namespace logs {
+class hub;
+}
 
 struct services {
     const config& cfg;
@@ -23,6 +28,9 @@ struct services {
     engine::child_reaper& reaper;
     blocking_pool& pool;
     engine::manifest_store& manifest;
+    logs::hub& logs;
+    engine::supervisor* engine; // null without --engine
+    engine::scripts& scripts;
     std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
     std::atomic<int> execs_running{0};
 };

@@ -1,10 +1,13 @@
-// GET /v0/agents/{id} (CONTRACT §6) and GET …/platform/whoami (§15).
+// GET /v0/agents/{id}, POST …/restart, POST …/scripts/retry (CONTRACT §6) and GET …/platform/whoami (§15).
 #include "handlers/routes.hpp"
 #include "handlers/skills.hpp"
 
 #include "engine/manifest.hpp"
+#include "engine/scripts.hpp"
+#include "engine/supervisor.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
+#include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "gateway/services.hpp"
 
@@ -31,8 +34,11 @@ boost::asio::awaitable<response> get_agent(services& svc, request&) {
                               {"name", s.name},
                               {"description", s.description ? nlohmann::json(*s.description) : nullptr},
                               {"path", "skills/" + s.id}});
-    // The engine supervisor arrives with the engine issue; until then nothing runs.
-    const char* process_status = "not_running";
+    engine::supervisor::status engine_status;
+    if (svc.engine)
+        engine_status = svc.engine->current();
+    std::string process_status(engine::state_name(engine_status.state));
+    auto scripts = svc.scripts.states();
     co_return json_response({
         {"agent",
          {{"agentId", svc.cfg.agent_id},
@@ -43,13 +49,32 @@ boost::asio::awaitable<response> get_agent(services& svc, request&) {
           {"lastSync", nullptr},
           {"snapshotCid", nullptr}}},
         {"processStatus", process_status},
-        {"processId", nullptr},
+        {"processId", engine_status.pid ? nlohmann::json(std::to_string(*engine_status.pid)) : nullptr},
         {"skills", std::move(skill_list)},
         {"secrets", nlohmann::json::array()},
         {"snapshots", nlohmann::json::array()},
         {"portForwarding", nlohmann::json::array()},
-        {"scripts", {{"build", "not_configured"}, {"start", "not_configured"}}},
+        {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
     });
+}
+
+boost::asio::awaitable<response> restart_engine(services& svc, request&) {
+    if (!svc.engine)
+        throw api_error(error_kind::conflict, "No engine configured (start the daemon with --engine)");
+    auto previous = co_await svc.engine->restart();
+    co_return json_response(
+        {{"success", true},
+         {"message", "Engine restarted"},
+         {"previousProcessId", previous ? nlohmann::json(std::to_string(*previous)) : nullptr}});
+}
+
+boost::asio::awaitable<response> retry_scripts(services& svc, request&) {
+    // The manifest may have changed since start (an edit, a reset): read it again first.
+    co_await svc.pool.run([&] { svc.manifest.reload(); });
+    if (!svc.scripts.configured())
+        throw api_error(error_kind::conflict, "No scripts configured in the manifest");
+    svc.scripts.rebuild();
+    co_return json_response({{"success", true}, {"message", "Scripts restarted: build, then start"}});
 }
 
 boost::asio::awaitable<response> get_whoami(services& svc, request&) {
@@ -62,6 +87,10 @@ boost::asio::awaitable<response> get_whoami(services& svc, request&) {
 
 void register_agent_routes(router& r, services& svc) {
     r.add(method::get, "/v0/agents/{agentId}", [&svc](request& req) { return get_agent(svc, req); });
+    r.add(method::post, "/v0/agents/{agentId}/restart",
+          [&svc](request& req) { return restart_engine(svc, req); });
+    r.add(method::post, "/v0/agents/{agentId}/scripts/retry",
+          [&svc](request& req) { return retry_scripts(svc, req); });
     r.add(method::get, "/v0/agents/{agentId}/platform/whoami",
           [&svc](request& req) { return get_whoami(svc, req); });
 }

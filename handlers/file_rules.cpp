@@ -1,5 +1,7 @@
 #include "handlers/file_rules.hpp"
 
+#include "util/text.hpp"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -14,16 +16,6 @@ std::string lower(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
-}
-
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
-    if (s.empty())
-        return std::nullopt;
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || p != s.data() + s.size())
-        return std::nullopt;
-    return v;
 }
 
 std::string_view trim(std::string_view s) {
@@ -104,7 +96,7 @@ range_result parse_range(std::string_view header, std::uint64_t size) {
     auto first_s = trim(spec.substr(0, dash)), last_s = trim(spec.substr(dash + 1));
     if (first_s.empty()) {
         // bytes=-N: the last N bytes.
-        auto n = parse_u64(last_s);
+        auto n = text::parse_u64(last_s);
         if (!n)
             return r;
         if (*n == 0 || size == 0) {
@@ -116,12 +108,12 @@ range_result parse_range(std::string_view header, std::uint64_t size) {
         r.range = {size - len, len};
         return r;
     }
-    auto first = parse_u64(first_s);
+    auto first = text::parse_u64(first_s);
     if (!first)
         return r;
     std::uint64_t last = size ? size - 1 : 0;
     if (!last_s.empty()) {
-        auto l = parse_u64(last_s);
+        auto l = text::parse_u64(last_s);
         if (!l || *l < *first)
             return r;
         last = std::min(*l, last);

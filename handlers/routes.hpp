@@ -8,4 +8,5 @@ void register_agent_routes(router& r, services& svc);
 void register_console_routes(router& r, services& svc);
 void register_file_routes(router& r, services& svc);
 void register_upload_routes(router& r, services& svc);
+void register_log_routes(router& r, services& svc);
 } // namespace ag

@@ -162,10 +162,8 @@ void journal::open_segment(std::uint64_t first_seq) {
         ::unlink((dir_ + "/" + names[i]).c_str());
 }
 
-void journal::write_entry(const entry& e) {
+void journal::write_entry(std::string& line) {
     // One write() per line with O_APPEND: a crash leaves at most this line partial, never an earlier one.
-    std::string line = to_json(e);
-    line += '\n';
     std::string_view rest = line;
     while (!rest.empty()) {
         ssize_t n = ::write(fd_, rest.data(), rest.size());
@@ -193,14 +191,19 @@ void journal::rotate_if_full() {
     }
 }
 
-std::uint64_t journal::append(level lvl, std::string_view source, std::string_view message) {
+std::uint64_t journal::append(level lvl, std::string_view source, std::string_view message,
+                              const entry_observer& on_entry) {
     std::string timestamp = time_format::iso8601_ms_now();
     std::lock_guard lock(mutex_);
     do {
         std::size_t n = utf8_cut(message, max_message_bytes);
         entry e{++last_seq_, timestamp, lvl, std::string(source), text::to_valid_utf8(message.substr(0, n))};
         message.remove_prefix(n);
-        write_entry(e);
+        std::string line = to_json(e);
+        if (on_entry)
+            on_entry(e, line);
+        line += '\n';
+        write_entry(line);
         rotate_if_full();
         if (ring_.size() < keep_) {
             ring_.push_back(std::move(e));

@@ -9,6 +9,7 @@
 // newest two are removed, which always leaves at least the last `keep` entries.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,7 +50,11 @@ public:
     // Appends a line; one longer than 64 KiB becomes several entries, split on UTF-8 boundaries, never
     // dropped. Returns the last seq assigned. If the disk fails the entries are still kept in memory (logged
     // once).
-    std::uint64_t append(level lvl, std::string_view source, std::string_view message);
+    // `on_entry` sees each entry and its JSON (no newline) while the journal is locked, so observers see
+    // entries in seq order.
+    using entry_observer = std::function<void(const entry&, std::string_view json)>;
+    std::uint64_t append(level lvl, std::string_view source, std::string_view message,
+                         const entry_observer& on_entry = {});
 
     std::vector<entry> last(std::size_t n) const;      // oldest first
     std::vector<entry> after(std::uint64_t seq) const; // entries with a greater seq still held, oldest first
@@ -57,7 +62,7 @@ public:
 
 private:
     void open_segment(std::uint64_t first_seq);
-    void write_entry(const entry& e);
+    void write_entry(std::string& line); // JSON plus newline
     void rotate_if_full();
 
     std::string dir_;

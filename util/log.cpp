@@ -8,9 +8,12 @@
 
 namespace ag::log {
 namespace {
+void to_stderr(level lvl, std::string_view message) noexcept;
 
 std::atomic<level> min_level_{level::info};
 std::atomic<bool> json_{false};
+std::atomic<tap_function> tap_{nullptr};
+std::atomic<void*> tap_context_{nullptr};
 
 spdlog::level::level_enum to_spdlog(level lvl) {
     switch (lvl) {
@@ -71,7 +74,27 @@ bool enabled(level lvl) noexcept {
     return lvl >= min_level_.load(std::memory_order_relaxed) && lvl != level::off;
 }
 
+void set_tap(tap_function tap, void* context) noexcept {
+    tap_context_ = context;
+    tap_ = tap;
+}
+
 void write(level lvl, std::string_view message) noexcept {
+    to_stderr(lvl, message);
+    if (auto tap = tap_.load(std::memory_order_acquire)) {
+        try {
+            tap(tap_context_.load(std::memory_order_relaxed), lvl, message);
+        } catch (...) {
+        }
+    }
+}
+
+void write_access(std::string_view message) noexcept {
+    to_stderr(level::info, message);
+}
+
+namespace {
+void to_stderr(level lvl, std::string_view message) noexcept {
     try {
         if (json_.load(std::memory_order_relaxed))
             logger().log(to_spdlog(lvl), "{}",
@@ -83,5 +106,7 @@ void write(level lvl, std::string_view message) noexcept {
         // Logging must never take the daemon down.
     }
 }
+
+} // namespace
 
 } // namespace ag::log

@@ -14,6 +14,13 @@ std::optional<level> parse_level(std::string_view name);
 void init(level min_level, bool json);
 bool enabled(level lvl) noexcept;
 void write(level lvl, std::string_view message) noexcept;
+// Access-log lines: stderr only, never the tap (a log reader would otherwise see its own requests).
+void write_access(std::string_view message) noexcept;
+
+// Every line written with write() at an enabled level is also handed to `tap` (the log journal). Set once
+// before threads start; cleared (nullptr) after they stopped.
+using tap_function = void (*)(void* context, level lvl, std::string_view message);
+void set_tap(tap_function tap, void* context) noexcept;
 
 template <class... Args> void trace(fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(level::trace))
@@ -34,6 +41,11 @@ template <class... Args> void warn(fmt::format_string<Args...> f, Args&&... args
 template <class... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(level::error))
         write(level::error, fmt::format(f, std::forward<Args>(args)...));
+}
+
+template <class... Args> void access(fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(level::info))
+        write_access(fmt::format(f, std::forward<Args>(args)...));
 }
 
 } // namespace ag::log

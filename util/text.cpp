@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <charconv>
+
 namespace ag::text {
 namespace {
 
@@ -133,6 +135,16 @@ std::string redact_target(std::string_view target) {
             out.append(part);
     }
     return out;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) noexcept {
+    if (s.empty())
+        return std::nullopt;
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size())
+        return std::nullopt;
+    return v;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

@@ -1,5 +1,6 @@
 #pragma once
 // Small text helpers shared by the gateway and handlers: UTF-8 repair, form decoding, query strings.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ std::optional<std::string_view> find_param(const query_params& params, std::stri
 std::string redact_target(std::string_view target);
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Decimal digits only (no sign, no spaces), within 64 bits.
+std::optional<std::uint64_t> parse_u64(std::string_view s) noexcept;
 
 std::string_view trim(std::string_view s) noexcept;
 

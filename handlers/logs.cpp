@@ -1,0 +1,322 @@
+// Logs (CONTRACT §7): GET …/logs, and the WebSocket stream at /v0/logs and …/logs/stream.
+//
+// The stream frames its own messages: every entry is encoded once as a WebSocket frame by the hub and the
+// same bytes go to every subscriber, many per write. One writer per connection sends entries, pings, pongs
+// and the close; one reader answers the client's control frames. Neither ever waits for the other or for
+// another client.
+#include "handlers/routes.hpp"
+
+#include "auth/credentials.hpp"
+#include "auth/token_store.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/router.hpp"
+#include "gateway/services.hpp"
+#include "gateway/websocket_session.hpp"
+#include "logs/hub.hpp"
+#include "logs/ws_frame.hpp"
+#include "util/text.hpp"
+#include "util/time_format.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ag {
+namespace {
+
+namespace asio = boost::asio;
+namespace ws = logs::ws;
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t default_lines = 100;
+constexpr std::size_t max_lines = 1000;
+constexpr std::size_t write_batch = 256 * 1024;
+constexpr auto ping_every = 30s;
+constexpr auto peer_silence_limit = 95s; // three pings unanswered: the peer is gone
+constexpr auto token_check_every = 1s;
+constexpr auto close_grace = 2s;
+
+boost::asio::awaitable<response> get_logs(services& svc, request& req) {
+    std::size_t n = default_lines;
+    if (auto v = text::find_param(req.query, "lines")) {
+        auto parsed = text::parse_u64(*v);
+        if (!parsed || *parsed < 1 || *parsed > max_lines)
+            throw api_error(error_kind::bad_request, "lines must be an integer from 1 to 1000");
+        n = static_cast<std::size_t>(*parsed);
+    }
+    std::string out;
+    for (const auto& e : svc.logs.entries().last(n)) {
+        if (!out.empty())
+            out += '\n';
+        out += logs::to_line(e);
+    }
+    co_return json_response({{"logs", std::move(out)}});
+}
+
+struct stream_params {
+    logs::level min_level = logs::level::trace;
+    std::optional<std::uint64_t> after;
+    std::string error;
+};
+
+stream_params parse_stream_params(const request& req) {
+    stream_params p;
+    if (auto v = text::find_param(req.query, "level"); v && !v->empty()) {
+        if (auto l = logs::parse_level(*v))
+            p.min_level = *l;
+        else
+            p.error = "Invalid level: use TRACE, DEBUG, INFO, WARN, ERROR or FATAL";
+    }
+    if (auto v = text::find_param(req.query, "after"); v && !v->empty()) {
+        if (auto a = text::parse_u64(*v))
+            p.after = *a;
+        else
+            p.error = "Invalid after: must be a non-negative integer";
+    }
+    return p;
+}
+
+// The token this stream was opened with, to notice when a rotation retires it.
+std::string accepted_token(services& svc, const request& req) {
+    for (auto& c : auth::offered_tokens(req.header("authorization"), req.header("cookie"), req.query))
+        if (svc.tokens.check(c.token))
+            return std::move(c.token);
+    return {};
+}
+
+std::string drop_marker(std::uint64_t dropped) {
+    nlohmann::json j{{"timestamp", time_format::iso8601_ms_now()},
+                     {"level", "WARN"},
+                     {"source", "agent-gateway"},
+                     {"message", std::to_string(dropped) + " entries dropped"}};
+    return ws::encode(ws::opcode::text, j.dump());
+}
+
+// Shared by the writer, the reader, the hub's wake-up and the shutdown hook; all on the connection's thread.
+struct stream_state {
+    explicit stream_state(const asio::any_io_executor& ex)
+        : wake(ex)
+        , shutdown_timer(ex) {}
+    asio::steady_timer wake;
+    asio::steady_timer shutdown_timer;
+    bool shutdown = false;
+    bool peer_closed = false;
+    bool peer_gone = false;
+    bool protocol_error = false;
+    std::uint16_t peer_close_code = 1000;
+    std::optional<std::string> pong;
+    clock::time_point last_heard = clock::now();
+    void poke() { wake.cancel(); }
+};
+
+class log_stream {
+public:
+    log_stream(services& svc, websocket_connection& conn, std::shared_ptr<stream_state> st,
+               std::shared_ptr<logs::hub::subscription> sub, std::string token)
+        : svc_(svc)
+        , conn_(conn)
+        , st_(std::move(st))
+        , sub_(std::move(sub))
+        , token_(std::move(token))
+        , generation_(svc.tokens.generation()) {}
+
+    asio::awaitable<void> writer(std::vector<logs::shared_frame> backlog) {
+        for (auto& f : backlog) {
+            out_ += *f;
+            if (out_.size() >= write_batch && !co_await flush())
+                co_return finish();
+        }
+        backlog.clear();
+        auto next_ping = clock::now() + ping_every;
+        for (;;) {
+            if (st_->peer_gone)
+                break;
+            if (st_->shutdown) {
+                co_await send_close(1001, "server shutting down");
+                break;
+            }
+            if (st_->protocol_error) {
+                co_await send_close(1002, "protocol error");
+                break;
+            }
+            if (st_->peer_closed) {
+                co_await send_close(st_->peer_close_code, "");
+                break;
+            }
+            if (rotated()) {
+                co_await send_close(1008, "token rotated");
+                break;
+            }
+            auto now = clock::now();
+            if (now - st_->last_heard > peer_silence_limit) {
+                co_await send_close(1001, "no answer to pings");
+                break;
+            }
+            if (st_->pong) {
+                out_ += ws::encode(ws::opcode::pong, *st_->pong);
+                st_->pong.reset();
+            }
+            auto b = svc_.logs.poll(*sub_, write_batch);
+            if (b.dropped)
+                out_ += drop_marker(b.dropped);
+            for (auto& f : b.frames)
+                out_ += *f;
+            if (now >= next_ping) {
+                out_ += ws::encode(ws::opcode::ping, {});
+                next_ping = now + ping_every;
+            }
+            if (!out_.empty()) {
+                if (!co_await flush())
+                    break;
+                continue;
+            }
+            st_->wake.expires_at(std::min(next_ping, now + token_check_every));
+            co_await st_->wake.async_wait(use_tuple);
+        }
+        finish();
+    }
+
+    asio::awaitable<void> refuse(std::string_view reason) {
+        co_await send_close(1008, reason);
+        finish();
+    }
+
+    asio::awaitable<void> reader() {
+        ws::parser parser;
+        ws::frame f;
+        std::string buf(4096, '\0');
+        for (;;) {
+            auto [ec, n] = co_await conn_.read_raw(buf.data(), buf.size());
+            if (ec) {
+                st_->peer_gone = true;
+                st_->poke();
+                co_return;
+            }
+            st_->last_heard = clock::now();
+            std::string_view in(buf.data(), n);
+            while (!in.empty()) {
+                auto s = parser.feed(in, f);
+                if (s == ws::parser::status::need_more)
+                    break;
+                if (s == ws::parser::status::protocol_error) {
+                    st_->protocol_error = true;
+                    st_->poke();
+                    co_return;
+                }
+                if (f.op == ws::opcode::ping) {
+                    st_->pong = f.payload;
+                    st_->poke();
+                } else if (f.op == ws::opcode::close) {
+                    if (f.payload.size() >= 2)
+                        st_->peer_close_code =
+                            static_cast<std::uint16_t>((static_cast<unsigned char>(f.payload[0]) << 8) |
+                                                       static_cast<unsigned char>(f.payload[1]));
+                    st_->peer_closed = true;
+                    st_->poke();
+                }
+                // Data frames from the client mean nothing here; pongs just prove it is alive.
+            }
+        }
+    }
+
+private:
+    asio::awaitable<bool> flush() {
+        auto ec = co_await conn_.write_raw(out_);
+        out_.clear();
+        if (ec)
+            st_->peer_gone = true;
+        co_return !ec;
+    }
+
+    bool rotated() {
+        auto g = svc_.tokens.generation();
+        if (g == generation_)
+            return false;
+        generation_ = g;
+        return !svc_.tokens.check(token_);
+    }
+
+    // Sends our close (after whatever is queued) and gives the peer a moment to answer before the
+    // connection is dropped.
+    asio::awaitable<void> send_close(std::uint16_t code, std::string_view reason) {
+        out_ += ws::encode_close(code, reason);
+        if (!co_await flush())
+            co_return;
+        auto deadline = clock::now() + close_grace;
+        while (!st_->peer_gone && !st_->peer_closed && clock::now() < deadline) {
+            st_->wake.expires_at(deadline);
+            co_await st_->wake.async_wait(use_tuple);
+        }
+    }
+
+    void finish() { conn_.abort(); } // ends the reader
+
+    services& svc_;
+    websocket_connection& conn_;
+    std::shared_ptr<stream_state> st_;
+    std::shared_ptr<logs::hub::subscription> sub_;
+    std::string token_;
+    std::uint64_t generation_;
+    std::string out_;
+};
+
+asio::awaitable<void> stream_logs(services& svc, websocket_connection& conn, request& req) {
+    using namespace asio::experimental::awaitable_operators;
+    auto params = parse_stream_params(req);
+    auto ex = co_await asio::this_coro::executor;
+    auto st = std::make_shared<stream_state>(ex);
+    std::weak_ptr<stream_state> weak = st;
+    if (!params.error.empty()) {
+        // Nothing to stream: close with the reason, and let the reader see the client's answer.
+        st->shutdown_timer.expires_after(close_grace);
+        st->shutdown_timer.async_wait([&conn](const boost::system::error_code& ec) {
+            if (!ec)
+                conn.abort();
+        });
+        log_stream stream(svc, conn, st, nullptr, {});
+        co_await (stream.refuse(params.error) && stream.reader());
+        st->shutdown_timer.cancel();
+        co_return;
+    }
+    auto [backlog, sub] = svc.logs.subscribe({params.min_level, params.after, default_lines, [weak, ex] {
+                                                  asio::post(ex, [weak] {
+                                                      if (auto s = weak.lock())
+                                                          s->poke();
+                                                  });
+                                              }});
+    conn.on_shutdown = [weak, &conn] {
+        auto s = weak.lock();
+        if (!s)
+            return;
+        s->shutdown = true;
+        s->poke();
+        // A client that does not read cannot take our close frame: drop it after the grace period.
+        s->shutdown_timer.expires_after(close_grace);
+        s->shutdown_timer.async_wait([weak, &conn](const boost::system::error_code& ec) {
+            if (!ec && weak.lock())
+                conn.abort();
+        });
+    };
+    log_stream stream(svc, conn, st, sub, accepted_token(svc, req));
+    co_await (stream.writer(std::move(backlog)) && stream.reader());
+    svc.logs.unsubscribe(*sub);
+    conn.on_shutdown = nullptr;
+    st->shutdown_timer.cancel();
+}
+
+} // namespace
+
+void register_log_routes(router& r, services& svc) {
+    r.add(method::get, "/v0/agents/{agentId}/logs", [&svc](request& req) { return get_logs(svc, req); });
+    auto stream = [&svc](websocket_connection& c, request& req) { return stream_logs(svc, c, req); };
+    r.add_websocket("/v0/logs", stream);
+    r.add_websocket("/v0/agents/{agentId}/logs/stream", stream);
+}
+
+} // namespace ag

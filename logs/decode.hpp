@@ -1,0 +1,20 @@
+#pragma once
+// Turns one line an engine or script printed into the parts of a log entry (CONTRACT §7): JSON lines are
+// decoded (tslog: numeric keys joined by spaces are the message, `_meta.logLevelName` the level, the
+// `subsystem` in `_meta.name` the source; plain `{"level","msg"|"message"}` too), other lines are INFO.
+#include "logs/journal.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace ag::logs {
+
+struct decoded_line {
+    level lvl = level::info;
+    std::string source;
+    std::string message;
+};
+
+decoded_line decode_line(std::string_view line, std::string_view default_source);
+
+} // namespace ag::logs
