@@ -42,8 +42,18 @@ file_follower::~file_follower() {
 }
 
 void file_follower::emit(std::string_view line) {
-    auto d = decode_line(line, source_);
-    hub_.publish(d.lvl, d.source, d.message);
+    pending_.push_back(decode_line(line, source_));
+}
+
+void file_follower::publish() {
+    if (pending_.empty())
+        return;
+    std::vector<journal::line> batch;
+    batch.reserve(pending_.size());
+    for (const auto& d : pending_)
+        batch.push_back({d.lvl, d.source, d.message});
+    hub_.publish_batch(batch);
+    pending_.clear();
 }
 
 void file_follower::read_new(followed& f) {
@@ -126,6 +136,7 @@ void file_follower::tick() {
         ::close(f.fd);
     }
     first_ = false;
+    publish();
 }
 
 } // namespace ag::logs

@@ -4,6 +4,7 @@
 // files that appear later (a daily rollover, a rotation) from their start. A file replaced under its name is
 // read to its end before the new one is opened; a truncated file is read again from the start.
 // tick() does blocking file I/O: call it from the blocking pool, one call at a time.
+#include "logs/decode.hpp"
 #include "logs/line_splitter.hpp"
 
 #include <chrono>
@@ -33,13 +34,15 @@ private:
         std::chrono::steady_clock::time_point partial_since{};
     };
     void read_new(followed& f);
-    void emit(std::string_view line);
+    void emit(std::string_view line); // decoded into pending_
+    void publish();                   // pending_ as one batch
 
     hub& hub_;
     std::vector<std::string> globs_;
     std::string source_;
     std::map<std::string, followed> files_;
     bool first_ = true;
+    std::vector<decoded_line> pending_;
 };
 
 } // namespace ag::logs

@@ -41,15 +41,14 @@ void hub::append_locked(const entry& e, std::string_view json) {
     }
 }
 
-void hub::publish(level lvl, std::string_view source, std::string_view message) {
+template <class Append> void hub::publish_with(Append&& append) {
     if (publishing)
         return;
     publishing = true;
     std::vector<std::shared_ptr<subscription>> to_wake;
     {
         std::lock_guard lock(mutex_);
-        journal_.append(lvl, source, message,
-                        [this](const entry& e, std::string_view json) { append_locked(e, json); });
+        append([this](const entry& e, std::string_view json) { append_locked(e, json); });
         if (!waiting_.empty()) {
             to_wake.swap(waiting_);
             for (auto& s : to_wake)
@@ -60,6 +59,17 @@ void hub::publish(level lvl, std::string_view source, std::string_view message) 
     for (auto& s : to_wake)
         if (s->wake)
             s->wake();
+}
+
+void hub::publish(level lvl, std::string_view source, std::string_view message) {
+    publish_with(
+        [&](const journal::entry_observer& observe) { journal_.append(lvl, source, message, observe); });
+}
+
+void hub::publish_batch(const std::vector<journal::line>& lines) {
+    if (lines.empty())
+        return;
+    publish_with([&](const journal::entry_observer& observe) { journal_.append_batch(lines, observe); });
 }
 
 std::pair<std::vector<shared_frame>, std::shared_ptr<hub::subscription>>

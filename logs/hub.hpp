@@ -31,6 +31,8 @@ public:
                  std::size_t ring_bytes = 4 * default_queue_limit);
 
     void publish(level lvl, std::string_view source, std::string_view message);
+    // Several lines under one lock and one journal write.
+    void publish_batch(const std::vector<journal::line>& lines);
 
     journal& entries() { return journal_; }
 
@@ -71,6 +73,7 @@ private:
     };
 
     void append_locked(const entry& e, std::string_view json);
+    template <class Append> void publish_with(Append&& append);
 
     journal& journal_;
     std::size_t queue_limit_;

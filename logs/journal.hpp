@@ -33,6 +33,7 @@ struct entry {
 };
 
 std::string to_json(const entry& e); // {"seq":…,"timestamp":…,"level":…,"source":…,"message":…}
+void append_json(std::string& out, const entry& e);
 std::optional<entry> from_json(std::string_view line);
 std::string to_line(const entry& e); // "TIMESTAMP LEVEL [source] message"
 
@@ -56,13 +57,24 @@ public:
     std::uint64_t append(level lvl, std::string_view source, std::string_view message,
                          const entry_observer& on_entry = {});
 
+    struct line {
+        level lvl;
+        std::string_view source;
+        std::string_view message;
+    };
+    // Appends several lines with one timestamp and one write() (a pipe read's worth of lines): a crash can
+    // lose at most this batch, never an earlier entry.
+    std::uint64_t append_batch(const std::vector<line>& lines, const entry_observer& on_entry = {});
+
     std::vector<entry> last(std::size_t n) const;      // oldest first
     std::vector<entry> after(std::uint64_t seq) const; // entries with a greater seq still held, oldest first
     std::uint64_t last_seq() const;
 
 private:
     void open_segment(std::uint64_t first_seq);
-    void write_entry(std::string& line); // JSON plus newline
+    void add_locked(const std::string& timestamp, level lvl, std::string_view source,
+                    std::string_view message, const entry_observer& on_entry);
+    void flush_pending(); // one write() of the lines added since the last flush
     void rotate_if_full();
 
     std::string dir_;
@@ -72,6 +84,7 @@ private:
     std::size_t ring_start_ = 0;
     std::uint64_t last_seq_ = 0;
     int fd_ = -1;
+    std::string pending_;
     std::size_t in_segment_ = 0;
     bool disk_failed_ = false;
 };

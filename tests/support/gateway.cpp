@@ -184,8 +184,9 @@ gateway::gateway(std::vector<std::string> args, std::string root, std::vector<st
 }
 
 gateway::~gateway() {
+    // SIGTERM, not SIGKILL: the daemon then stops its engine too, instead of leaving it orphaned.
     if (!stopped_)
-        stop(SIGKILL);
+        stop(SIGTERM);
 }
 
 int gateway::stop(int sig) {

@@ -35,7 +35,7 @@ TEST_CASE("levels and formats") {
     CHECK(to_line(e) == "2026-11-30T12:00:00.000Z WARN [engine] disk \"almost\" full");
     CHECK(
         to_json(e) ==
-        R"({"level":"WARN","message":"disk \"almost\" full","seq":7,"source":"engine","timestamp":"2026-11-30T12:00:00.000Z"})");
+        R"({"seq":7,"timestamp":"2026-11-30T12:00:00.000Z","level":"WARN","source":"engine","message":"disk \"almost\" full"})");
     CHECK(*from_json(to_json(e)) == e);
     CHECK_FALSE(from_json(R"({"seq":1,"timestamp":"t","level":"INFO","source":"s","mess)"));
     CHECK_FALSE(from_json(R"({"seq":-1,"timestamp":"t","level":"INFO","source":"s","message":"m"})"));

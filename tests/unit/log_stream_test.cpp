@@ -166,3 +166,13 @@ TEST_CASE("hub: a reader past the queue limit skips its oldest entries and is to
     for (auto& f : e.frames)
         CHECK(payload(f)["level"] == "ERROR");
 }
+
+TEST_CASE("entry JSON: field order, escaping that any JSON parser reads back") {
+    entry e{7, "2026-11-30T12:00:00.000Z", level::warn, "src/\"x\"", "tab\there \\ \"q\" \x01 nl\n é ✓"};
+    auto text = to_json(e);
+    CHECK(text.rfind(R"({"seq":7,"timestamp":"2026-11-30T12:00:00.000Z","level":"WARN","source":)", 0) == 0);
+    auto j = nlohmann::json::parse(text);
+    CHECK(j["message"] == e.message);
+    CHECK(j["source"] == e.source);
+    CHECK(*from_json(text) == e);
+}
