@@ -234,7 +234,11 @@ TEST_CASE("a stalled subscriber during a 200,000-line flood: others keep up, it 
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1) + std::chrono::milliseconds(100));
     auto rss_after = rss_kib(g.pid());
     MESSAGE("daemon RSS before " << rss_before << " KiB, after the flood " << rss_after << " KiB");
+#ifndef __SANITIZE_ADDRESS__
     CHECK(rss_after < rss_before + 48 * 1024);
+#else
+    MESSAGE("RSS bound not checked: AddressSanitizer's quarantine holds freed memory");
+#endif
 
     // Now the stalled one reads: it gets a marker saying how much it lost, then the newest entries.
     auto rest = read_until(stalled, "after the flood", std::chrono::seconds(30));
