@@ -32,6 +32,9 @@ struct conn {
     bool upgraded = false;
     std::string in;
     long got = 0;
+    long first = 0; // first line number read
+    long last = 0;  // last line number read
+    long gaps = 0;  // lines skipped between two consecutive reads
 };
 
 int main(int argc, char** argv) {
@@ -136,6 +139,11 @@ int main(int argc, char** argv) {
                     lat.push_back(double(t - sent) / 1e6);
                 }
                 long number = std::strtol(payload.data() + at + 11, nullptr, 10);
+                if (!c.first)
+                    c.first = number;
+                else if (number != c.last + 1)
+                    c.gaps += number - c.last - 1;
+                c.last = number;
                 if (number == expected) {
                     ++done;
                     epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -154,6 +162,12 @@ int main(int argc, char** argv) {
         "delivered=%llu seconds=%.3f rate=%.0f p50_ms=%.2f p99_ms=%.2f lost=%lld dropped=%llu done=%d\n",
         (unsigned long long)total, secs, secs > 0 ? double(total) / secs : 0.0, pct(0.50), pct(0.99),
         (long long)expected * n - (long long)total, (unsigned long long)dropped, done);
-    for (auto& c : conns)
+    long first_max = 0, gaps = 0;
+    for (auto& c : conns) {
+        first_max = std::max(first_max, c.first);
+        gaps += c.gaps;
         close(c.fd);
+    }
+    if (std::getenv("FANOUT_DEBUG"))
+        std::fprintf(stderr, "latest first line %ld, lines skipped inside streams %ld\n", first_max, gaps);
 }

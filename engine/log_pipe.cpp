@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto partial_flush_after = 1s;
-constexpr auto coalesce_for = 5ms;
+constexpr auto coalesce_for = 10ms;
 constexpr std::size_t coalesce_below = 16 * 1024;
 
 struct pipe_reader : std::enable_shared_from_this<pipe_reader> {
@@ -93,7 +93,7 @@ struct pipe_reader : std::enable_shared_from_this<pipe_reader> {
                 self->arm_flush();
             }
             if (n < coalesce_below) {
-                // A trickle (a line per write): let a few milliseconds of lines gather before the next read,
+                // A trickle (a line per write): let 10 ms of lines gather before the next read,
                 // so a steady 10,000 lines/s costs ~200 reads, journal writes and subscriber wake-ups a
                 // second instead of 10,000. A line after a quiet spell is still read at once.
                 self->coalesce_timer.expires_after(coalesce_for);

@@ -162,11 +162,9 @@ public:
                 out_ += ws::encode(ws::opcode::pong, *st_->pong);
                 st_->pong.reset();
             }
-            auto b = svc_.logs.poll(*sub_, write_batch);
-            if (b.dropped)
-                out_ += drop_marker(b.dropped);
-            for (auto& f : b.frames)
-                out_ += *f;
+            std::size_t start = out_.size();
+            if (auto dropped = svc_.logs.poll_into(*sub_, out_, write_batch))
+                out_.insert(start, drop_marker(dropped)); // rare: only a reader 1 MiB behind
             if (now >= next_ping) {
                 out_ += ws::encode(ws::opcode::ping, {});
                 next_ping = now + ping_every;

@@ -90,11 +90,13 @@ hub::subscribe(subscribe_options opts) {
     return {std::move(backlog), std::move(sub)};
 }
 
-hub::batch hub::poll(subscription& sub, std::size_t max_bytes) {
-    batch out;
+template <class Take> std::uint64_t hub::collect(subscription& sub, std::size_t max_bytes, Take&& take) {
+    struct {
+        std::uint64_t dropped = 0;
+    } out;
     std::lock_guard lock(mutex_);
     if (sub.closed)
-        return out;
+        return 0;
     std::size_t t = index_of(sub.min_level);
     auto arm = [&] {
         if (!sub.waiting) {
@@ -104,7 +106,7 @@ hub::batch hub::poll(subscription& sub, std::size_t max_bytes) {
     };
     if (ring_.empty() || sub.next_seq > ring_.back().seq) {
         arm();
-        return out;
+        return 0;
     }
     auto matches = [&](const item& it) { return index_of(it.lvl) >= t; };
     auto bytes_before = [&](std::size_t i) {
@@ -142,7 +144,7 @@ hub::batch hub::poll(subscription& sub, std::size_t max_bytes) {
     for (; i < ring_.size() && bytes < max_bytes; ++i) {
         const item& it = ring_[i];
         if (matches(it)) {
-            out.frames.push_back(it.frame);
+            take(it.frame);
             bytes += it.frame->size();
         }
     }
@@ -150,9 +152,20 @@ hub::batch hub::poll(subscription& sub, std::size_t max_bytes) {
     sub.next_seq = last.seq + 1;
     sub.base_bytes = last.cum_bytes[t];
     sub.base_count = last.cum_count[t];
-    if (out.frames.empty() && out.dropped == 0)
+    if (bytes == 0 && out.dropped == 0)
         arm();
+    return out.dropped;
+}
+
+hub::batch hub::poll(subscription& sub, std::size_t max_bytes) {
+    batch out;
+    out.dropped = collect(sub, max_bytes, [&](const shared_frame& f) { out.frames.push_back(f); });
     return out;
+}
+
+std::uint64_t hub::poll_into(subscription& sub, std::string& out, std::size_t max_bytes) {
+    // Bytes are copied under the lock: cheaper than a reference count per frame per subscriber.
+    return collect(sub, max_bytes, [&](const shared_frame& f) { out += *f; });
 }
 
 void hub::unsubscribe(subscription& sub) {

@@ -56,6 +56,8 @@ public:
     // Frames up to about `max_bytes` for `sub`; empty (and the subscription armed for `wake`) when nothing is
     // pending.
     batch poll(subscription& sub, std::size_t max_bytes);
+    // The same, appending the frames' bytes to `out`; answers how many entries were dropped before them.
+    std::uint64_t poll_into(subscription& sub, std::string& out, std::size_t max_bytes);
     void unsubscribe(subscription& sub);
 
     std::size_t subscribers() const;
@@ -73,6 +75,7 @@ private:
     };
 
     void append_locked(const entry& e, std::string_view json);
+    template <class Take> std::uint64_t collect(subscription& sub, std::size_t max_bytes, Take&& take);
     template <class Append> void publish_with(Append&& append);
 
     journal& journal_;
