@@ -173,10 +173,8 @@ struct scripts::impl : std::enable_shared_from_this<impl> {
                 start_proc = std::make_unique<supervisor>(
                     ioc, reaper, hub,
                     process_spec{"start script", *m->start_script, opts.cwd, opts.env, "script/start"});
-            } else {
-                start_proc->set_command(*m->start_script);
             }
-            co_await start_proc->restart();
+            co_await start_proc->restart(*m->start_script);
         } while (rerun && !stopping);
         cycle_running = false;
     }

@@ -164,9 +164,11 @@ struct supervisor::impl : std::enable_shared_from_this<impl> {
             co_await exited.async_wait(use_tuple);
     }
 
-    asio::awaitable<std::optional<pid_t>> restart_here() {
+    asio::awaitable<std::optional<pid_t>> restart_here(std::optional<std::string> command) {
         std::optional<pid_t> previous = pid ? std::optional<pid_t>(pid) : std::nullopt;
         co_await stop_here();
+        if (command)
+            spec.command = std::move(*command);
         wanted = true;
         delay = policy.first;
         spawn();
@@ -195,17 +197,13 @@ void supervisor::start() {
     });
 }
 
-asio::awaitable<std::optional<pid_t>> supervisor::restart() {
-    co_return co_await asio::co_spawn(impl_->ioc, impl_->restart_here(), asio::use_awaitable);
+asio::awaitable<std::optional<pid_t>> supervisor::restart(std::optional<std::string> command) {
+    co_return co_await asio::co_spawn(impl_->ioc, impl_->restart_here(std::move(command)),
+                                      asio::use_awaitable);
 }
 
 asio::awaitable<void> supervisor::stop() {
     co_await asio::co_spawn(impl_->ioc, impl_->stop_here(), asio::use_awaitable);
-}
-
-void supervisor::set_command(std::string command) {
-    asio::post(impl_->ioc,
-               [self = impl_, c = std::move(command)]() mutable { self->spec.command = std::move(c); });
 }
 
 } // namespace ag::engine

@@ -62,12 +62,11 @@ public:
     status current() const;
 
     void start(); // no-op if already wanted
-    // Stops the running process (if any) and starts a new one; answers the stopped one's pid.
-    boost::asio::awaitable<std::optional<pid_t>> restart();
+    // Stops the running process (if any) and starts a new one, with `command` if given (the manifest may
+    // have changed); answers the stopped one's pid.
+    boost::asio::awaitable<std::optional<pid_t>> restart(std::optional<std::string> command = std::nullopt);
     // Stops it and keeps it stopped until start() or restart().
     boost::asio::awaitable<void> stop();
-    // Replaces the command for the next start (the manifest may have changed).
-    void set_command(std::string command);
 
 private:
     struct impl;
