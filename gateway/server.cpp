@@ -148,7 +148,9 @@ struct server::impl {
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
         , svc{cfg,      tokens, failures,          reaper,  pool,
               manifest, hub,    engine_proc.get(), scripts, load_created_at(c.state_dir)}
-        , signals(workers[0]->ioc)
+        // Caught from construction on: "listening on" is printed before run(), and a SIGTERM sent as soon as
+        // it appears must not meet the default action (it waits until run() arms the handler).
+        , signals(workers[0]->ioc, SIGTERM, SIGINT, SIGHUP)
         , token_timer(workers[0]->ioc)
         , drain_timer(workers[0]->ioc) {
         if (cfg.tls_cert) {
@@ -432,9 +434,6 @@ int server::run() {
     auto& m = *impl_;
     m.reaper.start();
     m.arm_signals();
-    m.signals.add(SIGTERM);
-    m.signals.add(SIGINT);
-    m.signals.add(SIGHUP);
     m.arm_token_watch();
     if (m.engine_proc)
         m.engine_proc->start();
