@@ -1,5 +1,7 @@
 #include "engine/log_pipe.hpp"
 
+#include "engine/child_reaper.hpp"
+
 #include "logs/decode.hpp"
 #include "logs/hub.hpp"
 #include "logs/line_splitter.hpp"
@@ -51,11 +53,7 @@ struct pipe_reader : std::enable_shared_from_this<pipe_reader> {
     void publish() {
         if (decoded.empty())
             return;
-        std::vector<logs::journal::line> batch;
-        batch.reserve(decoded.size());
-        for (const auto& d : decoded)
-            batch.push_back({d.lvl, d.source, d.message});
-        hub.publish_batch(batch);
+        hub.publish_batch(decoded);
         decoded.clear();
     }
 
@@ -118,6 +116,20 @@ int open_log_pipe(asio::io_context& ioc, logs::hub& hub, std::string source) {
     auto reader = std::make_shared<pipe_reader>(ioc, fds[0], hub, std::move(source));
     asio::co_spawn(ioc, pipe_reader::run(reader), asio::detached);
     return fds[1];
+}
+
+pid_t spawn_logged(asio::io_context& ioc, child_reaper& reaper, logs::hub& hub, const std::string& command,
+                   const std::string& cwd, const std::vector<std::string>& env, std::string source,
+                   std::function<void(int wait_status)> on_exit) {
+    int out = open_log_pipe(ioc, hub, std::move(source));
+    try {
+        pid_t pid = reaper.spawn({command, cwd, env, -1, out, out}, std::move(on_exit));
+        ::close(out); // the child has its copy; the reader sees EOF once every writer is gone
+        return pid;
+    } catch (...) {
+        ::close(out);
+        throw;
+    }
 }
 
 } // namespace ag::engine

@@ -85,23 +85,18 @@ struct scripts::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<bool> run_build(const std::string& command) {
         auto started = clock::now();
         hub.publish(logs::level::info, build_source, "build started: " + command);
-        int out = -1;
         try {
-            out = open_log_pipe(ioc, hub, std::string(build_source));
             build_status.reset();
-            build_pid = reaper.spawn({command, opts.cwd, opts.env, -1, out, out},
+            build_pid = spawn_logged(ioc, reaper, hub, command, opts.cwd, opts.env, std::string(build_source),
                                      [self = shared_from_this()](int status) {
                                          self->build_status = status;
                                          self->build_pid = 0;
                                          self->build_exit.cancel();
                                      });
         } catch (const std::exception& e) {
-            if (out >= 0)
-                ::close(out);
             hub.publish(logs::level::error, build_source, std::string("build could not start: ") + e.what());
             co_return false;
         }
-        ::close(out);
         pid_t pgid = build_pid;
         bool timed_out = false;
         build_timer.expires_after(opts.build_timeout);

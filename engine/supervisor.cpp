@@ -86,19 +86,14 @@ struct supervisor::impl : std::enable_shared_from_this<impl> {
     void spawn() {
         if (pid || !wanted)
             return;
-        int out = -1;
         try {
-            out = open_log_pipe(ioc, hub, spec.log_source);
-            pid = reaper.spawn({spec.command, spec.cwd, spec.env, -1, out, out},
+            pid = spawn_logged(ioc, reaper, hub, spec.command, spec.cwd, spec.env, spec.log_source,
                                [self = shared_from_this()](int status) { self->on_exit(status); });
         } catch (const std::exception& e) {
-            if (out >= 0)
-                ::close(out);
             log::error("{}: cannot start: {}", spec.label, e.what());
             schedule_restart();
             return;
         }
-        ::close(out);
         started_at = clock::now();
         log::info("{} started (pid {})", spec.label, pid);
         publish(run_state::starting, false);

@@ -9,12 +9,6 @@
 
 namespace ag::logs {
 
-struct decoded_line {
-    level lvl = level::info;
-    std::string source;
-    std::string message;
-};
-
 decoded_line decode_line(std::string_view line, std::string_view default_source);
 
 } // namespace ag::logs

@@ -46,13 +46,7 @@ void file_follower::emit(std::string_view line) {
 }
 
 void file_follower::publish() {
-    if (pending_.empty())
-        return;
-    std::vector<journal::line> batch;
-    batch.reserve(pending_.size());
-    for (const auto& d : pending_)
-        batch.push_back({d.lvl, d.source, d.message});
-    hub_.publish_batch(batch);
+    hub_.publish_batch(pending_);
     pending_.clear();
 }
 

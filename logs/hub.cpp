@@ -66,7 +66,7 @@ void hub::publish(level lvl, std::string_view source, std::string_view message) 
         [&](const journal::entry_observer& observe) { journal_.append(lvl, source, message, observe); });
 }
 
-void hub::publish_batch(const std::vector<journal::line>& lines) {
+void hub::publish_batch(const std::vector<decoded_line>& lines) {
     if (lines.empty())
         return;
     publish_with([&](const journal::entry_observer& observe) { journal_.append_batch(lines, observe); });

@@ -32,7 +32,7 @@ public:
 
     void publish(level lvl, std::string_view source, std::string_view message);
     // Several lines under one lock and one journal write.
-    void publish_batch(const std::vector<journal::line>& lines);
+    void publish_batch(const std::vector<decoded_line>& lines);
 
     journal& entries() { return journal_; }
 

@@ -279,7 +279,7 @@ std::uint64_t journal::append(level lvl, std::string_view source, std::string_vi
     return last_seq_;
 }
 
-std::uint64_t journal::append_batch(const std::vector<line>& lines, const entry_observer& on_entry) {
+std::uint64_t journal::append_batch(const std::vector<decoded_line>& lines, const entry_observer& on_entry) {
     std::string timestamp = time_format::iso8601_ms_now();
     std::lock_guard lock(mutex_);
     for (const auto& l : lines)

@@ -39,6 +39,13 @@ std::string to_line(const entry& e); // "TIMESTAMP LEVEL [source] message"
 
 constexpr std::size_t max_message_bytes = 64 * 1024;
 
+// A line before the journal numbers and stamps it (what decode_line() makes of a printed line).
+struct decoded_line {
+    level lvl = level::info;
+    std::string source;
+    std::string message;
+};
+
 class journal {
 public:
     // Loads what an earlier run left in `dir` (created if missing). Throws std::system_error if `dir` is
@@ -57,14 +64,9 @@ public:
     std::uint64_t append(level lvl, std::string_view source, std::string_view message,
                          const entry_observer& on_entry = {});
 
-    struct line {
-        level lvl;
-        std::string_view source;
-        std::string_view message;
-    };
     // Appends several lines with one timestamp and one write() (a pipe read's worth of lines): a crash can
     // lose at most this batch, never an earlier entry.
-    std::uint64_t append_batch(const std::vector<line>& lines, const entry_observer& on_entry = {});
+    std::uint64_t append_batch(const std::vector<decoded_line>& lines, const entry_observer& on_entry = {});
 
     std::vector<entry> last(std::size_t n) const;      // oldest first
     std::vector<entry> after(std::uint64_t seq) const; // entries with a greater seq still held, oldest first
