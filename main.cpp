@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
         ag::register_file_routes(srv.routes(), srv.svc());
         ag::register_upload_routes(srv.routes(), srv.svc());
         ag::register_log_routes(srv.routes(), srv.svc());
+        ag::register_git_routes(srv.routes(), srv.svc());
 
         auto bound = srv.bind();
         for (const auto& b : bound)

@@ -38,6 +38,26 @@ manifest load_manifest(const std::string& path) {
     return m;
 }
 
+std::string manifest_problem(std::string_view content) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(content);
+    } catch (const nlohmann::json::parse_error& e) {
+        std::string what = e.what();
+        // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." → from "line" on.
+        auto at = what.find("line ");
+        return "not valid JSON (" + (at == std::string::npos ? what : what.substr(at)) + ")";
+    }
+    if (!j.is_object())
+        return "not a JSON object";
+    auto v = j.find("version");
+    if (v == j.end())
+        return "\"version\" is missing (must be 1)";
+    if (!v->is_number_integer() || v->get<long long>() != 1)
+        return "\"version\" must be 1, not " + v->dump();
+    return {};
+}
+
 manifest_store::manifest_store(std::string path)
     : path_(std::move(path)) {
     reload();

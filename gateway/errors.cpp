@@ -18,6 +18,8 @@ unsigned status_of(error_kind kind) noexcept {
         return 409;
     case error_kind::too_large:
         return 413;
+    case error_kind::unsupported_media:
+        return 415;
     case error_kind::range_not_satisfiable:
         return 416;
     case error_kind::rate_limited:

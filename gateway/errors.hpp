@@ -15,6 +15,7 @@ enum class error_kind {
     method_not_allowed,    // 405
     conflict,              // 409
     too_large,             // 413
+    unsupported_media,     // 415
     range_not_satisfiable, // 416
     rate_limited,          // 429
     internal,              // 500

@@ -11,7 +11,10 @@
 #include "gateway/http_session.hpp"
 #include "gateway/router.hpp"
 #include "gateway/services.hpp"
+#include "gateway/thread_stream.hpp"
 #include "gateway/worker.hpp"
+#include "git/clone_cache.hpp"
+#include "git/workspace.hpp"
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
@@ -146,8 +149,20 @@ struct server::impl {
         , engine_proc(make_engine(c, workers[0]->ioc, reaper, hub))
         , scripts(workers[0]->ioc, reaper, hub, manifest,
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
-        , svc{cfg,      tokens, failures,          reaper,  pool,
-              manifest, hub,    engine_proc.get(), scripts, load_created_at(c.state_dir)}
+        , git_ws(c.workspace)
+        , git_cache(std::make_unique<git::clone_cache>(c.state_dir + "/git-pack", git_ws))
+        , svc{cfg,
+              tokens,
+              failures,
+              reaper,
+              pool,
+              manifest,
+              hub,
+              engine_proc.get(),
+              scripts,
+              &git_ws,
+              git_cache.get(),
+              load_created_at(c.state_dir)}
         // Caught from construction on: "listening on" is printed before run(), and a SIGTERM sent as soon as
         // it appears must not meet the default action (it waits until run() arms the handler).
         , signals(workers[0]->ioc, SIGTERM, SIGINT, SIGHUP)
@@ -168,6 +183,14 @@ struct server::impl {
         }
         for (auto& w : workers)
             envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get()}));
+        // Before anything serves or builds: the workspace must be a repository (CONTRACT §13).
+        try {
+            git_ws.prepare();
+            git_cache->load();
+        } catch (const git::error& e) {
+            throw usage_error(fmt::format("--workspace '{}': {}", c.workspace, e.what()));
+        }
+        git_cache->rebuild_in_background();
         if (!cfg.engine_log.empty())
             follower = std::make_unique<logs::file_follower>(hub, cfg.engine_log);
         log::set_tap(&tap_to_hub, &hub);
@@ -195,6 +218,8 @@ struct server::impl {
     std::unique_ptr<engine::supervisor> engine_proc;
     engine::scripts scripts;
     std::unique_ptr<logs::file_follower> follower;
+    git::workspace git_ws;
+    std::unique_ptr<git::clone_cache> git_cache;
     services svc;
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
@@ -461,6 +486,7 @@ int server::run() {
             m.workers[i]->thread.join();
     }
     m.pool.stop();
+    join_stream_threads(std::chrono::seconds(5));
     // Only this thread is left. A second SIGTERM now would meet the default action once the signal_set is
     // gone (exit 143 instead of 0): keep such signals pending until the process ends.
     sigset_t stop_signals;

@@ -20,6 +20,10 @@ class scripts;
 namespace logs {
 class hub;
 }
+namespace git {
+class workspace;
+class clone_cache;
+} // namespace git
 
 struct services {
     const config& cfg;
@@ -31,7 +35,9 @@ struct services {
     logs::hub& logs;
     engine::supervisor* engine; // null without --engine
     engine::scripts& scripts;
-    std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    git::workspace* git;         // the workspace repository (CONTRACT §13)
+    git::clone_cache* git_cache; // null when clones are packed from scratch
+    std::string created_at;      // ISO-8601, the first start of this agent's daemon (kept under STATE)
     std::atomic<int> execs_running{0};
 };
 

@@ -1,0 +1,49 @@
+#pragma once
+// A full-clone pack kept under STATE, so a clone streams a file instead of waiting for libgit2's delta search
+// (which redoes every delta: seconds for a repository of some thousand commits). Whatever the refs gained
+// since the pack was built is packed on the fly and spliced after it: one pack stream, one object count, one
+// trailing checksum. The pack is rebuilt in the background (lowered priority) when that part grows large.
+#include "git/libgit2.hpp"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ag::git {
+
+class pack_sink;
+class workspace;
+
+class clone_cache {
+public:
+    clone_cache(std::string dir, workspace& ws);
+    ~clone_cache();
+
+    // Loads the pack a previous run left (blocking).
+    void load();
+    // Builds a pack for the current refs unless the cached one covers them (blocking).
+    void rebuild();
+    // Starts rebuild() on a background thread unless one is running.
+    void rebuild_in_background();
+
+    // Streams a pack with every object reachable from `wants` (a clone: no haves, no depth) built from the
+    // cached pack plus what it lacks. False, with nothing written, when there is no cached pack yet.
+    bool serve(git_repository* repo, const std::vector<git_oid>& wants, pack_sink& out);
+
+    struct pack;
+
+private:
+    std::shared_ptr<const pack> current() const;
+    std::string dir_;
+    workspace& ws_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const pack> current_;
+    std::atomic<bool> building_{false};
+    std::atomic<bool> stop_{false}; // set at destruction: a running rebuild gives up
+    std::thread worker_;
+};
+
+} // namespace ag::git

@@ -1,0 +1,43 @@
+#pragma once
+// The workspace as a git repository (CONTRACT §13, §12): made one at start if needed, committed on demand,
+// and one lock that orders everything that moves its refs or its files (pushes, snapshots, checkouts).
+#include "git/libgit2.hpp"
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ag::git {
+
+class workspace {
+public:
+    explicit workspace(std::string dir);
+
+    // Blocking; once at start. Initialises the repository if the workspace is not one (branch main, what is
+    // there committed), keeps /runs/ ignored, and removes push quarantines a crash left behind.
+    void prepare();
+
+    const std::string& dir() const { return dir_; }
+    std::string git_dir() const { return dir_ + "/.git"; }
+    std::mutex& lock() { return lock_; }
+
+    // A fresh handle: libgit2 repositories are not shared between threads.
+    repository_ptr open() const { return open_repository(dir_); }
+
+    // Commits whatever differs from HEAD (new, changed and removed files, honouring ignores; the index's stat
+    // cache avoids rehashing unchanged files). Returns the new commit, or nullopt when there was nothing to
+    // commit. The caller holds lock().
+    std::optional<git_oid> commit_pending(git_repository* repo, std::string_view message);
+
+    // The branch HEAD points at ("refs/heads/main"), whether or not it has a commit yet.
+    static std::string head_branch(git_repository* repo);
+
+private:
+    std::string dir_;
+    std::mutex lock_;
+};
+
+signature_ptr daemon_signature();
+
+} // namespace ag::git

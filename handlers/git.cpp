@@ -1,0 +1,179 @@
+// CONTRACT §13: Git Smart HTTP on the workspace repository (protocol v0/v1, stateless-rpc). Authentication,
+// with WWW-Authenticate: Basic on 401, happens in dispatch like every other route.
+#include "handlers/routes.hpp"
+
+#include "engine/manifest.hpp"
+#include "engine/scripts.hpp"
+#include "gateway/blocking_pool.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/router.hpp"
+#include "gateway/services.hpp"
+#include "gateway/thread_stream.hpp"
+#include "git/advertise.hpp"
+#include "git/clone_cache.hpp"
+#include "git/receive_pack.hpp"
+#include "git/upload_pack.hpp"
+#include "git/workspace.hpp"
+#include "util/gunzip.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace ag {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// A fetch request is wants and haves: a few hundred KiB at most, even for long negotiations.
+constexpr std::size_t upload_request_limit = 16u << 20;
+// A push carries the pack: bounded by what a workspace may reasonably receive at once.
+constexpr std::size_t push_limit = 2048ull << 20;
+
+void no_cache(response& res) {
+    res.headers.emplace_back("Expires", "Fri, 01 Jan 1980 00:00:00 GMT");
+    res.headers.emplace_back("Pragma", "no-cache");
+    res.headers.emplace_back("Cache-Control", "no-cache, max-age=0, must-revalidate");
+}
+
+void require_content_type(const request& req, std::string_view expected) {
+    if (!text::iequals(req.header("Content-Type"), expected))
+        throw api_error(error_kind::unsupported_media, "Content-Type must be " + std::string(expected));
+}
+
+// Reads the request body piece by piece, inflating it when the client compressed it (git gzips fetch
+// requests over 1 KiB), and hands each piece to `sink`.
+template <class Sink> asio::awaitable<void> read_body(request& req, std::size_t inflated_limit, Sink sink) {
+    std::optional<gunzip> inflater;
+    std::string_view encoding = req.header("Content-Encoding");
+    if (text::iequals(encoding, "gzip") || text::iequals(encoding, "x-gzip"))
+        inflater.emplace(inflated_limit);
+    else if (!encoding.empty() && !text::iequals(encoding, "identity"))
+        throw api_error(error_kind::unsupported_media, "Content-Encoding must be gzip or absent");
+    std::string plain;
+    while (auto piece = co_await req.body_stream->read_some()) {
+        if (!inflater) {
+            co_await sink(std::move(*piece));
+            continue;
+        }
+        plain.clear();
+        try {
+            inflater->feed(*piece, plain);
+        } catch (const std::length_error&) {
+            throw api_error(error_kind::too_large, "Request body too large");
+        } catch (const std::exception& e) {
+            throw api_error(error_kind::bad_request, e.what());
+        }
+        if (!plain.empty())
+            co_await sink(std::move(plain));
+    }
+    if (inflater && !inflater->finished())
+        throw api_error(error_kind::bad_request, "Request body: the gzip stream is incomplete");
+}
+
+asio::awaitable<response> info_refs(services& svc, request& req) {
+    const std::string_view name = text::find_param(req.query, "service").value_or("");
+    git::service which;
+    if (name == "git-upload-pack")
+        which = git::service::upload_pack;
+    else if (name == "git-receive-pack")
+        which = git::service::receive_pack;
+    else
+        throw api_error(
+            error_kind::forbidden,
+            "Unsupported git service: only smart HTTP (service=git-upload-pack or git-receive-pack)");
+    response res;
+    res.body = co_await svc.pool.call([&] {
+        auto repo = svc.git->open();
+        return git::advertisement(repo.get(), which);
+    });
+    res.content_type = std::string("application/x-") + std::string(name) + "-advertisement";
+    no_cache(res);
+    co_return res;
+}
+
+struct sink_adapter final : git::output {
+    explicit sink_adapter(thread_sink& s)
+        : out(s) {}
+    thread_sink& out;
+    bool write(std::string_view data) override { return out.write(data); }
+};
+
+asio::awaitable<response> upload_pack(services& svc, request& req) {
+    require_content_type(req, "application/x-git-upload-pack-request");
+    auto body = std::make_shared<std::string>();
+    co_await read_body(req, upload_request_limit, [&](std::string piece) -> asio::awaitable<void> {
+        if (body->size() + piece.size() > upload_request_limit)
+            throw api_error(error_kind::too_large, "Request body too large");
+        body->append(piece);
+        co_return;
+    });
+    response res;
+    res.content_type = "application/x-git-upload-pack-result";
+    no_cache(res);
+    git::workspace* ws = svc.git;
+    git::clone_cache* cache = svc.git_cache;
+    res.stream = stream_from_thread([ws, cache, body](thread_sink& out) {
+        sink_adapter adapter(out);
+        git::upload_pack(*ws, cache, *body, adapter);
+    });
+    co_return res;
+}
+
+asio::awaitable<response> receive_pack(services& svc, request& req) {
+    require_content_type(req, "application/x-git-receive-pack-request");
+    auto session = std::make_shared<git::receive_session>(*svc.git);
+    try {
+        co_await read_body(req, push_limit, [&](std::string piece) -> asio::awaitable<void> {
+            co_await svc.pool.run([&] { session->feed(piece); });
+        });
+    } catch (const git::error& e) {
+        throw api_error(error_kind::bad_request, e.what());
+    }
+    git::receive_session::outcome result;
+    try {
+        result = co_await svc.pool.call([&] {
+            return session->finish(
+                [](std::string_view content) { return engine::manifest_problem(content); });
+        });
+    } catch (const git::error& e) {
+        throw api_error(error_kind::bad_request, e.what());
+    }
+    if (result.checked_out_moved) {
+        log::info("git: push updated the working tree; rebuilding");
+        svc.manifest.reload();
+        svc.scripts.rebuild();
+    }
+    if (result.refs_removed && svc.git_cache)
+        svc.git_cache->rebuild_in_background(); // a deleted branch's objects leave the clone pack
+    response res;
+    res.content_type = "application/x-git-receive-pack-result";
+    res.body = std::move(result.body);
+    no_cache(res);
+    co_return res;
+}
+
+} // namespace
+
+void register_git_routes(router& r, services& svc) {
+    r.add(method::get, "/v0/agents/{agentId}/git/info/refs",
+          [&svc](request& req) { return info_refs(svc, req); });
+    route_options fetch;
+    fetch.stream_body = true;
+    fetch.body_limit = upload_request_limit;
+    r.add(
+        method::post, "/v0/agents/{agentId}/git/git-upload-pack",
+        [&svc](request& req) { return upload_pack(svc, req); }, fetch);
+    route_options push;
+    push.stream_body = true;
+    push.body_limit = push_limit;
+    push.too_large_message = "Push too large";
+    r.add(
+        method::post, "/v0/agents/{agentId}/git/git-receive-pack",
+        [&svc](request& req) { return receive_pack(svc, req); }, push);
+}
+
+} // namespace ag
