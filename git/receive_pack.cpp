@@ -37,6 +37,38 @@ void fsync_dir(const std::string& dir) {
     }
 }
 
+// The paths whose entries differ between HEAD's tree and `target`'s (all of target's when HEAD is unborn).
+std::vector<std::string> changed_paths(git_repository* repo, const git_oid& target) {
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, repo, &target), "read the pushed commit");
+    commit_ptr commit(c);
+    git_tree* new_tree = nullptr;
+    check(git_commit_tree(&new_tree, c), "read the pushed tree");
+    tree_ptr owned_new(new_tree);
+    tree_ptr owned_old;
+    git_oid head_id;
+    if (git_reference_name_to_id(&head_id, repo, "HEAD") == 0) {
+        git_commit* h = nullptr;
+        check(git_commit_lookup(&h, repo, &head_id), "read HEAD");
+        commit_ptr head(h);
+        git_tree* t = nullptr;
+        check(git_commit_tree(&t, h), "read HEAD's tree");
+        owned_old.reset(t);
+    }
+    git_diff* raw_diff = nullptr;
+    check(git_diff_tree_to_tree(&raw_diff, repo, owned_old.get(), new_tree, nullptr), "compare trees");
+    std::unique_ptr<git_diff, deleter<git_diff, git_diff_free>> diff(raw_diff);
+    std::vector<std::string> out;
+    const std::size_t n = git_diff_num_deltas(raw_diff);
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_diff_delta* d = git_diff_get_delta(raw_diff, i);
+        out.emplace_back(d->old_file.path);
+        if (std::strcmp(d->new_file.path, d->old_file.path) != 0)
+            out.emplace_back(d->new_file.path);
+    }
+    return out;
+}
+
 std::string last_error_message() {
     const git_error* e = git_error_last();
     return e && e->message ? e->message : "libgit2 error";
@@ -220,7 +252,8 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
 
     std::vector<std::string> messages;
     std::lock_guard workspace_lock(s.ws.lock());
-    auto repo = s.ws.open();
+    // The handle the indexer used (refs and the index are read from disk again on each lookup).
+    repository_ptr repo = s.repo ? std::move(s.repo) : s.ws.open();
     git_odb* raw_odb = nullptr;
     check(git_repository_odb(&raw_odb, repo.get()), "odb");
     odb_ptr odb(raw_odb);
@@ -347,7 +380,17 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
                 return 0;
             };
             co.notify_payload = &conflicts;
-            if (git_checkout_tree(repo.get(), target, &co) < 0) {
+            // Only the paths the push changes: the rest of the tree is what HEAD has (pending changes were
+            // committed above), and looking at every file of a large workspace again costs a stat each.
+            std::vector<std::string> changed = changed_paths(repo.get(), moves_head->new_id);
+            std::vector<char*> pathspec;
+            for (auto& p : changed)
+                pathspec.push_back(p.data());
+            co.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+            co.paths = {pathspec.data(), pathspec.size()};
+            if (changed.empty()) {
+                out.checked_out_moved = true; // the same tree: nothing to write
+            } else if (git_checkout_tree(repo.get(), target, &co) < 0) {
                 problem = "Could not update working tree to new HEAD";
                 std::string paths;
                 for (const auto& p : conflicts)

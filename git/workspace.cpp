@@ -94,12 +94,11 @@ std::optional<git_oid> workspace::commit_pending(git_repository* repo, std::stri
     check(git_repository_index(&raw_index, repo), "open the index");
     index_ptr index(raw_index);
     check(git_index_read(raw_index, 0), "read the index");
+    // One pass over the work tree: new and changed files are added, vanished ones removed.
     check(git_index_add_all(raw_index, nullptr, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr),
           "add workspace files");
-    check(git_index_update_all(raw_index, nullptr, nullptr, nullptr), "record removed files");
     git_oid tree_id;
     check(git_index_write_tree(&tree_id, raw_index), "write the tree");
-    check(git_index_write(raw_index), "write the index");
 
     git_oid head_id;
     const bool born = git_reference_name_to_id(&head_id, repo, "HEAD") == 0;
@@ -117,6 +116,8 @@ std::optional<git_oid> workspace::commit_pending(git_repository* repo, std::stri
         if (git_tree_entrycount(t) == 0)
             return std::nullopt;
     }
+    // Written (with an fsync) only when there is something to commit: a clean workspace costs a scan only.
+    check(git_index_write(raw_index), "write the index");
     git_tree* t = nullptr;
     check(git_tree_lookup(&t, repo, &tree_id), "read the tree");
     tree_ptr tree(t);

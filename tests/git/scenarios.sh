@@ -300,22 +300,24 @@ pending_changes_committed_first() {
 
 push_racing_agent_edits() {
     git -C c-main pull -q
-    # The agent appends a line every 100 ms while the client pushes 15 times.
-    (for i in $(seq 60); do printf 'line %s\n' "$i" >>"$server/agent.log"; sleep 0.1; done; echo done >"$work/agent.done") &
+    # The agent appends a line every 300 ms while the client pulls and pushes 15 times. A push that meets
+    # uncommitted agent work is refused (that work is committed first); one that does not goes through.
+    (for i in $(seq 20); do printf 'line %s\n' "$i" >>"$server/agent.log"; sleep 0.3; done) &
     local agent=$! accepted=0
     for i in $(seq 15); do
         git -C c-main pull -q --no-edit >/dev/null 2>&1 || true
         printf '%s\n' "$i" >c-main/race.txt
-        git -C c-main add race.txt && git -C c-main commit -qm "race $i"
+        git -C c-main add race.txt
+        git -C c-main commit -qm "race $i"
         if git -C c-main push -q origin main 2>/dev/null; then
             accepted=$((accepted + 1))
             [ "$(cat "$server/race.txt")" = "$i" ]
         fi
     done
     wait $agent
-    # Every line the agent wrote is still there, in order; at least one push got through.
-    [ "$(wc -l <"$server/agent.log")" = 60 ]
-    [ "$(tail -1 "$server/agent.log")" = "line 60" ]
+    # Every line the agent wrote is still there, in order; some pushes got through.
+    [ "$(wc -l <"$server/agent.log")" = 20 ]
+    [ "$(tail -1 "$server/agent.log")" = "line 20" ]
     echo "accepted pushes: $accepted of 15"
     [ "$accepted" -ge 1 ]
 }
