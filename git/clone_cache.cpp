@@ -73,10 +73,13 @@ std::string tips_text(const std::string& name, const std::vector<git_oid>& tips)
     return s;
 }
 
+// What a clone asks for: branches and tags (other refs are advertised but not fetched by default, and their
+// objects would only be dead weight in every clone).
 std::vector<git_oid> current_tips(git_repository* repo) {
     std::vector<git_oid> tips;
     for (const auto& r : list_refs(repo))
-        tips.push_back(r.id);
+        if (r.name.starts_with("refs/heads/") || r.name.starts_with("refs/tags/"))
+            tips.push_back(r.id);
     std::sort(tips.begin(), tips.end(),
               [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; });
     tips.erase(std::unique(tips.begin(), tips.end(), oid_equal{}), tips.end());
@@ -279,6 +282,7 @@ void clone_cache::rebuild_in_background() {
             if (!stop_)
                 log::warn("git: clone pack rebuild failed: {}", e.what());
         }
+        release_memory();
         building_ = false;
     });
 }

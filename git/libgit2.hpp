@@ -45,6 +45,9 @@ using status_list_ptr = handle<git_status_list, git_status_list_free>;
 
 repository_ptr open_repository(const std::string& path);
 
+// After a pack was built or received: returns the memory libgit2 freed to the system.
+void release_memory();
+
 std::string to_hex(const git_oid& id);
 // Parses exactly 40 hex digits; false otherwise.
 bool parse_oid(std::string_view hex, git_oid& out);

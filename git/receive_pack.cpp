@@ -197,6 +197,8 @@ receive_session::receive_session(workspace& ws)
 
 receive_session::~receive_session() {
     st_->drop_quarantine();
+    st_.reset();
+    release_memory();
 }
 
 void receive_session::feed(std::string_view data) {

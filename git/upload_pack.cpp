@@ -437,11 +437,12 @@ void upload_pack(workspace& ws, clone_cache* cache, std::string_view body, outpu
     pack_sink sink(out, r.sideband, !r.no_progress);
     try {
         send_pack(repo.get(), cache, r, common, plan ? &*plan : nullptr, sink);
+        sink.finish();
     } catch (const std::exception& e) {
         sink.fatal(std::string("upload-pack: ") + e.what());
-        return;
     }
-    sink.finish();
+    repo.reset();
+    release_memory();
 }
 
 } // namespace ag::git

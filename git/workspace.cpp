@@ -2,6 +2,7 @@
 
 #include "util/log.hpp"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -89,35 +90,83 @@ void workspace::prepare() {
     }
 }
 
+namespace {
+
+// The index's stat cache in one number: if a pass over the work tree refreshed it, the index is worth writing
+// even when there is nothing to commit (otherwise every later pass hashes those files again).
+std::uint64_t stat_fingerprint(git_index* index) {
+    std::uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    const std::size_t n = git_index_entrycount(index);
+    mix(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_index_entry* e = git_index_get_byindex(index, i);
+        mix(static_cast<std::uint64_t>(e->mtime.seconds) << 32 | e->mtime.nanoseconds);
+        mix(static_cast<std::uint64_t>(e->ctime.seconds) << 32 | e->ctime.nanoseconds);
+        mix(static_cast<std::uint64_t>(e->ino) << 32 | e->file_size);
+        mix(e->mode);
+        std::uint64_t id;
+        std::memcpy(&id, e->id.id, sizeof id);
+        mix(id);
+    }
+    return h;
+}
+
+} // namespace
+
 std::optional<git_oid> workspace::commit_pending(git_repository* repo, std::string_view message) {
     git_index* raw_index = nullptr;
     check(git_repository_index(&raw_index, repo), "open the index");
     index_ptr index(raw_index);
     check(git_index_read(raw_index, 0), "read the index");
-    // One pass over the work tree: new and changed files are added, vanished ones removed.
-    check(git_index_add_all(raw_index, nullptr, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr),
-          "add workspace files");
+    const std::uint64_t before = stat_fingerprint(raw_index);
+
+    // One pass over the work tree with the index's stat cache (files whose stat data match are not read);
+    // files found unchanged after all get their stat data refreshed in the index.
+    git_diff_options opts;
+    git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+    opts.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS | GIT_DIFF_INCLUDE_TYPECHANGE |
+                 GIT_DIFF_UPDATE_INDEX;
+    git_diff* raw_diff = nullptr;
+    check(git_diff_index_to_workdir(&raw_diff, repo, raw_index, &opts), "compare the work tree");
+    std::unique_ptr<git_diff, deleter<git_diff, git_diff_free>> diff(raw_diff);
+    const std::size_t n = git_diff_num_deltas(raw_diff);
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_diff_delta* d = git_diff_get_delta(raw_diff, i);
+        int rc = (d->new_file.flags & GIT_DIFF_FLAG_EXISTS)
+                     ? git_index_add_bypath(raw_index, d->new_file.path)
+                     : git_index_remove_bypath(raw_index, d->old_file.path);
+        if (rc < 0) {
+            // One odd path (a nested repository without commits, a file that vanished meanwhile) must not
+            // stop the rest from being recorded.
+            const git_error* e = git_error_last();
+            log::warn("git: left out of the commit: {}: {}", d->new_file.path,
+                      e && e->message ? e->message : "?");
+        }
+    }
     git_oid tree_id;
     check(git_index_write_tree(&tree_id, raw_index), "write the tree");
 
     git_oid head_id;
     const bool born = git_reference_name_to_id(&head_id, repo, "HEAD") == 0;
     commit_ptr parent;
+    bool nothing_new = false;
     if (born) {
         git_commit* c = nullptr;
         check(git_commit_lookup(&c, repo, &head_id), "read HEAD");
         parent.reset(c);
-        if (git_oid_equal(git_commit_tree_id(c), &tree_id))
-            return std::nullopt;
+        nothing_new = git_oid_equal(git_commit_tree_id(c), &tree_id);
     } else {
         git_tree* t = nullptr;
         check(git_tree_lookup(&t, repo, &tree_id), "read the tree");
         tree_ptr tree(t);
-        if (git_tree_entrycount(t) == 0)
-            return std::nullopt;
+        nothing_new = git_tree_entrycount(t) == 0;
     }
-    // Written (with an fsync) only when there is something to commit: a clean workspace costs a scan only.
-    check(git_index_write(raw_index), "write the index");
+    // The index is written (with an fsync) when it changed: a clean workspace costs one pass of stat calls.
+    if (!nothing_new || stat_fingerprint(raw_index) != before)
+        check(git_index_write(raw_index), "write the index");
+    if (nothing_new)
+        return std::nullopt;
     git_tree* t = nullptr;
     check(git_tree_lookup(&t, repo, &tree_id), "read the tree");
     tree_ptr tree(t);
