@@ -1,6 +1,7 @@
 #include "git/pkt_line.hpp"
 
 #include "git/libgit2.hpp"
+#include "util/text.hpp"
 
 namespace ag::git {
 
@@ -13,16 +14,6 @@ void append_length(std::string& out, std::size_t n) {
     out.push_back(hex_digits[(n >> 8) & 15]);
     out.push_back(hex_digits[(n >> 4) & 15]);
     out.push_back(hex_digits[n & 15]);
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 } // namespace
@@ -47,7 +38,7 @@ std::optional<std::size_t> pkt_length(std::string_view data) {
         return std::nullopt;
     std::size_t n = 0;
     for (int i = 0; i < 4; ++i) {
-        int v = hex_value(data[i]);
+        int v = text::hex_value(data[i]);
         if (v < 0)
             throw error("protocol error: bad pkt-line length");
         n = n * 16 + static_cast<std::size_t>(v);

@@ -3,7 +3,6 @@
 #include <charconv>
 
 namespace ag::text {
-namespace {
 
 int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9')
@@ -14,8 +13,6 @@ int hex_value(char c) noexcept {
         return c - 'A' + 10;
     return -1;
 }
-
-} // namespace
 
 std::string to_valid_utf8(std::string_view in) {
     static constexpr std::string_view replacement = "\xEF\xBF\xBD";

@@ -20,6 +20,9 @@ inline std::string form_decode(std::string_view in) {
     return percent_decode(in, true);
 }
 
+// The value of one hex digit (either case); -1 for anything else.
+int hex_value(char c) noexcept;
+
 using query_params = std::vector<std::pair<std::string, std::string>>;
 
 // Splits "a=1&b=x+y" into decoded pairs; keys without '=' get an empty value.

@@ -3,8 +3,9 @@
 // client scenarios themselves are in tests/git/scenarios.sh.
 #include "support/gateway.hpp"
 
+#include "support/gzip.hpp"
+
 #include <doctest/doctest.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -30,20 +31,6 @@ std::string sh(const std::string& cmd) {
     ::pclose(p);
     while (!out.empty() && out.back() == '\n')
         out.pop_back();
-    return out;
-}
-
-std::string gzip(const std::string& in) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, in.size()) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
     return out;
 }
 
@@ -147,7 +134,7 @@ TEST_CASE("git: errors are JSON with the right status") {
     CHECK(corrupt.status == 400);
     // A small body that inflates past the 16 MiB request limit.
     auto bomb =
-        g.request("POST", g.api("/git/git-upload-pack"), gzip(std::string(20u << 20, '0')),
+        g.request("POST", g.api("/git/git-upload-pack"), test::gzip(std::string(20u << 20, '0')),
                   {{"Content-Type", "application/x-git-upload-pack-request"}, {"Content-Encoding", "gzip"}});
     CHECK(bomb.status == 413);
     auto bad_push = g.request("POST", g.api("/git/git-receive-pack"), "zzzz", receive_request);
@@ -177,7 +164,7 @@ TEST_CASE("git: upload-pack answers in-band: unknown wants, gzip bodies, side-ba
         test::header_list h = upload_request;
         if (compressed)
             h.emplace_back("Content-Encoding", "gzip");
-        auto r = g.request("POST", g.api("/git/git-upload-pack"), compressed ? gzip(want) : want, h);
+        auto r = g.request("POST", g.api("/git/git-upload-pack"), compressed ? test::gzip(want) : want, h);
         REQUIRE(r.status == 200);
         check_no_cache(r);
         CHECK(r.body.starts_with("0008NAK\n"));

@@ -4,31 +4,16 @@
 #include "git/pkt_line.hpp"
 #include "util/gunzip.hpp"
 
+#include "support/gzip.hpp"
+
 #include <doctest/doctest.h>
-#include <zlib.h>
 
 #include <stdexcept>
 #include <string>
 
 using namespace ag;
 
-namespace {
-
-std::string gzip(const std::string& in) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, in.size()) + 32, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("pkt-lines: lengths in lowercase hex include the header; flush is 0000") {
     std::string out;
@@ -69,7 +54,7 @@ TEST_CASE("gunzip: any split of the input, a cap on the output, corrupt input re
     std::string plain;
     for (int i = 0; i < 5000; ++i)
         plain += "have 0123456789abcdef0123456789abcdef01234567\n";
-    std::string packed = gzip(plain);
+    std::string packed = test::gzip(plain);
     for (std::size_t step : {std::size_t(1), std::size_t(7), std::size_t(4096), packed.size()}) {
         gunzip g(1 << 20);
         std::string out;
