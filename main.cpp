@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
         ag::register_upload_routes(srv.routes(), srv.svc());
         ag::register_log_routes(srv.routes(), srv.svc());
         ag::register_git_routes(srv.routes(), srv.svc());
+        ag::register_snapshot_routes(srv.routes(), srv.svc());
 
         auto bound = srv.bind();
         for (const auto& b : bound)

@@ -18,6 +18,7 @@
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "snapshots/service.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -151,6 +152,7 @@ struct server::impl {
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
         , git_ws(c.workspace)
         , git_cache(std::make_unique<git::clone_cache>(c.state_dir + "/git-pack", git_ws))
+        , snapshots(git_ws, c.state_dir, c.cid_version)
         , svc{cfg,
               tokens,
               failures,
@@ -162,6 +164,7 @@ struct server::impl {
               scripts,
               &git_ws,
               git_cache.get(),
+              &snapshots,
               load_created_at(c.state_dir)}
         // Caught from construction on: "listening on" is printed before run(), and a SIGTERM sent as soon as
         // it appears must not meet the default action (it waits until run() arms the handler).
@@ -187,6 +190,7 @@ struct server::impl {
         try {
             git_ws.prepare();
             git_cache->load();
+            snapshots.load();
         } catch (const git::error& e) {
             throw usage_error(fmt::format("--workspace '{}': {}", c.workspace, e.what()));
         }
@@ -220,6 +224,7 @@ struct server::impl {
     std::unique_ptr<logs::file_follower> follower;
     git::workspace git_ws;
     std::unique_ptr<git::clone_cache> git_cache;
+    snapshots::service snapshots;
     services svc;
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
@@ -246,6 +251,23 @@ struct server::impl {
             if (ec || stopping)
                 break;
             co_await pool.run([this] { follower->tick(); });
+        }
+    }
+
+    // CONTRACT §12: a snapshot every --snapshot-interval seconds when the workspace changed (a clean
+    // workspace costs one pass of stat calls).
+    asio::awaitable<void> take_snapshots() {
+        asio::steady_timer t(workers[0]->ioc);
+        while (!stopping) {
+            t.expires_after(std::chrono::seconds(cfg.snapshot_interval));
+            auto [ec] = co_await t.async_wait(use_tuple);
+            if (ec || stopping)
+                break;
+            try {
+                co_await pool.run([this] { snapshots.sync("Automatic snapshot"); });
+            } catch (const std::exception& e) {
+                log::warn("automatic snapshot failed: {}", e.what());
+            }
         }
     }
 
@@ -464,6 +486,8 @@ int server::run() {
         m.engine_proc->start();
     if (m.scripts.configured())
         m.scripts.rebuild();
+    if (m.cfg.snapshot_interval > 0)
+        asio::co_spawn(m.workers[0]->ioc, m.take_snapshots(), asio::detached);
     if (m.follower) {
         m.follower->tick(); // notes where the existing files end
         asio::co_spawn(m.workers[0]->ioc, m.follow_engine_logs(), asio::detached);

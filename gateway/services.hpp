@@ -24,6 +24,9 @@ namespace git {
 class workspace;
 class clone_cache;
 } // namespace git
+namespace snapshots {
+class service;
+}
 
 struct services {
     const config& cfg;
@@ -35,9 +38,10 @@ struct services {
     logs::hub& logs;
     engine::supervisor* engine; // null without --engine
     engine::scripts& scripts;
-    git::workspace* git;         // the workspace repository (CONTRACT §13)
-    git::clone_cache* git_cache; // null when clones are packed from scratch
-    std::string created_at;      // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    git::workspace* git;           // the workspace repository (CONTRACT §13)
+    git::clone_cache* git_cache;   // null when clones are packed from scratch
+    snapshots::service* snapshots; // CONTRACT §12
+    std::string created_at;        // ISO-8601, the first start of this agent's daemon (kept under STATE)
     std::atomic<int> execs_running{0};
 };
 

@@ -10,4 +10,5 @@ void register_file_routes(router& r, services& svc);
 void register_upload_routes(router& r, services& svc);
 void register_log_routes(router& r, services& svc);
 void register_git_routes(router& r, services& svc);
+void register_snapshot_routes(router& r, services& svc);
 } // namespace ag

@@ -1,0 +1,31 @@
+#pragma once
+// Content-addressed blocks under STATE/blocks: one file per block, named by its CID, written whole or not at
+// all (temp file + rename). sync() makes everything written so far durable at once (one syncfs instead of an
+// fsync per block); a snapshot is recorded only after it.
+#include "snapshots/cid.hpp"
+#include "snapshots/unixfs.hpp"
+
+#include <optional>
+#include <string>
+
+namespace ag::snapshots {
+
+class block_store final : public block_sink {
+public:
+    explicit block_store(std::string dir);
+
+    void put(const cid& id, std::string_view block) override; // no-op when present
+    bool has(const cid& id) const;
+    // The block, if present and its hash matches its name (a damaged file counts as missing).
+    std::optional<std::string> get(const cid& id) const;
+    void sync();
+    const std::string& dir() const { return dir_; }
+    std::size_t written() const { return written_; }
+
+private:
+    std::string path_of(const cid& id) const;
+    std::string dir_;
+    std::size_t written_ = 0;
+};
+
+} // namespace ag::snapshots

@@ -1,0 +1,378 @@
+#include "snapshots/service.hpp"
+
+#include "git/workspace.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+#include "util/time_format.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+namespace ag::snapshots {
+
+namespace {
+
+constexpr std::size_t max_diff = 64 * 1024;
+constexpr std::size_t kept = 100; // records kept on disk; the API shows 10
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Cuts at a UTF-8 character boundary at most `limit` bytes in.
+std::string cut_utf8(std::string s, std::size_t limit) {
+    if (s.size() <= limit)
+        return s;
+    std::size_t end = limit;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+        --end;
+    s.resize(end);
+    return s;
+}
+
+using diff_ptr = std::unique_ptr<git_diff, git::deleter<git_diff, git_diff_free>>;
+
+// "3 files changed, 10 insertions(+), 2 deletions(-)" and the unified diff between two commits' trees.
+std::pair<std::string, std::string> describe_change(git_repository* repo, const std::string& from_hex,
+                                                    const git_oid& to) {
+    git::tree_ptr old_tree, new_tree;
+    auto tree_of = [&](const git_oid& c) {
+        git_commit* commit = nullptr;
+        git::check(git_commit_lookup(&commit, repo, &c), "read commit");
+        git::commit_ptr owned(commit);
+        git_tree* t = nullptr;
+        git::check(git_commit_tree(&t, commit), "read tree");
+        return git::tree_ptr(t);
+    };
+    git_oid from;
+    if (!from_hex.empty() && git::parse_oid(from_hex, from))
+        old_tree = tree_of(from);
+    new_tree = tree_of(to);
+    git_diff* raw = nullptr;
+    git::check(git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), nullptr), "diff");
+    diff_ptr diff(raw);
+    git_diff_stats* stats = nullptr;
+    git::check(git_diff_get_stats(&stats, raw), "diff stats");
+    std::unique_ptr<git_diff_stats, git::deleter<git_diff_stats, git_diff_stats_free>> owned_stats(stats);
+    git_buf summary = GIT_BUF_INIT;
+    git_diff_stats_to_buf(&summary, stats, GIT_DIFF_STATS_SHORT, 0);
+    std::string s(summary.ptr ? summary.ptr : "", summary.size);
+    git_buf_dispose(&summary);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    while (!s.empty() && s.front() == ' ')
+        s.erase(0, 1);
+    // The patch, stopped once it passes the limit (a huge diff is never built whole).
+    std::string patch;
+    git_diff_print(
+        raw, GIT_DIFF_FORMAT_PATCH,
+        [](const git_diff_delta*, const git_diff_hunk*, const git_diff_line* line, void* payload) -> int {
+            auto* out = static_cast<std::string*>(payload);
+            if (line->origin == GIT_DIFF_LINE_CONTEXT || line->origin == GIT_DIFF_LINE_ADDITION ||
+                line->origin == GIT_DIFF_LINE_DELETION)
+                out->push_back(line->origin);
+            out->append(line->content, line->content_len);
+            return out->size() > max_diff ? 1 : 0;
+        },
+        &patch);
+    if (patch.size() > max_diff)
+        patch = cut_utf8(std::move(patch), max_diff - 32) + "\n[diff truncated at 64 KiB]\n";
+    return {s.empty() ? "No file changes" : s, patch};
+}
+
+nlohmann::json to_json(const record& r) {
+    return {{"cid", r.cid},
+            {"commit", r.commit},
+            {"changeSummary", r.change_summary},
+            {"contentDiff", r.content_diff},
+            {"createdAt", r.created_at},
+            {"pinned", r.pinned}};
+}
+
+// dag-pb: the CIDs a block links to (PBNode field 2 = PBLink, PBLink field 1 = Hash).
+std::vector<cid> links_of(const cid& id, std::string_view block) {
+    std::vector<cid> out;
+    if (id.kind != codec::dag_pb)
+        return out;
+    auto varint = [](std::string_view& s) -> std::uint64_t {
+        std::uint64_t v = 0;
+        for (int shift = 0; !s.empty() && shift < 64; shift += 7) {
+            auto b = static_cast<unsigned char>(s.front());
+            s.remove_prefix(1);
+            v |= std::uint64_t(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                return v;
+        }
+        throw std::runtime_error("bad varint in a dag-pb block");
+    };
+    std::string_view s = block;
+    while (!s.empty()) {
+        auto key = varint(s);
+        if ((key & 7) != 2)
+            throw std::runtime_error("unexpected field in a dag-pb block");
+        auto len = varint(s);
+        if (len > s.size())
+            throw std::runtime_error("truncated dag-pb block");
+        std::string_view field = s.substr(0, len);
+        s.remove_prefix(len);
+        if ((key >> 3) != 2)
+            continue;
+        while (!field.empty()) {
+            auto k = varint(field);
+            if ((k & 7) == 0) {
+                varint(field);
+                continue;
+            }
+            auto l = varint(field);
+            if (l > field.size())
+                throw std::runtime_error("truncated dag-pb link");
+            if ((k >> 3) == 1) {
+                auto c = cid::from_binary(field.substr(0, l));
+                if (!c)
+                    throw std::runtime_error("unsupported CID in a dag-pb link");
+                out.push_back(*c);
+            }
+            field.remove_prefix(l);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+service::service(git::workspace& ws, const std::string& state_dir, int cid_version)
+    : ws_(ws)
+    , dir_(state_dir + "/snapshots")
+    , version_(cid_version)
+    , blocks_(state_dir + "/blocks")
+    , cache_((fs_util::make_directories(state_dir + "/snapshots", 0700),
+              state_dir + "/snapshots/nodes-v" + std::to_string(cid_version))) {}
+
+void service::load() {
+    std::string text = read_all(dir_ + "/index.json");
+    if (!text.empty()) {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_object() && j["snapshots"].is_array()) {
+            for (const auto& s : j["snapshots"]) {
+                record r;
+                r.cid = s.value("cid", "");
+                r.commit = s.value("commit", "");
+                r.change_summary = s.value("changeSummary", "");
+                r.content_diff = s.value("contentDiff", "");
+                r.created_at = s.value("createdAt", "");
+                r.pinned = s.value("pinned", false);
+                if (!r.cid.empty())
+                    records_.push_back(std::move(r));
+            }
+            if (j["lastSync"].is_string())
+                last_sync_ = j["lastSync"].get<std::string>();
+        } else {
+            log::warn("snapshots: {}/index.json is unreadable; starting a new list", dir_);
+        }
+    }
+    // A reset that a crash interrupted: finish it, so the workspace is the target, not a mix.
+    std::string pending = read_all(dir_ + "/reset-pending");
+    if (!pending.empty()) {
+        std::istringstream f(pending);
+        std::string commit, cid_text;
+        f >> commit >> cid_text;
+        std::lock_guard lock(ws_.lock());
+        auto repo = ws_.open();
+        log::warn("snapshots: finishing the reset to {} that was interrupted", cid_text);
+        finish_reset(repo.get(), commit, cid_text);
+    }
+}
+
+std::vector<record> service::latest(std::size_t n) const {
+    std::lock_guard lock(mutex_);
+    std::vector<record> out;
+    for (auto it = records_.rbegin(); it != records_.rend() && out.size() < n; ++it)
+        out.push_back(*it);
+    return out;
+}
+
+std::optional<record> service::find(const std::string& cid_text) const {
+    std::lock_guard lock(mutex_);
+    for (auto it = records_.rbegin(); it != records_.rend(); ++it)
+        if (it->cid == cid_text)
+            return *it;
+    return std::nullopt;
+}
+
+std::optional<std::string> service::last_sync() const {
+    std::lock_guard lock(mutex_);
+    return last_sync_;
+}
+
+void service::save_locked() {
+    nlohmann::json list = nlohmann::json::array();
+    std::size_t start = records_.size() > kept ? records_.size() - kept : 0;
+    for (std::size_t i = start; i < records_.size(); ++i)
+        list.push_back(to_json(records_[i]));
+    nlohmann::json j{{"version", 1}, {"snapshots", list}};
+    if (last_sync_)
+        j["lastSync"] = *last_sync_;
+    fs_util::write_file_atomic(dir_ + "/index.json", j.dump(), 0600);
+}
+
+service::sync_result service::sync(const char* why) {
+    std::lock_guard lock(ws_.lock());
+    auto repo = ws_.open();
+    return sync_locked(repo.get(), why);
+}
+
+service::sync_result service::sync_locked(git_repository* repo, const char* why) {
+    if (why)
+        ws_.commit_pending(repo, std::string(why) + "\n");
+    sync_result result;
+    const auto now = time_format::iso8601_ms_now();
+    git_oid head;
+    if (git_reference_name_to_id(&head, repo, "HEAD") != 0) { // an empty repository: nothing to record
+        std::lock_guard lock(mutex_);
+        last_sync_ = now;
+        return result;
+    }
+    const std::string head_hex = git::to_hex(head);
+    std::string previous;
+    {
+        std::lock_guard lock(mutex_);
+        if (!records_.empty())
+            previous = records_.back().commit;
+        if (previous == head_hex) {
+            last_sync_ = now;
+            save_locked();
+            result.latest = records_.back();
+            return result;
+        }
+    }
+    git_commit* commit = nullptr;
+    git::check(git_commit_lookup(&commit, repo, &head), "read HEAD");
+    git::commit_ptr owned(commit);
+    unixfs_builder builder(version_, blocks_);
+    import_stats stats;
+    node root = import_tree(repo, *git_commit_tree_id(commit), builder, cache_, stats);
+    // Blocks, then the node cache, then the record: a crash before the record leaves blocks no record names.
+    blocks_.sync();
+    cache_.flush();
+    record r;
+    r.cid = root.id.to_string();
+    r.commit = head_hex;
+    std::tie(r.change_summary, r.content_diff) = describe_change(repo, previous, head);
+    r.created_at = now;
+    log::info("snapshot {} of {}: {} files read ({} bytes), {} reused", r.cid, head_hex.substr(0, 12),
+              stats.files_read, stats.bytes_read, stats.reused);
+    std::lock_guard lock(mutex_);
+    records_.push_back(r);
+    last_sync_ = now;
+    save_locked();
+    result.created = true;
+    result.latest = std::move(r);
+    return result;
+}
+
+void service::finish_reset(git_repository* repo, const std::string& commit_hex, const std::string& cid_text) {
+    git_oid target_id;
+    if (!git::parse_oid(commit_hex, target_id))
+        throw git::error("bad reset marker");
+    git_commit* raw = nullptr;
+    git::check(git_commit_lookup(&raw, repo, &target_id), "read the snapshot's commit");
+    git::commit_ptr target(raw);
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    // Tracked files become the target's; untracked and ignored files stay (pending work was committed first).
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    git::check(git_checkout_tree(repo, reinterpret_cast<git_object*>(raw), &co), "check out the snapshot");
+    git_oid head;
+    git::commit_ptr parent;
+    if (git_reference_name_to_id(&head, repo, "HEAD") == 0) {
+        git_commit* p = nullptr;
+        git::check(git_commit_lookup(&p, repo, &head), "read HEAD");
+        parent.reset(p);
+    }
+    if (!parent || !git_oid_equal(git_commit_tree_id(parent.get()), git_commit_tree_id(raw))) {
+        git_tree* tree = nullptr;
+        git::check(git_commit_tree(&tree, raw), "read the snapshot's tree");
+        git::tree_ptr owned_tree(tree);
+        auto sig = git::daemon_signature();
+        const git_commit* parents[1] = {parent.get()};
+        git_oid out;
+        std::string msg = "Reset to snapshot " + cid_text + " (" + commit_hex.substr(0, 12) + ")\n";
+        git::check(git_commit_create(&out, repo, "HEAD", sig.get(), sig.get(), nullptr, msg.c_str(), tree,
+                                     parent ? 1 : 0, parents),
+                   "commit the reset");
+    }
+    ::unlink((dir_ + "/reset-pending").c_str());
+}
+
+std::optional<service::reset_result> service::reset(const cid& target) {
+    auto rec = find(target.to_string());
+    if (!rec)
+        return std::nullopt;
+    std::lock_guard lock(ws_.lock());
+    auto repo = ws_.open();
+    sync_locked(repo.get(), "Snapshot before a reset"); // nothing pending is lost
+    fs_util::write_file_atomic(dir_ + "/reset-pending", rec->commit + " " + rec->cid + "\n", 0600);
+    finish_reset(repo.get(), rec->commit, rec->cid);
+    reset_result out;
+    out.target = *rec;
+    git_oid head;
+    git::check(git_reference_name_to_id(&head, repo.get(), "HEAD"), "read HEAD");
+    out.commit = git::to_hex(head);
+    // The reset is a snapshot of its own: the target's tree (so its CID) at the new commit. Nothing is
+    // committed first: files the target no longer ignores are the agent's to keep or drop.
+    sync_locked(repo.get(), nullptr);
+    return out;
+}
+
+bool service::write_car(const cid& root, const std::function<bool(std::string_view)>& out) {
+    if (!find(root.to_string()))
+        return false;
+    // Header: dag-cbor {"roots":[CID(root)],"version":1}; keys in length-first order.
+    std::string header;
+    header += '\xa2';
+    header += "\x65roots";
+    header += '\x81';
+    header += "\xd8\x2a"; // tag 42
+    std::string cid_bytes = std::string(1, '\0') + root.binary();
+    header += static_cast<char>(0x58);
+    header += static_cast<char>(cid_bytes.size());
+    header += cid_bytes;
+    header += "\x67version";
+    header += '\x01';
+    std::string prefix;
+    append_varint(prefix, header.size());
+    if (!out(prefix + header))
+        return true;
+    std::unordered_set<std::string> seen;
+    std::vector<cid> stack{root};
+    while (!stack.empty()) {
+        cid c = stack.back();
+        stack.pop_back();
+        std::string key = c.binary();
+        if (!seen.insert(key).second)
+            continue;
+        auto block = blocks_.get(c);
+        if (!block)
+            throw std::runtime_error("block " + c.to_string() + " is missing from the store");
+        std::string section;
+        append_varint(section, key.size() + block->size());
+        section += key;
+        section += *block;
+        if (!out(section))
+            return true;
+        auto children = links_of(c, *block);
+        for (auto it = children.rbegin(); it != children.rend(); ++it)
+            stack.push_back(*it);
+    }
+    return true;
+}
+
+} // namespace ag::snapshots

@@ -1,0 +1,75 @@
+#pragma once
+// Snapshots (CONTRACT §12): a commit of the workspace plus the UnixFS CID of its tree, recorded under
+// STATE/snapshots; reset to any recorded snapshot; CAR export. Blocking calls, for the blocking pool; each
+// takes the workspace lock (shared with git pushes) for as long as it touches the repository.
+#include "snapshots/block_store.hpp"
+#include "snapshots/tree_import.hpp"
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ag::git {
+class workspace;
+}
+
+namespace ag::snapshots {
+
+struct record {
+    std::string cid;
+    std::string commit;
+    std::string change_summary;
+    std::string content_diff;
+    std::string created_at;
+    bool pinned = false;
+};
+
+class service {
+public:
+    service(git::workspace& ws, const std::string& state_dir, int cid_version);
+
+    // At start: the recorded snapshots, and a reset a crash interrupted is finished.
+    void load();
+
+    struct sync_result {
+        bool created = false; // false: nothing changed since the latest snapshot
+        std::optional<record> latest;
+    };
+    // Commits pending changes, computes the CID, records a snapshot when HEAD moved since the last one.
+    sync_result sync(const char* why = "Snapshot");
+
+    struct reset_result {
+        record target;
+        std::string commit; // the commit that now holds the target's tree
+    };
+    enum class reset_error { not_found };
+    // Snapshot of pending work first, then the tracked files become exactly the target's tree.
+    std::optional<reset_result> reset(const cid& target);
+
+    // Writes a CARv1 of the snapshot (root first, blocks in depth-first first-seen order) through `out`
+    // (false: stop). False when the CID is not a recorded snapshot.
+    bool write_car(const cid& root, const std::function<bool(std::string_view)>& out);
+
+    std::vector<record> latest(std::size_t n) const;
+    std::optional<record> find(const std::string& cid) const;
+    std::optional<std::string> last_sync() const;
+
+private:
+    // why == nullptr: record HEAD as it is, without committing pending changes first.
+    sync_result sync_locked(git_repository* repo, const char* why);
+    void save_locked();
+    void finish_reset(git_repository* repo, const std::string& commit_hex, const std::string& cid_text);
+
+    git::workspace& ws_;
+    std::string dir_;
+    int version_;
+    block_store blocks_;
+    node_cache cache_;
+    mutable std::mutex mutex_;    // records_, last_sync_
+    std::vector<record> records_; // newest last
+    std::optional<std::string> last_sync_;
+};
+
+} // namespace ag::snapshots

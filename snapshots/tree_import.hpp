@@ -1,0 +1,38 @@
+#pragma once
+// The UnixFS DAG of a git tree, as `ipfs add -r --hidden` computes it for a checkout of that tree: blobs
+// become files (the executable bit is not recorded), 120000 entries symlinks, trees directories, submodules
+// empty directories. Known git object ids map straight to their UnixFS node (a cache kept under STATE), so a
+// tree that changed in one file costs that file and the directories above it.
+#include "git/libgit2.hpp"
+#include "snapshots/block_store.hpp"
+#include "snapshots/unixfs.hpp"
+
+#include <string>
+#include <unordered_map>
+
+namespace ag::snapshots {
+
+class node_cache {
+public:
+    // One file per CID version: lines "<git oid> <cid> <tsize> <content size>".
+    explicit node_cache(std::string path);
+    const node* find(const git_oid& id) const;
+    void add(const git_oid& id, const node& n);
+    void flush(); // appends what was added since the last flush
+
+private:
+    std::string path_;
+    std::unordered_map<git_oid, node, git::oid_hash, git::oid_equal> map_;
+    std::string pending_;
+};
+
+struct import_stats {
+    std::size_t files_read = 0;
+    std::uint64_t bytes_read = 0;
+    std::size_t reused = 0;
+};
+
+node import_tree(git_repository* repo, const git_oid& tree, unixfs_builder& builder, node_cache& cache,
+                 import_stats& stats);
+
+} // namespace ag::snapshots
