@@ -31,6 +31,22 @@ void keep_runs_ignored(const std::string& git_dir) {
     out << "/runs/\n";
 }
 
+// A lock file outlives a writer that was killed (index.lock while the index was written, refs/heads/x.lock
+// while a ref moved) and would refuse every later write. At start nothing of ours is writing, and the engine
+// has not started yet.
+void remove_stale_locks(const std::string& git_dir) {
+    std::error_code ec;
+    for (const char* name : {"index.lock", "HEAD.lock", "packed-refs.lock", "config.lock"}) {
+        if (fs::remove(fs::path(git_dir) / name, ec))
+            log::warn("git: removed a stale {} (a writer was killed)", name);
+    }
+    for (auto it = fs::recursive_directory_iterator(fs::path(git_dir) / "refs", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->path().extension() == ".lock" && fs::remove(it->path(), ec))
+            log::warn("git: removed a stale {}", it->path().string());
+    }
+}
+
 void remove_stale_quarantines(const std::string& git_dir) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(fs::path(git_dir) / "objects", ec)) {
@@ -81,6 +97,7 @@ void workspace::prepare() {
     if (git_repository_is_bare(raw))
         throw error("the workspace " + dir_ + " is a bare repository");
     keep_runs_ignored(git_dir());
+    remove_stale_locks(git_dir());
     remove_stale_quarantines(git_dir());
     if (fresh) {
         std::lock_guard guard(lock_);

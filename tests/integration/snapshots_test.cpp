@@ -1,0 +1,256 @@
+// Snapshots (CONTRACT §12) through the API of the real binary: records that survive restarts, reset that
+// loses nothing, automatic snapshots, serialised syncs, errors, and crashes in the middle of a reset. CIDs
+// against an independent importer are checked in tests/snapshots/oracle.sh.
+#include "support/engine_helpers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+using test::gateway;
+using test::wait_until;
+
+namespace {
+
+void put(const std::string& path, const std::string& content) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    test::write_file(path, content);
+}
+
+std::string sh(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
+        out.append(buf, n);
+    ::pclose(p);
+    while (!out.empty() && out.back() == '\n')
+        out.pop_back();
+    return out;
+}
+
+nlohmann::json sync(const gateway& g) {
+    auto r = g.request("POST", g.api("/snapshots/sync"), "", {{"Content-Type", "application/json"}});
+    REQUIRE(r.status == 200);
+    return r.json();
+}
+
+nlohmann::json reset(const gateway& g, const std::string& cid, int expect = 200) {
+    auto r = g.post(g.api("/snapshots/reset"), {{"snapshotCid", cid}});
+    REQUIRE(r.status == expect);
+    return r.json();
+}
+
+std::string tree_of(const std::string& ws, const std::string& rev) {
+    return sh("git -C " + ws + " rev-parse " + rev + "^{tree}");
+}
+
+} // namespace
+
+TEST_CASE(
+    "snapshots: sync records a commit and a CID; no changes gives the latest; the list survives restarts") {
+    test::temp_dir root;
+    put(root.path + "/workspace/notes.md", "# notes\n");
+    put(root.path + "/workspace/runs/r1/out.log", "run output\n");
+    std::string cid, commit, created;
+    {
+        gateway g({"--snapshot-interval", "0"}, root.path);
+        auto status = g.get(g.api("/snapshots/sync")).json();
+        CHECK(status["configured"] == true);
+        CHECK(status["lastSync"].is_null());
+        auto first = sync(g);
+        CHECK(first["success"] == true);
+        CHECK(first["message"] == "Snapshot created");
+        cid = first["snapshotCid"].get<std::string>();
+        commit = first["commitSha"].get<std::string>();
+        CHECK(cid.starts_with("Qm"));
+        CHECK(commit == sh("git -C " + g.workspace() + " rev-parse HEAD"));
+        CHECK(sh("git -C " + g.workspace() + " ls-tree -r --name-only HEAD") == "notes.md"); // runs/ left out
+
+        auto again = sync(g);
+        CHECK(again["message"] == "No changes");
+        CHECK(again["snapshotCid"] == cid);
+
+        put(g.workspace() + "/notes.md", "# notes\nmore\n");
+        auto second = sync(g);
+        CHECK(second["message"] == "Snapshot created");
+        CHECK(second["changeSummary"] == "1 file changed, 1 insertion(+)");
+
+        auto list = g.get(g.api("/snapshots")).json();
+        REQUIRE(list["snapshots"].size() == 2);
+        CHECK(list["agentId"] == "local");
+        auto newest = list["snapshots"][0];
+        CHECK(newest["snapshotCid"] == second["snapshotCid"]);
+        CHECK(newest["agentId"] == "local");
+        CHECK(newest["contentDiff"].get<std::string>().find("+more") != std::string::npos);
+        created = list["snapshots"][1]["createdAt"].get<std::string>();
+        CHECK(created.ends_with("Z"));
+        CHECK(g.get(g.api("/snapshots/sync")).json()["lastSync"].is_string());
+    }
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    auto list = g.get(g.api("/snapshots")).json();
+    REQUIRE(list["snapshots"].size() == 2);
+    CHECK(list["snapshots"][1]["snapshotCid"] == cid);
+    CHECK(list["snapshots"][1]["commitSha"] == commit);
+    CHECK(list["snapshots"][1]["createdAt"] == created);
+}
+
+TEST_CASE("snapshots: reset commits pending work first, then the tracked files are exactly the target's") {
+    test::temp_dir root;
+    const std::string ws = root.path + "/workspace";
+    put(ws + "/keep.txt", "v1\n");
+    put(ws + "/gone-later.txt", "here in A\n");
+    put(ws + "/.gitignore", "*.log\n");
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    auto a = sync(g);
+    const std::string cid_a = a["snapshotCid"];
+
+    put(ws + "/keep.txt", "v2\n");
+    std::filesystem::remove(ws + "/gone-later.txt");
+    put(ws + "/added.txt", "added in B\n");
+    sync(g);
+    put(ws + "/pending.txt", "not yet in any snapshot\n");
+    put(ws + "/debug.log", "ignored, must stay\n");
+
+    auto r = reset(g, cid_a);
+    CHECK(r["success"] == true);
+    CHECK(r["snapshotCid"] == cid_a);
+    CHECK(r["commitSha"] == sh("git -C " + ws + " rev-parse HEAD"));
+    CHECK(test::read_file(ws + "/keep.txt") == "v1\n");
+    CHECK(test::read_file(ws + "/gone-later.txt") == "here in A\n");
+    CHECK_FALSE(test::exists(ws + "/added.txt"));
+    CHECK_FALSE(test::exists(ws + "/pending.txt"));
+    CHECK(test::read_file(ws + "/debug.log") == "ignored, must stay\n");
+    CHECK(tree_of(ws, "HEAD") == tree_of(ws, a["commitSha"]));
+    CHECK(sh("git -C " + ws + " status --porcelain") == "");
+    // The pending file was saved in a snapshot before the reset, so it can be brought back.
+    auto list = g.get(g.api("/snapshots")).json()["snapshots"];
+    REQUIRE(list.size() == 4);
+    CHECK(list[0]["snapshotCid"] == cid_a); // the reset itself
+    const std::string before = list[1]["commitSha"];
+    CHECK(sh("git -C " + ws + " show " + before + ":pending.txt") == "not yet in any snapshot");
+    reset(g, list[1]["snapshotCid"]);
+    CHECK(test::read_file(ws + "/pending.txt") == "not yet in any snapshot\n");
+}
+
+TEST_CASE("snapshots: bad and unknown CIDs, CAR export") {
+    test::temp_dir root;
+    put(root.path + "/workspace/a.txt", "a\n");
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    CHECK(g.post(g.api("/snapshots/reset"), nlohmann::json::object()).json()["error"] ==
+          "Invalid snapshot CID");
+    reset(g, "not-a-cid", 400);
+    auto missing = reset(g, "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", 404);
+    CHECK(missing["error"] == "Snapshot not found");
+    CHECK(g.request("POST", g.api("/snapshots/reset"), "{", {{"Content-Type", "application/json"}}).status ==
+          400);
+    CHECK(g.get(g.api("/snapshots/not-a-cid/car")).status == 400);
+    CHECK(g.get(g.api("/snapshots/QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o/car")).status == 404);
+
+    const std::string cid = sync(g)["snapshotCid"];
+    auto car = g.get(g.api("/snapshots/" + cid + "/car"));
+    REQUIRE(car.status == 200);
+    CHECK(car.header("content-type") == "application/vnd.ipld.car");
+    // Header: varint length, then dag-cbor {"roots":[cid],"version":1}; then the root block first.
+    CHECK(static_cast<unsigned char>(car.body[0]) == 0x38);
+    CHECK(car.body.find("roots") == 3);
+    CHECK(car.body.find("version") != std::string::npos);
+    CHECK(car.body.size() > 0x39 + 34);
+}
+
+TEST_CASE("snapshots: taken automatically when the workspace changed; concurrent syncs are serialised") {
+    test::temp_dir root;
+    put(root.path + "/workspace/a.txt", "a\n");
+    gateway g({"--snapshot-interval", "1"}, root.path);
+    auto count = [&] { return g.get(g.api("/snapshots")).json()["snapshots"].size(); };
+    REQUIRE(wait_until([&] { return count() == 1; }, std::chrono::seconds(5)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    CHECK(count() == 1); // nothing changed: nothing new
+    put(g.workspace() + "/b.txt", "b\n");
+    REQUIRE(wait_until([&] { return count() == 2; }, std::chrono::seconds(5)));
+    CHECK(g.get(g.api("/snapshots")).json()["snapshots"][0]["changeSummary"] ==
+          "1 file changed, 1 insertion(+)");
+
+    put(g.workspace() + "/c.txt", "c\n");
+    std::vector<std::thread> callers;
+    std::vector<nlohmann::json> results(4);
+    for (int i = 0; i < 4; ++i)
+        callers.emplace_back([&, i] { results[i] = sync(g); });
+    for (auto& t : callers)
+        t.join();
+    const auto cid = results[0]["snapshotCid"];
+    for (const auto& r : results)
+        CHECK(r["snapshotCid"] == cid); // one snapshot of c.txt, whoever took it
+    CHECK(count() == 3);
+}
+
+TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new one, never a mix") {
+    test::temp_dir root;
+    const std::string ws = root.path + "/workspace";
+    for (int i = 0; i < 300; ++i)
+        put(ws + "/d" + std::to_string(i % 10) + "/f" + std::to_string(i) + ".txt",
+            "A " + std::to_string(i) + "\n");
+    std::string cid_a, tree_a, tree_b;
+    {
+        gateway g({"--snapshot-interval", "0"}, root.path);
+        cid_a = sync(g)["snapshotCid"];
+        tree_a = tree_of(ws, "HEAD");
+        for (int i = 0; i < 300; ++i)
+            put(ws + "/d" + std::to_string(i % 10) + "/f" + std::to_string(i) + ".txt",
+                "B " + std::to_string(i) + "\n");
+        for (int i = 0; i < 100; ++i)
+            put(ws + "/new/n" + std::to_string(i) + ".txt", "B only\n");
+        sync(g);
+        tree_b = tree_of(ws, "HEAD");
+    }
+    std::mt19937 rng(42);
+    int saw_old = 0, saw_new = 0;
+    for (int round = 0; round < 8; ++round) {
+        CAPTURE(round);
+        {
+            gateway g({"--snapshot-interval", "0"}, root.path);
+            const std::string target =
+                round % 2 == 0
+                    ? cid_a
+                    : g.get(g.api("/snapshots")).json()["snapshots"][1]["snapshotCid"].get<std::string>();
+            std::thread caller([&] {
+                try {
+                    g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}});
+                } catch (const std::exception&) { // the daemon died under it: expected
+                }
+            });
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
+            ::kill(g.pid(), SIGKILL);
+            caller.join();
+            g.stop();
+        }
+        // The next start finishes an interrupted reset; the work tree then matches HEAD exactly.
+        gateway g({"--snapshot-interval", "0"}, root.path);
+        const std::string head = tree_of(ws, "HEAD");
+        CHECK((head == tree_a || head == tree_b));
+        CHECK(sh("git -C " + ws + " status --porcelain --untracked-files=all") == "");
+        CHECK(sh("git -C " + ws + " fsck --no-dangling --no-progress && echo fsck-ok").ends_with("fsck-ok"));
+        (head == tree_a ? saw_old : saw_new)++;
+        CHECK(g.get(g.api("/snapshots")).status == 200);
+    }
+    MESSAGE("after the kills: " << saw_old << " times tree A, " << saw_new << " times tree B");
+}
+
+TEST_CASE("snapshots: lock files left by a killed writer do not block the next start") {
+    test::temp_dir root;
+    put(root.path + "/workspace/a.txt", "a\n");
+    { gateway g({"--snapshot-interval", "0"}, root.path); }
+    put(root.path + "/workspace/.git/index.lock", "");
+    put(root.path + "/workspace/.git/refs/heads/main.lock", "");
+    put(root.path + "/workspace/b.txt", "b\n");
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    CHECK(sync(g)["message"] == "Snapshot created");
+    CHECK_FALSE(test::exists(root.path + "/workspace/.git/index.lock"));
+    CHECK(g.log().find("stale index.lock") != std::string::npos);
+}
