@@ -152,7 +152,7 @@ struct server::impl {
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
         , git_ws(c.workspace)
         , git_cache(std::make_unique<git::clone_cache>(c.state_dir + "/git-pack", git_ws))
-        , snapshots(git_ws, c.state_dir, c.cid_version)
+        , snapshots(git_ws, c.state_dir, c.cid_version, c.ipfs_api)
         , svc{cfg,
               tokens,
               failures,
@@ -488,6 +488,7 @@ int server::run() {
         m.scripts.rebuild();
     if (m.cfg.snapshot_interval > 0)
         asio::co_spawn(m.workers[0]->ioc, m.take_snapshots(), asio::detached);
+    m.snapshots.start_pinning();
     if (m.follower) {
         m.follower->tick(); // notes where the existing files end
         asio::co_spawn(m.workers[0]->ioc, m.follow_engine_logs(), asio::detached);

@@ -49,11 +49,20 @@ asio::awaitable<response> status(services& svc, request&) {
                              {"missing", json::array()},
                              {"lastSync", or_null(last)},
                              {"message", message},
-                             {"pinning", {{"configured", false}, {"url", nullptr}, {"pending", 0}}}});
+                             {"pinning",
+                              {{"configured", svc.snapshots->pinning_configured()},
+                               {"url", or_null(svc.snapshots->pinning_url())},
+                               {"pending", svc.snapshots->pins_pending()},
+                               {"lastError", or_null(svc.snapshots->last_pin_error())}}}});
 }
 
 asio::awaitable<response> sync_now(services& svc, request&) {
     auto result = co_await svc.pool.call([&] { return svc.snapshots->sync(); });
+    // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
+    // stays (listed, pending) and the pinning thread keeps trying.
+    if (auto err = co_await svc.pool.call([&] { return svc.snapshots->pin_pending(); }))
+        throw api_error(error_kind::unavailable,
+                        "IPFS node unreachable; the snapshot is kept and will be pinned later: " + *err);
     json out{{"success", true},
              {"message", result.created ? "Snapshot created" : "No changes"},
              {"lastSync", or_null(svc.snapshots->last_sync())},

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -148,13 +149,100 @@ std::vector<cid> links_of(const cid& id, std::string_view block) {
 
 } // namespace
 
-service::service(git::workspace& ws, const std::string& state_dir, int cid_version)
+service::service(git::workspace& ws, const std::string& state_dir, int cid_version,
+                 std::optional<std::string> ipfs_api)
     : ws_(ws)
     , dir_(state_dir + "/snapshots")
     , version_(cid_version)
     , blocks_(state_dir + "/blocks")
     , cache_((fs_util::make_directories(state_dir + "/snapshots", 0700),
-              state_dir + "/snapshots/nodes-v" + std::to_string(cid_version))) {}
+              state_dir + "/snapshots/nodes-v" + std::to_string(cid_version))) {
+    if (ipfs_api)
+        ipfs_ = std::make_unique<ipfs_client>(*ipfs_api);
+}
+
+service::~service() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    pin_wake_.notify_all();
+    if (pinner_.joinable())
+        pinner_.join();
+}
+
+std::size_t service::pins_pending() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& r : records_)
+        n += r.pinned ? 0 : 1;
+    return ipfs_ ? n : 0;
+}
+
+std::optional<std::string> service::last_pin_error() const {
+    std::lock_guard lock(mutex_);
+    return pin_error_;
+}
+
+std::optional<std::string> service::pin_pending() {
+    if (!ipfs_)
+        return std::nullopt;
+    std::lock_guard pinning(pin_mutex_);
+    std::vector<std::string> todo;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& r : records_)
+            if (!r.pinned && std::find(todo.begin(), todo.end(), r.cid) == todo.end())
+                todo.push_back(r.cid);
+    }
+    for (const auto& text : todo) {
+        auto root = cid::parse(text);
+        if (!root)
+            continue;
+        try {
+            ipfs_->import_car(
+                [&](const std::function<bool(std::string_view)>& emit) { write_car(*root, emit); });
+        } catch (const std::exception& e) {
+            std::lock_guard lock(mutex_);
+            pin_error_ = e.what();
+            return pin_error_;
+        }
+        std::lock_guard lock(mutex_);
+        for (auto& r : records_)
+            if (r.cid == text)
+                r.pinned = true;
+        pin_error_.reset();
+        save_locked();
+        log::info("snapshot {} pinned on {}", text, ipfs_->url());
+    }
+    return std::nullopt;
+}
+
+void service::start_pinning() {
+    if (!ipfs_ || pinner_.joinable())
+        return;
+    pinner_ = std::thread([this] {
+        auto backoff = std::chrono::seconds(1);
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                pin_wake_.wait_for(lock, backoff, [this] { return stopping_; });
+                if (stopping_)
+                    return;
+            }
+            if (pins_pending() == 0) {
+                backoff = std::chrono::seconds(1);
+                continue;
+            }
+            if (auto err = pin_pending()) {
+                log::warn("snapshots: pinning failed, retrying in {} s: {}", backoff.count(), *err);
+                backoff = std::min(backoff * 2, std::chrono::seconds(60));
+            } else {
+                backoff = std::chrono::seconds(1);
+            }
+        }
+    });
+}
 
 void service::load() {
     std::string text = read_all(dir_ + "/index.json");

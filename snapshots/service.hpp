@@ -3,12 +3,16 @@
 // STATE/snapshots; reset to any recorded snapshot; CAR export. Blocking calls, for the blocking pool; each
 // takes the workspace lock (shared with git pushes) for as long as it touches the repository.
 #include "snapshots/block_store.hpp"
+#include "snapshots/ipfs_client.hpp"
 #include "snapshots/tree_import.hpp"
 
+#include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ag::git {
@@ -28,7 +32,10 @@ struct record {
 
 class service {
 public:
-    service(git::workspace& ws, const std::string& state_dir, int cid_version);
+    // `ipfs_api`: the Kubo RPC URL snapshots are pinned to (--ipfs-api), if any.
+    service(git::workspace& ws, const std::string& state_dir, int cid_version,
+            std::optional<std::string> ipfs_api = std::nullopt);
+    ~service();
 
     // At start: the recorded snapshots, and a reset a crash interrupted is finished.
     void load();
@@ -52,6 +59,16 @@ public:
     // (false: stop). False when the CID is not a recorded snapshot.
     bool write_car(const cid& root, const std::function<bool(std::string_view)>& out);
 
+    // Pinning (with --ipfs-api): every recorded snapshot not pinned yet is sent as a CAR to dag/import.
+    // Returns the error when the node could not take them (they stay pending). Blocking.
+    std::optional<std::string> pin_pending();
+    // A thread that retries pending pins: 1 s after a failure, doubling to 60 s.
+    void start_pinning();
+    bool pinning_configured() const { return ipfs_ != nullptr; }
+    std::string pinning_url() const { return ipfs_ ? ipfs_->url() : std::string(); }
+    std::size_t pins_pending() const;
+    std::optional<std::string> last_pin_error() const;
+
     std::vector<record> latest(std::size_t n) const;
     std::optional<record> find(const std::string& cid) const;
     std::optional<std::string> last_sync() const;
@@ -67,9 +84,15 @@ private:
     int version_;
     block_store blocks_;
     node_cache cache_;
-    mutable std::mutex mutex_;    // records_, last_sync_
+    mutable std::mutex mutex_;    // records_, last_sync_, pin_error_, stopping_
     std::vector<record> records_; // newest last
     std::optional<std::string> last_sync_;
+    std::unique_ptr<ipfs_client> ipfs_;
+    std::mutex pin_mutex_; // one pinning pass at a time
+    std::optional<std::string> pin_error_;
+    std::condition_variable pin_wake_;
+    bool stopping_ = false;
+    std::thread pinner_;
 };
 
 } // namespace ag::snapshots
