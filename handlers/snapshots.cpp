@@ -87,7 +87,17 @@ snapshots::cid parse_cid(const json& v) {
 asio::awaitable<response> reset(services& svc, request& req) {
     json body = req.json_body();
     auto target = parse_cid(body.contains("snapshotCid") ? body["snapshotCid"] : json());
-    auto result = co_await svc.pool.call([&] { return svc.snapshots->reset(target); });
+    std::optional<snapshots::service::reset_result> result;
+    try {
+        result = co_await svc.pool.call([&] { return svc.snapshots->reset(target); });
+    } catch (const snapshots::ipfs_error& e) {
+        using kind = snapshots::ipfs_error::kind_t;
+        if (e.kind == kind::unreachable)
+            throw api_error(error_kind::unavailable, e.what());
+        if (e.kind == kind::damaged)
+            throw api_error(error_kind::bad_gateway, e.what()); // nothing was written
+        throw api_error(error_kind::not_found, "Snapshot not found");
+    }
     if (!result)
         throw api_error(error_kind::not_found, "Snapshot not found");
     co_return json_response({{"success", true},

@@ -78,13 +78,13 @@ ipfs_client::ipfs_client(const std::string& url)
         host_ = host_.substr(1, host_.size() - 2);
 }
 
-std::string
-ipfs_client::import_car(const std::function<void(const std::function<bool(std::string_view)>&)>& produce) {
+std::string ipfs_client::post(const std::string& target, const std::string& content_type,
+                              const body_producer* body) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     if (int rc = ::getaddrinfo(host_.c_str(), port_.c_str(), &hints, &res); rc != 0)
-        throw ipfs_error("IPFS node " + url_ + ": " + ::gai_strerror(rc));
+        throw ipfs_error("IPFS node " + url_ + ": " + ::gai_strerror(rc), true);
     socket_fd s;
     std::string why = "no address";
     for (addrinfo* a = res; a && s.fd < 0; a = a->ai_next) {
@@ -103,46 +103,59 @@ ipfs_client::import_car(const std::function<void(const std::function<bool(std::s
     }
     ::freeaddrinfo(res);
     if (s.fd < 0)
-        throw ipfs_error("IPFS node " + url_ + " unreachable: " + why);
+        throw ipfs_error("IPFS node " + url_ + " unreachable: " + why, true);
 
-    const std::string boundary = "agent-gateway-car-7f3c2a91";
-    std::string head = "POST " + prefix_ + "/api/v0/dag/import?pin-roots=true HTTP/1.1\r\nHost: " + host_ +
-                       ":" + port_ + "\r\nContent-Type: multipart/form-data; boundary=" + boundary +
-                       "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    send_all(s.fd, head);
-    send_chunk(s.fd, "--" + boundary +
-                         "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"snapshot.car\"\r\n"
-                         "Content-Type: application/vnd.ipld.car\r\n\r\n");
-    produce([&](std::string_view bytes) {
-        send_chunk(s.fd, bytes);
-        return true;
-    });
-    send_chunk(s.fd, "\r\n--" + boundary + "--\r\n");
-    send_all(s.fd, "0\r\n\r\n");
+    std::string head = "POST " + prefix_ + target + " HTTP/1.1\r\nHost: " + host_ + ":" + port_ +
+                       "\r\nConnection: close\r\n";
+    if (body) {
+        head += "Content-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+        send_all(s.fd, head);
+        (*body)([&](std::string_view bytes) {
+            send_chunk(s.fd, bytes);
+            return true;
+        });
+        send_all(s.fd, "0\r\n\r\n");
+    } else {
+        send_all(s.fd, head + "Content-Length: 0\r\n\r\n");
+    }
 
     std::string reply;
-    char buf[16384];
+    char buf[65536];
     for (;;) {
         ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
         if (n < 0)
-            throw ipfs_error("IPFS node " + url_ + ": no answer: " + std::strerror(errno));
+            throw ipfs_error("IPFS node " + url_ + ": no answer: " + std::strerror(errno), true);
         if (n == 0)
             break;
         reply.append(buf, static_cast<std::size_t>(n));
     }
     auto end_of_head = reply.find("\r\n\r\n");
     if (!reply.starts_with("HTTP/1.") || end_of_head == std::string::npos)
-        throw ipfs_error("IPFS node " + url_ + ": not an HTTP answer");
+        throw ipfs_error("IPFS node " + url_ + ": not an HTTP answer", true);
     const int status = std::atoi(reply.c_str() + 9);
     std::string headers = reply.substr(0, end_of_head);
-    std::string body = reply.substr(end_of_head + 4);
+    std::string answer = reply.substr(end_of_head + 4);
     for (auto& c : headers)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (headers.find("transfer-encoding: chunked") != std::string::npos)
-        body = dechunk(body);
+        answer = dechunk(answer);
     if (status != 200)
         throw ipfs_error("IPFS node " + url_ + " answered " + std::to_string(status) + ": " +
-                         body.substr(0, 200));
+                         answer.substr(0, 200));
+    return answer;
+}
+
+std::string ipfs_client::import_car(const body_producer& produce) {
+    const std::string boundary = "agent-gateway-car-7f3c2a91";
+    body_producer multipart = [&](const std::function<bool(std::string_view)>& emit) {
+        emit("--" + boundary +
+             "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"snapshot.car\"\r\n"
+             "Content-Type: application/vnd.ipld.car\r\n\r\n");
+        produce(emit);
+        emit("\r\n--" + boundary + "--\r\n");
+    };
+    std::string body =
+        post("/api/v0/dag/import?pin-roots=true", "multipart/form-data; boundary=" + boundary, &multipart);
     // One JSON object per line; the one with "Root" names the pinned root.
     std::size_t pos = 0;
     while (pos < body.size()) {
@@ -160,6 +173,10 @@ ipfs_client::import_car(const std::function<void(const std::function<bool(std::s
             return root["Cid"].value("/", "");
     }
     throw ipfs_error("IPFS node " + url_ + ": dag/import named no root");
+}
+
+std::string ipfs_client::export_car(const std::string& root) {
+    return post("/api/v0/dag/export?arg=" + root, "", nullptr);
 }
 
 } // namespace ag::snapshots

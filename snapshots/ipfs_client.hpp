@@ -10,7 +10,16 @@
 namespace ag::snapshots {
 
 struct ipfs_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    enum class kind_t { refused, unreachable, damaged };
+    explicit ipfs_error(const std::string& what, bool unreachable_ = false)
+        : std::runtime_error(what)
+        , kind(unreachable_ ? kind_t::unreachable : kind_t::refused) {}
+    ipfs_error(const std::string& what, kind_t k)
+        : std::runtime_error(what)
+        , kind(k) {}
+    // unreachable: no connection or no answer; refused: an answer that says no; damaged: data that fails its
+    // hash or is incomplete.
+    kind_t kind;
 };
 
 class ipfs_client {
@@ -21,11 +30,17 @@ public:
     // Streams a CAR (written by `produce` through the callback it gets) to dag/import with pin-roots=true;
     // returns the root the node reports. Throws ipfs_error when the node cannot be reached, refuses, or
     // reports a pin error.
-    std::string import_car(const std::function<void(const std::function<bool(std::string_view)>&)>& produce);
+    using body_producer = std::function<void(const std::function<bool(std::string_view)>&)>;
+    std::string import_car(const body_producer& produce);
+
+    // dag/export of `root`: the CAR as the node sends it (the caller verifies every block).
+    std::string export_car(const std::string& root);
 
     const std::string& url() const { return url_; }
 
 private:
+    // One POST; returns the (de-chunked) body of a 200 answer, throws ipfs_error otherwise.
+    std::string post(const std::string& target, const std::string& content_type, const body_producer* body);
     std::string url_, host_, port_, prefix_;
     std::chrono::seconds timeout_{30};
 };

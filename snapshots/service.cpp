@@ -1,6 +1,7 @@
 #include "snapshots/service.hpp"
 
 #include "git/workspace.hpp"
+#include "snapshots/restore.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -400,8 +401,50 @@ void service::finish_reset(git_repository* repo, const std::string& commit_hex, 
     ::unlink((dir_ + "/reset-pending").c_str());
 }
 
+std::optional<record> service::fetch_from_ipfs(const cid& target) {
+    // Everything is checked before anything is written: every block's hash, and that the DAG is complete.
+    std::string car = ipfs_->export_car(target.to_string());
+    block_map blocks;
+    try {
+        blocks = read_car(car);
+        car.clear();
+        check_complete(blocks, target);
+    } catch (const std::runtime_error& e) {
+        throw ipfs_error("the IPFS node sent a damaged snapshot: " + std::string(e.what()),
+                         ipfs_error::kind_t::damaged);
+    }
+    for (const auto& [key, block] : blocks)
+        blocks_.put(*cid::from_binary(key), block);
+    blocks_.sync();
+    std::lock_guard lock(ws_.lock());
+    auto repo = ws_.open();
+    git_oid tree_id = write_git_tree(repo.get(), blocks, target);
+    git_tree* tree = nullptr;
+    git::check(git_tree_lookup(&tree, repo.get(), &tree_id), "read the restored tree");
+    git::tree_ptr owned(tree);
+    auto sig = git::daemon_signature();
+    git_oid commit;
+    std::string msg = "Snapshot " + target.to_string() + " restored from IPFS\n";
+    git::check(git_commit_create(&commit, repo.get(), nullptr, sig.get(), sig.get(), nullptr, msg.c_str(),
+                                 tree, 0, nullptr),
+               "commit the restored tree");
+    record r;
+    r.cid = target.to_string();
+    r.commit = git::to_hex(commit);
+    r.change_summary = "Restored from IPFS";
+    r.created_at = time_format::iso8601_ms_now();
+    r.pinned = true;
+    log::info("snapshot {} fetched from {} ({} blocks)", r.cid, ipfs_->url(), blocks.size());
+    std::lock_guard records(mutex_);
+    records_.push_back(r);
+    save_locked();
+    return r;
+}
+
 std::optional<service::reset_result> service::reset(const cid& target) {
     auto rec = find(target.to_string());
+    if (!rec && ipfs_)
+        rec = fetch_from_ipfs(target);
     if (!rec)
         return std::nullopt;
     std::lock_guard lock(ws_.lock());

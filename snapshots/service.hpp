@@ -52,7 +52,8 @@ public:
         std::string commit; // the commit that now holds the target's tree
     };
     enum class reset_error { not_found };
-    // Snapshot of pending work first, then the tracked files become exactly the target's tree.
+    // Snapshot of pending work first, then the tracked files become exactly the target's tree. With
+    // --ipfs-api a CID not known here is fetched from the node first (throws ipfs_error when it cannot be).
     std::optional<reset_result> reset(const cid& target);
 
     // Writes a CARv1 of the snapshot (root first, blocks in depth-first first-seen order) through `out`
@@ -77,6 +78,7 @@ private:
     // why == nullptr: record HEAD as it is, without committing pending changes first.
     sync_result sync_locked(git_repository* repo, const char* why);
     void save_locked();
+    std::optional<record> fetch_from_ipfs(const cid& target);
     void finish_reset(git_repository* repo, const std::string& commit_hex, const std::string& cid_text);
 
     git::workspace& ws_;

@@ -48,8 +48,12 @@ stop_node() {
 }
 ipfs_api() { curl -s -X POST "http://127.0.0.1:$api_port/api/v0/$1"; }
 
-mkdir -p "$work/root/workspace"
+mkdir -p "$work/root/workspace/dir/sub"
 printf 'hello\n' >"$work/root/workspace/a.txt"
+printf 'secret\n' >"$work/root/workspace/.hidden"
+head -c 700000 /dev/urandom >"$work/root/workspace/dir/big.bin"
+printf 'deep\n' >"$work/root/workspace/dir/sub/deep.txt"
+ln -s ../a.txt "$work/root/workspace/dir/link"
 "$binary" --root "$work/root" --token "$token" --listen 127.0.0.1:0 --snapshot-interval 0 \
     --ipfs-api "http://127.0.0.1:$api_port" >"$work/gw.out" 2>"$work/gw.log" &
 pids+=($!)
@@ -95,6 +99,22 @@ start_node
 for _ in $(seq 180); do [ "$(pending)" = 0 ] && break; sleep 0.5; done
 check "once the node is back the pending snapshot is pinned by the retry" test "$(pending)" = 0
 check "… and the node has it" pinned_on_node "$cid2"
+
+# A fresh daemon with nothing of it (no blocks, no git objects) restores the pinned snapshot by its CID.
+mkdir -p "$work/fresh/workspace"
+printf 'unrelated\n' >"$work/fresh/workspace/other.txt"
+"$binary" --root "$work/fresh" --token "$token" --listen 127.0.0.1:0 --snapshot-interval 0 \
+    --ipfs-api "http://127.0.0.1:$api_port" >"$work/fresh.out" 2>"$work/fresh.log" &
+pids+=($!)
+for _ in $(seq 200); do grep -q "listening on" "$work/fresh.log" 2>/dev/null && break; sleep 0.05; done
+fport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/fresh.log" | head -1)
+code=$(curl -s -o "$work/reset.json" -w '%{http_code}' -H "Authorization: Bearer $token" -d "{\"snapshotCid\":\"$cid2\"}" \
+    "http://127.0.0.1:$fport/v0/agents/local/snapshots/reset")
+check "a fresh daemon resets to a CID it never saw (fetched from the node): 200 (got $code)" test "$code" = 200
+check "… and has the identical tree (files, hidden file, symlink, multi-chunk file)" \
+    diff -r --no-dereference -x .git "$work/root/workspace" "$work/fresh/workspace"
+check "… and records it under the same CID" test "$(curl -s -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$fport/v0/agents/local/snapshots" | field snapshots.0.snapshotCid)" = "$cid2"
 
 echo "1..$n"
 if [ "$failed" -gt 0 ]; then
