@@ -5,6 +5,7 @@
 #include "snapshots/cid.hpp"
 #include "snapshots/unixfs.hpp"
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -25,7 +26,7 @@ public:
 private:
     std::string path_of(const cid& id) const;
     std::string dir_;
-    std::size_t written_ = 0;
+    std::atomic<std::size_t> written_{0};
 };
 
 } // namespace ag::snapshots

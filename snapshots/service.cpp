@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -59,7 +60,12 @@ std::pair<std::string, std::string> describe_change(git_repository* repo, const 
         old_tree = tree_of(from);
     new_tree = tree_of(to);
     git_diff* raw = nullptr;
-    git::check(git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), nullptr), "diff");
+    // Files over 1 MiB count as binary without being read: a snapshot of large files would otherwise inflate
+    // every one of them again just to count lines.
+    git_diff_options opts;
+    git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+    opts.max_size = 1 << 20;
+    git::check(git_diff_tree_to_tree(&raw, repo, old_tree.get(), new_tree.get(), &opts), "diff");
     diff_ptr diff(raw);
     git_diff_stats* stats = nullptr;
     git::check(git_diff_get_stats(&stats, raw), "diff stats");
@@ -347,17 +353,24 @@ service::sync_result service::sync_locked(git_repository* repo, const char* why)
     git::commit_ptr owned(commit);
     unixfs_builder builder(version_, blocks_);
     import_stats stats;
+    auto t0 = std::chrono::steady_clock::now();
+    import_blobs(repo, *git_commit_tree_id(commit), ws_.dir(), version_, blocks_, cache_, stats,
+                 [this] { return ws_.open(); });
     node root = import_tree(repo, *git_commit_tree_id(commit), builder, cache_, stats);
+    auto t1 = std::chrono::steady_clock::now();
     // Blocks, then the node cache, then the record: a crash before the record leaves blocks no record names.
     blocks_.sync();
+    auto t2 = std::chrono::steady_clock::now();
     cache_.flush();
     record r;
     r.cid = root.id.to_string();
     r.commit = head_hex;
     std::tie(r.change_summary, r.content_diff) = describe_change(repo, previous, head);
     r.created_at = now;
-    log::info("snapshot {} of {}: {} files read ({} bytes), {} reused", r.cid, head_hex.substr(0, 12),
-              stats.files_read, stats.bytes_read, stats.reused);
+    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    log::info("snapshot {} of {}: {} files read ({} bytes), {} reused; DAG {} ms, sync {} ms", r.cid,
+              head_hex.substr(0, 12), stats.files_read, stats.bytes_read, stats.reused, ms(t1 - t0),
+              ms(t2 - t1));
     std::lock_guard lock(mutex_);
     records_.push_back(r);
     last_sync_ = now;

@@ -2,8 +2,16 @@
 
 #include "util/log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
+#include <unordered_set>
 
 namespace ag::snapshots {
 
@@ -109,6 +117,126 @@ node import_tree(git_repository* repo, const git_oid& tree_id, unixfs_builder& b
     node dir = builder.directory(std::move(entries));
     cache.add(tree_id, dir);
     return dir;
+}
+
+namespace {
+
+struct blob_job {
+    git_oid id;
+    std::string path; // relative to the work tree
+    bool from_disk = false;
+    struct stat st {};
+};
+
+bool same_stat(const struct stat& a, const struct stat& b) {
+    return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+           a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+           a.st_ctim.tv_nsec == b.st_ctim.tv_nsec && a.st_ino == b.st_ino;
+}
+
+void collect(git_repository* repo, const git_oid& tree_id, const std::string& prefix, node_cache& cache,
+             std::unordered_set<git_oid, git::oid_hash, git::oid_equal>& seen, std::vector<blob_job>& jobs) {
+    if (cache.find(tree_id))
+        return;
+    git_tree* raw = nullptr;
+    git::check(git_tree_lookup(&raw, repo, &tree_id), "read tree " + git::to_hex(tree_id));
+    git::tree_ptr tree(raw);
+    const std::size_t n = git_tree_entrycount(raw);
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_tree_entry* e = git_tree_entry_byindex(raw, i);
+        const git_oid& id = *git_tree_entry_id(e);
+        const std::string path = prefix + git_tree_entry_name(e);
+        auto mode = git_tree_entry_filemode(e);
+        if (mode == GIT_FILEMODE_TREE)
+            collect(repo, id, path + "/", cache, seen, jobs);
+        else if ((mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE) && !cache.find(id) &&
+                 seen.insert(id).second)
+            jobs.push_back({id, path});
+    }
+}
+
+} // namespace
+
+void import_blobs(git_repository* repo, const git_oid& tree, const std::string& workdir, int cid_version,
+                  block_sink& sink, node_cache& cache, import_stats& stats,
+                  const std::function<git::repository_ptr()>& open_repo, unsigned threads) {
+    std::vector<blob_job> jobs;
+    std::unordered_set<git_oid, git::oid_hash, git::oid_equal> seen;
+    collect(repo, tree, "", cache, seen, jobs);
+    if (jobs.empty())
+        return;
+    // The index says which work tree files are these blobs (it was refreshed by the commit just made).
+    git_index* raw_index = nullptr;
+    if (git_repository_index(&raw_index, repo) == 0) {
+        git::index_ptr index(raw_index);
+        for (auto& j : jobs) {
+            const git_index_entry* e = git_index_get_bypath(raw_index, j.path.c_str(), 0);
+            if (!e || !git_oid_equal(&e->id, &j.id) ||
+                ::lstat((workdir + "/" + j.path).c_str(), &j.st) != 0 || !S_ISREG(j.st.st_mode))
+                continue;
+            j.from_disk = static_cast<std::uint32_t>(j.st.st_size) == e->file_size &&
+                          static_cast<std::uint32_t>(j.st.st_mtim.tv_sec) == e->mtime.seconds &&
+                          static_cast<std::uint32_t>(j.st.st_mtim.tv_nsec) == e->mtime.nanoseconds;
+        }
+    }
+    std::mutex mutex; // cache and stats
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr failure;
+    auto work = [&] {
+        try {
+            git::repository_ptr own;
+            unixfs_builder builder(cid_version, sink);
+            for (std::size_t i; (i = next++) < jobs.size();) {
+                const blob_job& j = jobs[i];
+                std::optional<node> result;
+                std::uint64_t bytes = 0;
+                if (j.from_disk) {
+                    int fd = ::open((workdir + "/" + j.path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                    if (fd >= 0) {
+                        node n = builder.file([&](char* buf, std::size_t size) -> std::size_t {
+                            ssize_t got = ::read(fd, buf, size);
+                            if (got <= 0)
+                                return 0;
+                            bytes += static_cast<std::uint64_t>(got);
+                            return static_cast<std::size_t>(got);
+                        });
+                        struct stat after {};
+                        if (::fstat(fd, &after) == 0 && same_stat(after, j.st) &&
+                            bytes == static_cast<std::uint64_t>(j.st.st_size))
+                            result = n; // unchanged while it was read: it is the blob
+                        ::close(fd);
+                    }
+                }
+                if (!result) {
+                    if (!own)
+                        own = open_repo();
+                    git_blob* raw = nullptr;
+                    git::check(git_blob_lookup(&raw, own.get(), &j.id), "read blob " + git::to_hex(j.id));
+                    git::blob_ptr blob(raw);
+                    bytes = static_cast<std::uint64_t>(git_blob_rawsize(raw));
+                    result = builder.file(std::string_view(static_cast<const char*>(git_blob_rawcontent(raw)),
+                                                           static_cast<std::size_t>(bytes)));
+                }
+                std::lock_guard lock(mutex);
+                cache.add(j.id, *result);
+                ++stats.files_read;
+                stats.bytes_read += bytes;
+            }
+        } catch (...) {
+            std::lock_guard lock(mutex);
+            if (!failure)
+                failure = std::current_exception();
+            next = jobs.size();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < std::max(1u, threads); ++t)
+        pool.emplace_back(work);
+    work();
+    for (auto& t : pool)
+        t.join();
+    if (failure)
+        std::rethrow_exception(failure);
 }
 
 } // namespace ag::snapshots

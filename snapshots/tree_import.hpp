@@ -7,6 +7,7 @@
 #include "snapshots/block_store.hpp"
 #include "snapshots/unixfs.hpp"
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -34,5 +35,17 @@ struct import_stats {
 
 node import_tree(git_repository* repo, const git_oid& tree, unixfs_builder& builder, node_cache& cache,
                  import_stats& stats);
+
+} // namespace ag::snapshots
+
+namespace ag::snapshots {
+
+// Before import_tree: computes the file nodes of every blob of `tree` the cache does not know, on `threads`
+// threads. A file whose index entry and stat data say it is the blob is read from the work tree (no inflating
+// of git objects); it is checked again after reading and taken from git if it changed meanwhile.
+// `open_repo` gives each thread its own repository handle.
+void import_blobs(git_repository* repo, const git_oid& tree, const std::string& workdir, int cid_version,
+                  block_sink& sink, node_cache& cache, import_stats& stats,
+                  const std::function<git::repository_ptr()>& open_repo, unsigned threads = 2);
 
 } // namespace ag::snapshots
