@@ -16,6 +16,10 @@ public:
     explicit block_store(std::string dir);
 
     void put(const cid& id, std::string_view block) override; // no-op when present
+    // A file's blocks are not kept: the file's bytes are in git, and the node cache says which blob a file
+    // node was made from (snapshots::service::write_car makes them again). This keeps the store at the size
+    // of the directory nodes, not a second copy of the workspace.
+    void put_file_block(const cid&, std::string_view) override {}
     bool has(const cid& id) const;
     // The block, if present and its hash matches its name (a damaged file counts as missing).
     std::optional<std::string> get(const cid& id) const;

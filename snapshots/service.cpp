@@ -14,6 +14,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ag::snapshots {
@@ -495,27 +496,58 @@ bool service::write_car(const cid& root, const std::function<bool(std::string_vi
     append_varint(prefix, header.size());
     if (!out(prefix + header))
         return true;
+    // Depth first, each block once. A file's blocks are not in the store (block_store::put_file_block): they
+    // are made again from the file's git blob, one file at a time, and checked against the CID on the way.
     std::unordered_set<std::string> seen;
-    std::vector<cid> stack{root};
-    while (!stack.empty()) {
-        cid c = stack.back();
-        stack.pop_back();
-        std::string key = c.binary();
-        if (!seen.insert(key).second)
-            continue;
-        auto block = blocks_.get(c);
+    git::repository_ptr repo;
+    struct memory_sink final : block_sink {
+        std::unordered_map<std::string, std::string> blocks;
+        void put(const cid& id, std::string_view block) override { blocks.emplace(id.binary(), block); }
+    };
+    bool stopped = false;
+    std::function<void(const cid&, const memory_sink*)> visit = [&](const cid& c, const memory_sink* file) {
+        if (stopped || !seen.insert(c.binary()).second)
+            return;
+        std::optional<std::string> block;
+        if (file) {
+            auto it = file->blocks.find(c.binary());
+            if (it != file->blocks.end())
+                block = it->second;
+        }
         if (!block)
-            throw std::runtime_error("block " + c.to_string() + " is missing from the store");
+            block = blocks_.get(c);
+        if (!block) {
+            auto blob_id = cache_.blob_of(c);
+            if (!blob_id)
+                throw std::runtime_error("block " + c.to_string() + " is missing from the store");
+            if (!repo)
+                repo = ws_.open();
+            git_blob* raw = nullptr;
+            git::check(git_blob_lookup(&raw, repo.get(), &*blob_id), "read blob " + git::to_hex(*blob_id));
+            git::blob_ptr blob(raw);
+            memory_sink made;
+            unixfs_builder builder(c.version, made);
+            node n = builder.file(std::string_view(static_cast<const char*>(git_blob_rawcontent(raw)),
+                                                   static_cast<std::size_t>(git_blob_rawsize(raw))));
+            if (n.id != c)
+                throw std::runtime_error("blob " + git::to_hex(*blob_id) + " no longer gives " +
+                                         c.to_string());
+            seen.erase(c.binary());
+            visit(c, &made);
+            return;
+        }
         std::string section;
-        append_varint(section, key.size() + block->size());
-        section += key;
+        append_varint(section, c.binary().size() + block->size());
+        section += c.binary();
         section += *block;
-        if (!out(section))
-            return true;
-        auto children = links_of(c, *block);
-        for (auto it = children.rbegin(); it != children.rend(); ++it)
-            stack.push_back(*it);
-    }
+        if (!out(section)) {
+            stopped = true;
+            return;
+        }
+        for (const auto& child : links_of(c, *block))
+            visit(child, file);
+    };
+    visit(root, nullptr);
     return true;
 }
 

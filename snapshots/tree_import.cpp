@@ -21,9 +21,9 @@ node_cache::node_cache(std::string path)
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream fields(line);
-        std::string oid, id;
+        std::string oid, id, kind;
         node n;
-        if (!(fields >> oid >> id >> n.tsize >> n.content))
+        if (!(fields >> oid >> id >> n.tsize >> n.content >> kind))
             continue; // a line cut short by a crash
         git_oid key;
         auto c = cid::parse(id);
@@ -31,22 +31,37 @@ node_cache::node_cache(std::string path)
             continue;
         n.id = *c;
         map_[key] = n;
+        if (kind == "f")
+            blobs_[c->binary()] = key;
     }
 }
 
 const node* node_cache::find(const git_oid& id) const {
+    std::lock_guard lock(mutex_);
     auto it = map_.find(id);
-    return it == map_.end() ? nullptr : &it->second;
+    return it == map_.end() ? nullptr : &it->second; // entries are never removed: the pointer stays valid
 }
 
-void node_cache::add(const git_oid& id, const node& n) {
+std::optional<git_oid> node_cache::blob_of(const cid& file_root) const {
+    std::lock_guard lock(mutex_);
+    auto it = blobs_.find(file_root.binary());
+    if (it == blobs_.end())
+        return std::nullopt;
+    return it->second;
+}
+
+void node_cache::add(const git_oid& id, const node& n, bool file) {
+    std::lock_guard lock(mutex_);
     if (!map_.emplace(id, n).second)
         return;
+    if (file)
+        blobs_[n.id.binary()] = id;
     pending_ += git::to_hex(id) + " " + n.id.to_string() + " " + std::to_string(n.tsize) + " " +
-                std::to_string(n.content) + "\n";
+                std::to_string(n.content) + (file ? " f\n" : " d\n");
 }
 
 void node_cache::flush() {
+    std::lock_guard lock(mutex_);
     if (pending_.empty())
         return;
     std::ofstream out(path_, std::ios::app);
@@ -105,7 +120,7 @@ node import_tree(git_repository* repo, const git_oid& tree_id, unixfs_builder& b
             } else {
                 d.child = import_blob(repo, id, link, builder, stats);
                 if (!link)
-                    cache.add(id, d.child);
+                    cache.add(id, d.child, true);
             }
             break;
         }
@@ -217,8 +232,8 @@ void import_blobs(git_repository* repo, const git_oid& tree, const std::string& 
                     result = builder.file(std::string_view(static_cast<const char*>(git_blob_rawcontent(raw)),
                                                            static_cast<std::size_t>(bytes)));
                 }
+                cache.add(j.id, *result, true);
                 std::lock_guard lock(mutex);
-                cache.add(j.id, *result);
                 ++stats.files_read;
                 stats.bytes_read += bytes;
             }

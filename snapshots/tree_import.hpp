@@ -8,6 +8,8 @@
 #include "snapshots/unixfs.hpp"
 
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -15,15 +17,19 @@ namespace ag::snapshots {
 
 class node_cache {
 public:
-    // One file per CID version: lines "<git oid> <cid> <tsize> <content size>".
+    // One file per CID version: lines "<git oid> <cid> <tsize> <content size> <f|d>" (file or directory).
     explicit node_cache(std::string path);
     const node* find(const git_oid& id) const;
-    void add(const git_oid& id, const node& n);
+    void add(const git_oid& id, const node& n, bool file = false);
+    // The blob a file node was made from (for making its blocks again).
+    std::optional<git_oid> blob_of(const cid& file_root) const;
     void flush(); // appends what was added since the last flush
 
 private:
     std::string path_;
     std::unordered_map<git_oid, node, git::oid_hash, git::oid_equal> map_;
+    std::unordered_map<std::string, git_oid> blobs_; // binary CID of a file node → its blob
+    mutable std::mutex mutex_;                       // add() runs on several threads
     std::string pending_;
 };
 

@@ -140,7 +140,10 @@ node unixfs_builder::put(std::string block, codec kind, std::uint64_t links_tsiz
     n.id = cid_of(version_, kind, block);
     n.tsize = block.size() + links_tsize;
     n.content = content;
-    sink_.put(n.id, block);
+    if (in_file_)
+        sink_.put_file_block(n.id, block);
+    else
+        sink_.put(n.id, block);
     return n;
 }
 
@@ -175,6 +178,14 @@ node unixfs_builder::internal(const std::vector<node>& children) {
 }
 
 node unixfs_builder::file(const std::function<std::size_t(char*, std::size_t)>& read) {
+    struct file_scope {
+        bool& flag;
+        explicit file_scope(bool& f)
+            : flag(f) {
+            flag = true;
+        }
+        ~file_scope() { flag = false; }
+    } scope(in_file_);
     std::string chunk(chunk_size, '\0');
     auto next = [&]() -> bool {
         std::size_t got = 0;

@@ -27,6 +27,9 @@ class block_sink {
 public:
     virtual ~block_sink() = default;
     virtual void put(const cid& id, std::string_view block) = 0;
+    // The blocks of a file (leaves and the nodes above them). A sink that can get the file's bytes again
+    // elsewhere (from git) may drop them.
+    virtual void put_file_block(const cid& id, std::string_view block) { put(id, block); }
 };
 
 struct dir_entry {
@@ -53,6 +56,7 @@ private:
     node hamt(std::vector<dir_entry*>& entries, int depth);
     int version_;
     block_sink& sink_;
+    bool in_file_ = false;
 };
 
 // MurmurHash3 x64 128, first 64 bits: what UnixFS HAMT shards hash names with.
