@@ -211,6 +211,14 @@ private:
 
 } // namespace
 
+std::vector<cid> links_of(const cid& id, std::string_view block) {
+    std::vector<cid> out;
+    if (id.kind == codec::dag_pb)
+        for (auto& l : decode_pb(block).links)
+            out.push_back(l.target);
+    return out;
+}
+
 block_map read_car(std::string_view car) {
     block_map blocks;
     std::string_view s = car;
@@ -244,10 +252,8 @@ void check_complete(const block_map& blocks, const cid& root) {
         stack.pop_back();
         if (!seen.emplace(c.binary(), true).second)
             continue;
-        const std::string& block = block_of(blocks, c);
-        if (c.kind == codec::dag_pb)
-            for (const auto& l : decode_pb(block).links)
-                stack.push_back(l.target);
+        for (const auto& child : links_of(c, block_of(blocks, c)))
+            stack.push_back(child);
     }
 }
 

@@ -8,10 +8,15 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ag::snapshots {
 
 using block_map = std::map<std::string, std::string>; // binary CID → block
+
+// The CIDs a block links to, in order (none for a raw block). Throws std::runtime_error on a malformed dag-pb
+// block.
+std::vector<cid> links_of(const cid& id, std::string_view block);
 
 // Parses a CARv1 and verifies every block against its CID. Throws std::runtime_error naming the first
 // problem.

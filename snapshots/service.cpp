@@ -106,55 +106,6 @@ nlohmann::json to_json(const record& r) {
             {"pinned", r.pinned}};
 }
 
-// dag-pb: the CIDs a block links to (PBNode field 2 = PBLink, PBLink field 1 = Hash).
-std::vector<cid> links_of(const cid& id, std::string_view block) {
-    std::vector<cid> out;
-    if (id.kind != codec::dag_pb)
-        return out;
-    auto varint = [](std::string_view& s) -> std::uint64_t {
-        std::uint64_t v = 0;
-        for (int shift = 0; !s.empty() && shift < 64; shift += 7) {
-            auto b = static_cast<unsigned char>(s.front());
-            s.remove_prefix(1);
-            v |= std::uint64_t(b & 0x7f) << shift;
-            if (!(b & 0x80))
-                return v;
-        }
-        throw std::runtime_error("bad varint in a dag-pb block");
-    };
-    std::string_view s = block;
-    while (!s.empty()) {
-        auto key = varint(s);
-        if ((key & 7) != 2)
-            throw std::runtime_error("unexpected field in a dag-pb block");
-        auto len = varint(s);
-        if (len > s.size())
-            throw std::runtime_error("truncated dag-pb block");
-        std::string_view field = s.substr(0, len);
-        s.remove_prefix(len);
-        if ((key >> 3) != 2)
-            continue;
-        while (!field.empty()) {
-            auto k = varint(field);
-            if ((k & 7) == 0) {
-                varint(field);
-                continue;
-            }
-            auto l = varint(field);
-            if (l > field.size())
-                throw std::runtime_error("truncated dag-pb link");
-            if ((k >> 3) == 1) {
-                auto c = cid::from_binary(field.substr(0, l));
-                if (!c)
-                    throw std::runtime_error("unsupported CID in a dag-pb link");
-                out.push_back(*c);
-            }
-            field.remove_prefix(l);
-        }
-    }
-    return out;
-}
-
 } // namespace
 
 service::service(git::workspace& ws, const std::string& state_dir, int cid_version,

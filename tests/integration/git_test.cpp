@@ -2,6 +2,7 @@
 // headers, errors, the credentials probe, gzip bodies, and the workspace made a repository at start. The git
 // client scenarios themselves are in tests/git/scenarios.sh.
 #include "support/gateway.hpp"
+#include "support/shell.hpp"
 
 #include "support/gzip.hpp"
 
@@ -13,26 +14,10 @@
 #include <thread>
 
 using test::gateway;
+using test::put;
+using test::sh;
 
 namespace {
-
-void put(const std::string& path, const std::string& content) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    test::write_file(path, content);
-}
-
-std::string sh(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p);
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
-        out.append(buf, n);
-    ::pclose(p);
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
-    return out;
-}
 
 std::string pkt(const std::string& line) {
     char len[5];

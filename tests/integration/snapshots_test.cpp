@@ -2,6 +2,7 @@
 // loses nothing, automatic snapshots, serialised syncs, errors, and crashes in the middle of a reset. CIDs
 // against an independent importer are checked in tests/snapshots/oracle.sh.
 #include "support/engine_helpers.hpp"
+#include "support/shell.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,27 +14,11 @@
 #include <thread>
 
 using test::gateway;
+using test::put;
+using test::sh;
 using test::wait_until;
 
 namespace {
-
-void put(const std::string& path, const std::string& content) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    test::write_file(path, content);
-}
-
-std::string sh(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p);
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
-        out.append(buf, n);
-    ::pclose(p);
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
-    return out;
-}
 
 nlohmann::json sync(const gateway& g) {
     auto r = g.request("POST", g.api("/snapshots/sync"), "", {{"Content-Type", "application/json"}});
@@ -45,6 +30,20 @@ nlohmann::json reset(const gateway& g, const std::string& cid, int expect = 200)
     auto r = g.post(g.api("/snapshots/reset"), {{"snapshotCid", cid}});
     REQUIRE(r.status == expect);
     return r.json();
+}
+
+// Sends a request from another thread and kills the daemon with SIGKILL `after` into it.
+void kill_during(gateway& g, std::chrono::microseconds after, const std::function<void()>& request) {
+    std::thread caller([&] {
+        try {
+            request();
+        } catch (...) { // the daemon died under it: expected
+        }
+    });
+    std::this_thread::sleep_for(after);
+    ::kill(g.pid(), SIGKILL);
+    caller.join();
+    g.stop();
 }
 
 std::string tree_of(const std::string& ws, const std::string& rev) {
@@ -219,16 +218,9 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
                 round % 2 == 0
                     ? cid_a
                     : g.get(g.api("/snapshots")).json()["snapshots"][1]["snapshotCid"].get<std::string>();
-            std::thread caller([&] {
-                try {
-                    g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}});
-                } catch (const std::exception&) { // the daemon died under it: expected
-                }
+            kill_during(g, std::chrono::microseconds(rng() % 60000), [&] {
+                g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}});
             });
-            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
-            ::kill(g.pid(), SIGKILL);
-            caller.join();
-            g.stop();
         }
         // The next start finishes an interrupted reset; the work tree then matches HEAD exactly.
         gateway g({"--snapshot-interval", "0"}, root.path);
@@ -267,16 +259,7 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
                     "\n");
         {
             gateway g({"--snapshot-interval", "0"}, root.path);
-            std::thread caller([&] {
-                try {
-                    g.request("POST", g.api("/snapshots/sync"), "", {{"Content-Type", "application/json"}});
-                } catch (const std::exception&) { // the daemon died under it: expected
-                }
-            });
-            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 80000));
-            ::kill(g.pid(), SIGKILL);
-            caller.join();
-            g.stop();
+            kill_during(g, std::chrono::microseconds(rng() % 80000), [&] { sync(g); });
         }
         gateway g({"--snapshot-interval", "0"}, root.path);
         CHECK(sh("git -C " + ws + " fsck --no-dangling --no-progress && echo fsck-ok").ends_with("fsck-ok"));
