@@ -31,7 +31,7 @@ token=scenario-token-0123456789
 if [ "$mode" = daemon ]; then
     binary=${2:?daemon BINARY}
     mkdir -p "$work/root/workspace"
-    "$binary" --root "$work/root" --token "$token" --listen 127.0.0.1:0 --agent-id box \
+    "$binary" --root "$work/root" --token "$token" --listen 127.0.0.1:0 --agent-id box --snapshot-interval 0 \
         >"$work/daemon.out" 2>"$work/daemon.log" &
     daemon_pid=$!
     for _ in $(seq 200); do grep -q "listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
