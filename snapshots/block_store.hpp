@@ -20,6 +20,7 @@ public:
     // node was made from (snapshots::service::write_car makes them again). This keeps the store at the size
     // of the directory nodes, not a second copy of the workspace.
     void put_file_block(const cid&, std::string_view) override {}
+    bool wants_file_blocks() const override { return false; }
     bool has(const cid& id) const;
     // The block, if present and its hash matches its name (a damaged file counts as missing).
     std::optional<std::string> get(const cid& id) const;

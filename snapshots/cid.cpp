@@ -165,4 +165,18 @@ cid cid_of(int version, codec kind, std::string_view block) {
     return c;
 }
 
+cid cid_of_parts(int version, codec kind, std::initializer_list<std::string_view> parts) {
+    cid c;
+    c.version = version;
+    c.kind = version == 0 ? codec::dag_pb : kind;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    for (auto p : parts)
+        EVP_DigestUpdate(ctx, p.data(), p.size());
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx, c.digest.data(), &len);
+    EVP_MD_CTX_free(ctx);
+    return c;
+}
+
 } // namespace ag::snapshots

@@ -3,6 +3,7 @@
 // CIDv1 (base32 "b…", dag-pb 0x70 or raw 0x55).
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ struct cid {
 
 // The CID of `block` (sha2-256).
 cid cid_of(int version, codec kind, std::string_view block);
+// The same for a block given in pieces (hashed in place, never joined).
+cid cid_of_parts(int version, codec kind, std::initializer_list<std::string_view> parts);
 
 void append_varint(std::string& out, std::uint64_t v);
 std::string base58btc(std::string_view bytes);

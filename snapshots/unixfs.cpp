@@ -148,16 +148,33 @@ node unixfs_builder::put(std::string block, codec kind, std::uint64_t links_tsiz
 }
 
 node unixfs_builder::leaf(std::string_view chunk) {
-    if (version_ == 1)
-        return put(std::string(chunk), codec::raw, 0, chunk.size());
-    std::string data;
-    append_varint_field(data, 0x08, 2); // Type File
-    if (!chunk.empty())
-        append_bytes_field(data, 0x12, chunk);
-    append_varint_field(data, 0x18, chunk.size());
-    std::string block;
-    append_bytes_field(block, 0x0a, data);
-    return put(std::move(block), codec::dag_pb, 0, chunk.size());
+    // Leaves are nearly all of a snapshot's bytes: hashed in place, and copied into a block only for a sink
+    // that keeps file blocks.
+    node n;
+    n.content = chunk.size();
+    if (version_ == 1) {
+        n.id = cid_of(1, codec::raw, chunk);
+        n.tsize = chunk.size();
+        sink_.put_file_block(n.id, chunk);
+        return n;
+    }
+    // dag-pb leaf: 0a <len> [08 02 (12 <n> <chunk>) 18 <n>]
+    std::string data_head, tail;
+    append_varint_field(data_head, 0x08, 2); // Type File
+    if (!chunk.empty()) {
+        data_head.push_back(0x12);
+        append_varint(data_head, chunk.size());
+    }
+    append_varint_field(tail, 0x18, chunk.size());
+    std::string head;
+    head.push_back(0x0a);
+    append_varint(head, data_head.size() + chunk.size() + tail.size());
+    head += data_head;
+    n.id = cid_of_parts(0, codec::dag_pb, {head, chunk, tail});
+    n.tsize = head.size() + chunk.size() + tail.size();
+    if (sink_.wants_file_blocks())
+        sink_.put_file_block(n.id, head + std::string(chunk) + tail);
+    return n;
 }
 
 node unixfs_builder::internal(const std::vector<node>& children) {

@@ -30,6 +30,7 @@ public:
     // The blocks of a file (leaves and the nodes above them). A sink that can get the file's bytes again
     // elsewhere (from git) may drop them.
     virtual void put_file_block(const cid& id, std::string_view block) { put(id, block); }
+    virtual bool wants_file_blocks() const { return true; }
 };
 
 struct dir_entry {
