@@ -234,7 +234,15 @@ void service::load() {
         std::lock_guard lock(ws_.lock());
         auto repo = ws_.open();
         log::warn("snapshots: finishing the reset to {} that was interrupted", cid_text);
-        finish_reset(repo.get(), commit, cid_text);
+        try {
+            finish_reset(repo.get(), commit, cid_text);
+        } catch (const std::exception& e) {
+            // A marker that cannot be acted on (damaged, or naming a commit that is gone) must not keep the
+            // daemon from starting; it is set aside for a person to look at.
+            log::error("snapshots: cannot finish the interrupted reset ({}); kept as reset-pending.failed",
+                       e.what());
+            ::rename((dir_ + "/reset-pending").c_str(), (dir_ + "/reset-pending.failed").c_str());
+        }
     }
 }
 

@@ -275,3 +275,14 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
         CHECK(car.body.size() > 200 * 1000);
     }
 }
+
+TEST_CASE("snapshots: a reset marker that cannot be acted on is set aside, not a reason to refuse to start") {
+    test::temp_dir root;
+    put(root.path + "/workspace/a.txt", "a\n");
+    { gateway g({"--snapshot-interval", "0"}, root.path); }
+    put(root.path + "/.agent-gateway/snapshots/reset-pending", "not-a-commit QmNothing\n");
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    CHECK(sync(g)["success"] == true);
+    CHECK(test::exists(root.path + "/.agent-gateway/snapshots/reset-pending.failed"));
+    CHECK_FALSE(test::exists(root.path + "/.agent-gateway/snapshots/reset-pending"));
+}
