@@ -342,27 +342,19 @@ bool clone_cache::serve(git_repository* repo, const std::vector<git_oid>& wants,
         int fd;
         ~closer() { ::close(fd); }
     } close_tfd{tfd};
-    struct writer_state {
-        int fd;
-        bool failed = false;
-    } ws{tfd};
     check(git_packbuilder_foreach(
               raw_pb,
               [](void* buf, std::size_t size, void* payload) -> int {
-                  auto* s = static_cast<writer_state*>(payload);
-                  const char* p = static_cast<const char*>(buf);
-                  while (size > 0) {
-                      ssize_t n = ::write(s->fd, p, size);
-                      if (n <= 0) {
-                          s->failed = true;
-                          return -1;
-                      }
-                      p += n;
-                      size -= static_cast<std::size_t>(n);
+                  try {
+                      fs_util::write_all(*static_cast<int*>(payload),
+                                         std::string_view(static_cast<const char*>(buf), size),
+                                         "temporary pack");
+                  } catch (const std::exception&) {
+                      return -1; // the check below reports it
                   }
                   return 0;
               },
-              &ws),
+              &tfd),
           "pack newer objects");
     struct stat st {};
     ::fstat(tfd, &st);

@@ -4,6 +4,7 @@
 #include "git/libgit2.hpp"
 #include "git/pkt_line.hpp"
 #include "git/workspace.hpp"
+#include "util/atomic_file.hpp"
 #include "util/log.hpp"
 
 #include <fcntl.h>
@@ -28,14 +29,6 @@ struct command {
     std::string name;
     std::string error; // empty: accepted
 };
-
-void fsync_dir(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
 
 // The paths whose entries differ between HEAD's tree and `target`'s (all of target's when HEAD is unborn).
 std::vector<std::string> changed_paths(git_repository* repo, const git_oid& target) {
@@ -186,7 +179,7 @@ struct receive_session::state {
                 fs::rename(p, dest + p.filename().string());
             for (const auto& p : idxs)
                 fs::rename(p, dest + p.filename().string());
-            fsync_dir(dest);
+            fs_util::fsync_dir(dest);
         }
         drop_quarantine();
     }

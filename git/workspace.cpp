@@ -1,5 +1,6 @@
 #include "git/workspace.hpp"
 
+#include "util/atomic_file.hpp"
 #include "util/log.hpp"
 
 #include <cstring>
@@ -18,11 +19,7 @@ void keep_runs_ignored(const std::string& git_dir) {
     const fs::path exclude = fs::path(git_dir) / "info" / "exclude";
     std::error_code ec;
     fs::create_directories(exclude.parent_path(), ec);
-    std::string content;
-    {
-        std::ifstream in(exclude);
-        content.assign(std::istreambuf_iterator<char>(in), {});
-    }
+    std::string content = fs_util::read_file(exclude.string()).value_or("");
     if (content.find("\n/runs/\n") != std::string::npos || content.starts_with("/runs/\n"))
         return;
     std::ofstream out(exclude, std::ios::app);

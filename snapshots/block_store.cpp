@@ -8,8 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 namespace ag::snapshots {
@@ -42,16 +40,12 @@ void block_store::put(const cid& id, std::string_view block) {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         throw std::system_error(errno, std::generic_category(), "block store: " + tmp);
-    std::size_t off = 0;
-    while (off < block.size()) {
-        ssize_t n = ::write(fd, block.data() + off, block.size() - off);
-        if (n < 0) {
-            int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw std::system_error(e, std::generic_category(), "block store: " + tmp);
-        }
-        off += static_cast<std::size_t>(n);
+    try {
+        fs_util::write_all(fd, block, tmp);
+    } catch (...) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw;
     }
     ::close(fd);
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -63,12 +57,10 @@ void block_store::put(const cid& id, std::string_view block) {
 }
 
 std::optional<std::string> block_store::get(const cid& id) const {
-    std::ifstream in(path_of(id), std::ios::binary);
-    if (!in)
+    auto bytes = fs_util::read_file(path_of(id));
+    if (!bytes)
         return std::nullopt;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string block = ss.str();
+    std::string block = std::move(*bytes);
     if (cid_of(id.version, id.kind, block) != id)
         return std::nullopt;
     return block;

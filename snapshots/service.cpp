@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,13 +22,6 @@ namespace {
 
 constexpr std::size_t max_diff = 64 * 1024;
 constexpr std::size_t kept = 100; // records kept on disk; the API shows 10
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // Cuts at a UTF-8 character boundary at most `limit` bytes in.
 std::string cut_utf8(std::string s, std::size_t limit) {
@@ -204,7 +196,7 @@ void service::start_pinning() {
 }
 
 void service::load() {
-    std::string text = read_all(dir_ + "/index.json");
+    std::string text = fs_util::read_file(dir_ + "/index.json").value_or("");
     if (!text.empty()) {
         auto j = nlohmann::json::parse(text, nullptr, false);
         if (j.is_object() && j["snapshots"].is_array()) {
@@ -226,7 +218,7 @@ void service::load() {
         }
     }
     // A reset that a crash interrupted: finish it, so the workspace is the target, not a mix.
-    std::string pending = read_all(dir_ + "/reset-pending");
+    std::string pending = fs_util::read_file(dir_ + "/reset-pending").value_or("");
     if (!pending.empty()) {
         std::istringstream f(pending);
         std::string commit, cid_text;

@@ -221,32 +221,21 @@ node unixfs_builder::file(const std::function<std::size_t(char*, std::size_t)>& 
     node root = leaf(chunk);
     chunk.resize(chunk_size);
     bool more = next();
-    std::function<node(int)> fill = [&](int depth) -> node {
-        std::vector<node> children;
+    // A node `depth` levels above the leaves, starting with `children`, filled to 174 links or the end.
+    std::function<node(int, std::vector<node>)> fill = [&](int depth, std::vector<node> children) -> node {
         while (children.size() < max_links && more) {
             if (depth == 1) {
                 children.push_back(leaf(chunk));
                 chunk.resize(chunk_size);
                 more = next();
             } else {
-                children.push_back(fill(depth - 1));
+                children.push_back(fill(depth - 1, {}));
             }
         }
         return internal(children);
     };
-    for (int depth = 1; more; ++depth) {
-        std::vector<node> children{root};
-        while (children.size() < max_links && more) {
-            if (depth == 1) {
-                children.push_back(leaf(chunk));
-                chunk.resize(chunk_size);
-                more = next();
-            } else {
-                children.push_back(fill(depth - 1));
-            }
-        }
-        root = internal(children);
-    }
+    for (int depth = 1; more; ++depth)
+        root = fill(depth, {root});
     return root;
 }
 

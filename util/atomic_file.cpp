@@ -36,24 +36,6 @@ private:
     int fd_;
 };
 
-void write_all(int fd, std::string_view bytes, const std::string& what) {
-    while (!bytes.empty()) {
-        ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_errno("write " + what);
-        }
-        bytes.remove_prefix(static_cast<size_t>(n));
-    }
-}
-
-void fsync_dir(const std::string& dir) {
-    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0 || ::fsync(fd.get()) != 0)
-        throw_errno("fsync " + dir);
-}
-
 std::string dir_of(const std::string& path) {
     auto slash = path.rfind('/');
     if (slash == std::string::npos)
@@ -81,6 +63,42 @@ struct named_temp {
 };
 
 } // namespace
+
+void write_all(int fd, std::string_view bytes, const std::string& what) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_errno("write " + what);
+        }
+        bytes.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void fsync_dir(const std::string& dir) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0 || ::fsync(fd.get()) != 0)
+        throw_errno("fsync " + dir);
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return std::nullopt;
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_errno("read " + path);
+        if (n == 0)
+            return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
 
 void make_directories(const std::string& dir, mode_t mode) {
     if (dir.empty())

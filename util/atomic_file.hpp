@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,15 @@ void write_file_atomic(const std::string& path, std::string_view bytes, mode_t m
 // std::system_error (EEXIST after `max_attempts`); on failure nothing is left behind.
 std::string write_new_file(const std::string& dir, std::string_view bytes, mode_t mode,
                            const std::function<std::string(int)>& name_for, int max_attempts = 10000);
+
+// Writes all of `bytes` to `fd` (retrying short writes and EINTR). Throws std::system_error naming `what`.
+void write_all(int fd, std::string_view bytes, const std::string& what);
+
+// Makes the directory's entries (a rename, a new file) durable. Throws std::system_error.
+void fsync_dir(const std::string& dir);
+
+// The whole file; nullopt when it cannot be opened. Throws std::system_error on a read error.
+std::optional<std::string> read_file(const std::string& path);
 
 // Makes `dir` and its parents (like mkdir -p). Throws std::system_error.
 void make_directories(const std::string& dir, mode_t mode = 0755);
