@@ -125,8 +125,10 @@ clone_empty() {
 first_push_into_empty() {
     cd c-empty
     printf 'hello\n' >hello.txt
-    mkdir -p dir/sub && printf 'deep\n' >dir/sub/deep.txt
-    git add -A && git commit -qm first
+    mkdir -p dir/sub
+    printf 'deep\n' >dir/sub/deep.txt
+    git add -A
+    git commit -qm first
     git push origin main
     cd ..
     [ "$(cat "$server/hello.txt")" = hello ]
@@ -213,7 +215,8 @@ pull() {
 push_fast_forward() {
     git -C c-main pull -q
     printf 'client\n' >c-main/client.txt
-    git -C c-main add client.txt && git -C c-main commit -qm client
+    git -C c-main add client.txt
+    git -C c-main commit -qm client
     git -C c-main push
     [ "$(cat "$server/client.txt")" = client ]
     same_head c-main main
@@ -223,7 +226,8 @@ push_fast_forward() {
 push_new_branch_and_tag() {
     git -C c-main checkout -qb feature
     printf 'feature\n' >c-main/feature.txt
-    git -C c-main add feature.txt && git -C c-main commit -qm feature
+    git -C c-main add feature.txt
+    git -C c-main commit -qm feature
     git -C c-main push origin feature
     git -C c-main tag -a v2.0 -m "two"
     git -C c-main push origin v2.0
@@ -247,7 +251,8 @@ diverged_push() {
     git -C c-v0 pull -q
     server_commit diverge-server.txt server
     printf 'client\n' >c-v0/diverge-client.txt
-    git -C c-v0 add -A && git -C c-v0 commit -qm "client diverges"
+    git -C c-v0 add -A
+    git -C c-v0 commit -qm "client diverges"
     push_output_has c-v0 "rejected" origin main
 }
 
@@ -265,7 +270,8 @@ diverged_force_push() {
 large_push() {
     git -C c-main pull -q
     head -c 3000000 /dev/urandom >c-main/big.bin
-    git -C c-main add big.bin && git -C c-main commit -qm big
+    git -C c-main add big.bin
+    git -C c-main commit -qm big
     GIT_TRACE_CURL=$work/push.trace git -C c-main push
     cmp c-main/big.bin "$server/big.bin"
     grep -q "Transfer-Encoding: chunked" "$work/push.trace"
@@ -275,8 +281,10 @@ push_checked_out_updates_files() {
     git -C c-main pull -q
     printf 'v2\n' >c-main/hello.txt
     git -C c-main rm -q dir/sub/deep.txt
-    mkdir -p c-main/new/dir && printf 'n\n' >c-main/new/dir/n.txt
-    git -C c-main add -A && git -C c-main commit -qm "edit, remove, add"
+    mkdir -p c-main/new/dir
+    printf 'n\n' >c-main/new/dir/n.txt
+    git -C c-main add -A
+    git -C c-main commit -qm "edit, remove, add"
     git -C c-main push
     [ "$(cat "$server/hello.txt")" = v2 ]
     [ ! -e "$server/dir/sub/deep.txt" ]
@@ -288,7 +296,8 @@ pending_changes_committed_first() {
     git -C c-main pull -q
     printf 'agent was here\n' >"$server/agent-note.txt"
     printf 'x\n' >c-main/x.txt
-    git -C c-main add x.txt && git -C c-main commit -qm x
+    git -C c-main add x.txt
+    git -C c-main commit -qm x
     push_output_has c-main "non-fast-forward" origin main
     # The agent's file is now in a commit, and the client can pull it and push on top.
     git -C "$server" log -1 --format=%s | grep -q "Workspace changes before a push"
@@ -328,7 +337,8 @@ invalid_manifest_push() {
     local before
     before=$(git -C "$server" rev-parse main)
     printf '{"version": 1, "scripts": {' >c-main/manifest.json
-    git -C c-main add manifest.json && git -C c-main commit -qm "broken manifest"
+    git -C c-main add manifest.json
+    git -C c-main commit -qm "broken manifest"
     push_output_has c-main "manifest.json: not valid JSON" origin main
     printf '{"version": 2}\n' >c-main/manifest.json
     git -C c-main commit -qam "wrong version"
@@ -344,7 +354,8 @@ invalid_manifest_push() {
 atomic_all_or_nothing() {
     git -C c-main pull -q
     printf 'y\n' >c-main/y.txt
-    git -C c-main add y.txt && git -C c-main commit -qm y
+    git -C c-main add y.txt
+    git -C c-main commit -qm y
     git -C c-main branch -f side HEAD
     printf 'broken' >c-main/manifest.json
     git -C c-main commit -qam "breaks the manifest"
