@@ -2,12 +2,14 @@
 
 #include "git/advertise.hpp"
 #include "git/libgit2.hpp"
+#include "git/object_check.hpp"
 #include "git/pkt_line.hpp"
 #include "git/workspace.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -30,41 +32,68 @@ struct command {
     std::string error; // empty: accepted
 };
 
-// The paths whose entries differ between HEAD's tree and `target`'s (all of target's when HEAD is unborn).
-std::vector<std::string> changed_paths(git_repository* repo, const git_oid& target) {
-    git_commit* c = nullptr;
-    check(git_commit_lookup(&c, repo, &target), "read the pushed commit");
-    commit_ptr commit(c);
-    git_tree* new_tree = nullptr;
-    check(git_commit_tree(&new_tree, c), "read the pushed tree");
-    tree_ptr owned_new(new_tree);
-    tree_ptr owned_old;
-    git_oid head_id;
-    if (git_reference_name_to_id(&head_id, repo, "HEAD") == 0) {
-        git_commit* h = nullptr;
-        check(git_commit_lookup(&h, repo, &head_id), "read HEAD");
-        commit_ptr head(h);
-        git_tree* t = nullptr;
-        check(git_commit_tree(&t, h), "read HEAD's tree");
-        owned_old.reset(t);
-    }
-    git_diff* raw_diff = nullptr;
-    check(git_diff_tree_to_tree(&raw_diff, repo, owned_old.get(), new_tree, nullptr), "compare trees");
-    std::unique_ptr<git_diff, deleter<git_diff, git_diff_free>> diff(raw_diff);
-    std::vector<std::string> out;
-    const std::size_t n = git_diff_num_deltas(raw_diff);
-    for (std::size_t i = 0; i < n; ++i) {
-        const git_diff_delta* d = git_diff_get_delta(raw_diff, i);
-        out.emplace_back(d->old_file.path);
-        if (std::strcmp(d->new_file.path, d->old_file.path) != 0)
-            out.emplace_back(d->new_file.path);
-    }
-    return out;
-}
-
 std::string last_error_message() {
     const git_error* e = git_error_last();
     return e && e->message ? e->message : "libgit2 error";
+}
+
+// Writes the paths `changed` of commit `target` into the work tree with a safe checkout (nothing the agent
+// changed is overwritten). Returns "" or why it could not; the caller restores the paths on failure.
+std::string check_out(git_repository* repo, const git_oid& target_id, const std::vector<std::string>& changed,
+                      std::vector<std::string>& messages) {
+    git_object* target = nullptr;
+    check(git_object_lookup(&target, repo, &target_id, GIT_OBJECT_COMMIT), "read commit");
+    object_ptr owned_target(target);
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy =
+        GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_OVERWRITE_IGNORED | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    std::vector<std::string> conflicts;
+    co.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
+    co.notify_cb = [](git_checkout_notify_t, const char* path, const git_diff_file*, const git_diff_file*,
+                      const git_diff_file*, void* payload) -> int {
+        auto* list = static_cast<std::vector<std::string>*>(payload);
+        if (list->size() < 5)
+            list->push_back(path);
+        return 0;
+    };
+    co.notify_payload = &conflicts;
+    std::vector<std::string> copies = changed;
+    std::vector<char*> pathspec;
+    for (auto& p : copies)
+        pathspec.push_back(p.data());
+    co.paths = {pathspec.data(), pathspec.size()};
+    if (git_checkout_tree(repo, target, &co) < 0) {
+        std::string paths;
+        for (const auto& p : conflicts)
+            paths += (paths.empty() ? "" : ", ") + p;
+        messages.push_back("agent-gateway: the working tree could not take the push (" +
+                           (paths.empty() ? last_error_message() : "changed meanwhile: " + paths) +
+                           "); nothing was changed");
+        return "Could not update working tree to new HEAD";
+    }
+    // libgit2 leaves out, without an error, entries it will not write on this platform: every file of the
+    // pushed tree must be there, or the push is refused rather than recorded as deleted by the next commit.
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, repo, &target_id), "read commit");
+    commit_ptr commit(c);
+    git_tree* t = nullptr;
+    check(git_commit_tree(&t, c), "read tree");
+    tree_ptr tree(t);
+    const std::string workdir = git_repository_workdir(repo);
+    for (const auto& p : changed) {
+        git_tree_entry* e = nullptr;
+        if (git_tree_entry_bypath(&e, t, p.c_str()) < 0)
+            continue; // removed by the push
+        std::unique_ptr<git_tree_entry, deleter<git_tree_entry, git_tree_entry_free>> entry(e);
+        struct stat st {};
+        if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT && ::lstat((workdir + p).c_str(), &st) != 0) {
+            messages.push_back("agent-gateway: '" + p +
+                               "' cannot be written to the work tree; nothing was changed");
+            return "path cannot be checked out: " + p;
+        }
+    }
+    return {};
 }
 
 } // namespace
@@ -168,20 +197,31 @@ struct receive_session::state {
     }
 
     // Moves the received pack into the repository: .pack first, .idx last (the index makes it visible).
-    void migrate_quarantine() {
+    // Returns the moved files, so a push refused after this point can take them out again.
+    std::vector<fs::path> migrate_quarantine() {
         indexer.reset();
         const std::string dest = ws.git_dir() + "/objects/pack/";
+        std::vector<fs::path> moved;
         if (stats.total_objects > 0) {
             std::vector<fs::path> packs, idxs;
             for (const auto& e : fs::directory_iterator(quarantine + "/pack"))
                 (e.path().extension() == ".idx" ? idxs : packs).push_back(e.path());
-            for (const auto& p : packs)
-                fs::rename(p, dest + p.filename().string());
-            for (const auto& p : idxs)
-                fs::rename(p, dest + p.filename().string());
+            for (const auto* group : {&packs, &idxs})
+                for (const auto& p : *group) {
+                    fs::rename(p, dest + p.filename().string());
+                    moved.push_back(dest + p.filename().string());
+                }
             fs_util::fsync_dir(dest);
         }
         drop_quarantine();
+        return moved;
+    }
+
+    // A refused push's pack leaves the repository again (index first: then no reader looks into the pack).
+    static void remove_migrated(const std::vector<fs::path>& moved) {
+        std::error_code ec;
+        for (auto it = moved.rbegin(); it != moved.rend(); ++it)
+            fs::remove(*it, ec);
     }
 };
 
@@ -244,19 +284,22 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
         else if (git_indexer_commit(s.indexer.get(), &s.stats) < 0)
             s.unpack_error = last_error_message();
     }
+    s.indexer.reset();
+    s.repo.reset();
+    // What git's transfer.fsckObjects refuses, before anything looks at the refs.
+    if (s.unpack_error.empty() && !s.quarantine.empty())
+        s.unpack_error = check_received_objects(s.quarantine);
 
     std::vector<std::string> messages;
+    if (!s.unpack_error.empty())
+        messages.push_back("agent-gateway: " + s.unpack_error);
     std::lock_guard workspace_lock(s.ws.lock());
-    // The handle the indexer used (refs and the index are read from disk again on each lookup).
-    repository_ptr repo = s.repo ? std::move(s.repo) : s.ws.open();
-    git_odb* raw_odb = nullptr;
-    check(git_repository_odb(&raw_odb, repo.get()), "odb");
-    odb_ptr odb(raw_odb);
-    if (!s.quarantine.empty())
-        check(git_odb_add_disk_alternate(raw_odb, s.quarantine.c_str()), "read the pushed objects");
+    // The pending changes are committed through a handle that cannot see the quarantine: a file the agent
+    // wrote with the same bytes as a pushed one must become an object of the repository, not a reference to
+    // an object that leaves with a refused pack.
+    repository_ptr repo = s.ws.open();
     const std::string head = workspace::head_branch(repo.get());
     bool failed = !s.unpack_error.empty();
-
     if (!failed) {
         bool touches_head = false;
         for (const auto& c : s.commands)
@@ -266,6 +309,14 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
                 messages.push_back("agent-gateway: the workspace had changes; committed them first as " +
                                    to_hex(*pending).substr(0, 12));
         }
+    }
+    git_odb* raw_odb = nullptr;
+    check(git_repository_odb(&raw_odb, repo.get()), "odb");
+    odb_ptr odb(raw_odb);
+    if (!failed && !s.quarantine.empty())
+        check(git_odb_add_disk_alternate(raw_odb, s.quarantine.c_str()), "read the pushed objects");
+
+    if (!failed) {
         for (auto& c : s.commands) {
             int valid = 0;
             git_reference_name_is_valid(&valid, c.name.c_str());
@@ -339,9 +390,17 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
         for (const auto& c : s.commands)
             failed |= !c.error.empty();
     }
+    odb.reset();
+    repo.reset();
 
     if (!failed) {
-        // All or nothing: every ref is locked before the working tree or any ref changes.
+        // Every check passed: the objects join the repository, then the work tree follows, then the refs
+        // move. A refusal from here on takes the pack out again; a crash leaves it unreferenced (harmless),
+        // and a checkout it interrupted is undone at the next start (workspace::begin_checkout).
+        std::vector<fs::path> migrated;
+        if (!s.quarantine.empty())
+            migrated = s.migrate_quarantine();
+        repo = s.ws.open();
         auto sig = daemon_signature();
         git_transaction* raw_tx = nullptr;
         check(git_transaction_new(&raw_tx, repo.get()), "transaction");
@@ -357,49 +416,25 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
         for (const auto& c : s.commands)
             if (c.name == head && !is_zero(c.new_id))
                 moves_head = &c;
+        std::vector<std::string> changed;
+        bool checkout_begun = false;
         if (problem.empty() && moves_head) {
-            git_object* target = nullptr;
-            check(git_object_lookup(&target, repo.get(), &moves_head->new_id, GIT_OBJECT_COMMIT),
-                  "read commit");
-            object_ptr owned_target(target);
-            git_checkout_options co;
-            git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-            co.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_OVERWRITE_IGNORED;
-            std::vector<std::string> conflicts;
-            co.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
-            co.notify_cb = [](git_checkout_notify_t, const char* path, const git_diff_file*,
-                              const git_diff_file*, const git_diff_file*, void* payload) -> int {
-                auto* list = static_cast<std::vector<std::string>*>(payload);
-                if (list->size() < 5)
-                    list->push_back(path);
-                return 0;
-            };
-            co.notify_payload = &conflicts;
+            git_oid head_id;
+            const bool born = git_reference_name_to_id(&head_id, repo.get(), "HEAD") == 0;
             // Only the paths the push changes: the rest of the tree is what HEAD has (pending changes were
             // committed above), and looking at every file of a large workspace again costs a stat each.
-            std::vector<std::string> changed = changed_paths(repo.get(), moves_head->new_id);
-            std::vector<char*> pathspec;
-            for (auto& p : changed)
-                pathspec.push_back(p.data());
-            co.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
-            co.paths = {pathspec.data(), pathspec.size()};
+            changed = workspace::paths_between(repo.get(), born ? &head_id : nullptr, moves_head->new_id);
             if (changed.empty()) {
                 out.checked_out_moved = true; // the same tree: nothing to write
-            } else if (git_checkout_tree(repo.get(), target, &co) < 0) {
-                problem = "Could not update working tree to new HEAD";
-                std::string paths;
-                for (const auto& p : conflicts)
-                    paths += (paths.empty() ? "" : ", ") + p;
-                messages.push_back("agent-gateway: the working tree changed while the push was applied (" +
-                                   (paths.empty() ? last_error_message() : paths) + "); nothing was changed");
             } else {
-                out.checked_out_moved = true;
+                s.ws.begin_checkout(born ? &head_id : nullptr, moves_head->new_id);
+                checkout_begun = true;
+                problem = check_out(repo.get(), moves_head->new_id, changed, messages);
+                out.checked_out_moved = problem.empty();
             }
         }
         if (problem.empty()) {
             try {
-                if (!s.quarantine.empty())
-                    s.migrate_quarantine();
                 for (const auto& c : s.commands) {
                     if (is_zero(c.new_id))
                         check(git_transaction_remove(raw_tx, c.name.c_str()), "delete " + c.name);
@@ -415,25 +450,20 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
                 problem = "failed to update ref";
             }
         }
+        tx.reset();
+        repo.reset();
         if (!problem.empty()) {
-            if (out.checked_out_moved) {
-                // Put the working tree back where its ref still is.
-                git_object* back = nullptr;
-                git_oid head_id;
-                if (git_reference_name_to_id(&head_id, repo.get(), "HEAD") == 0 &&
-                    git_object_lookup(&back, repo.get(), &head_id, GIT_OBJECT_COMMIT) == 0) {
-                    object_ptr owned_back(back);
-                    git_checkout_options co;
-                    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-                    co.checkout_strategy = GIT_CHECKOUT_FORCE;
-                    git_checkout_tree(repo.get(), back, &co);
-                }
-                out.checked_out_moved = false;
-            }
+            // The work tree goes back to where its ref still is.
+            if (checkout_begun)
+                s.ws.restore_paths(changed);
+            out.checked_out_moved = false;
+            state::remove_migrated(migrated);
             for (auto& c : s.commands)
                 c.error = problem;
             failed = true;
         }
+        if (checkout_begun)
+            s.ws.end_checkout();
     }
     if (failed) {
         for (auto& c : s.commands)

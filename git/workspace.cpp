@@ -3,6 +3,8 @@
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -96,6 +98,7 @@ void workspace::prepare() {
     keep_runs_ignored(git_dir());
     remove_stale_locks(git_dir());
     remove_stale_quarantines(git_dir());
+    finish_interrupted_checkout();
     if (fresh) {
         std::lock_guard guard(lock_);
         auto c = commit_pending(raw, "Workspace as found at the first start of agent-gateway\n");
@@ -192,6 +195,106 @@ std::optional<git_oid> workspace::commit_pending(git_repository* repo, std::stri
                             parents),
           "commit the workspace");
     return out;
+}
+
+std::vector<std::string> workspace::paths_between(git_repository* repo, const git_oid* from,
+                                                  const git_oid& to) {
+    auto tree_of = [repo](const git_oid& id) {
+        git_commit* c = nullptr;
+        check(git_commit_lookup(&c, repo, &id), "read commit " + to_hex(id));
+        commit_ptr commit(c);
+        git_tree* t = nullptr;
+        check(git_commit_tree(&t, c), "read the tree of " + to_hex(id));
+        return tree_ptr(t);
+    };
+    tree_ptr new_tree = tree_of(to);
+    tree_ptr old_tree = from ? tree_of(*from) : nullptr;
+    git_diff* raw_diff = nullptr;
+    check(git_diff_tree_to_tree(&raw_diff, repo, old_tree.get(), new_tree.get(), nullptr), "compare trees");
+    std::unique_ptr<git_diff, deleter<git_diff, git_diff_free>> diff(raw_diff);
+    std::vector<std::string> out;
+    const std::size_t n = git_diff_num_deltas(raw_diff);
+    for (std::size_t i = 0; i < n; ++i) {
+        const git_diff_delta* d = git_diff_get_delta(raw_diff, i);
+        out.emplace_back(d->old_file.path);
+        if (std::strcmp(d->new_file.path, d->old_file.path) != 0)
+            out.emplace_back(d->new_file.path);
+    }
+    return out;
+}
+
+void workspace::begin_checkout(const git_oid* from, const git_oid& to) {
+    fs_util::write_file_atomic(checkout_marker(), (from ? to_hex(*from) : "-") + " " + to_hex(to) + "\n",
+                               0600);
+}
+
+void workspace::end_checkout() {
+    const std::string marker = checkout_marker();
+    if (::unlink(marker.c_str()) == 0)
+        fs_util::fsync_dir(git_dir());
+}
+
+void workspace::restore_paths(const std::vector<std::string>& paths) {
+    if (paths.empty())
+        return;
+    // A fresh handle: a failed checkout leaves its changes in the in-memory index of the handle it used.
+    repository_ptr repo = open();
+    git_oid head_id;
+    if (git_reference_name_to_id(&head_id, repo.get(), "HEAD") < 0) {
+        // Unborn HEAD: nothing is tracked, so every such path is removed.
+        std::error_code ec;
+        for (const auto& p : paths) {
+            fs::path full = fs::path(dir_) / p;
+            fs::remove(full, ec);
+            for (fs::path d = full.parent_path(); d != fs::path(dir_) && fs::is_empty(d, ec);
+                 d = d.parent_path())
+                fs::remove(d, ec);
+        }
+        return;
+    }
+    git_object* head = nullptr;
+    check(git_object_lookup(&head, repo.get(), &head_id, GIT_OBJECT_COMMIT), "read HEAD");
+    object_ptr owned(head);
+    std::vector<char*> pathspec;
+    std::vector<std::string> copies = paths;
+    for (auto& p : copies)
+        pathspec.push_back(p.data());
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy =
+        GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    co.paths = {pathspec.data(), pathspec.size()};
+    check(git_checkout_tree(repo.get(), head, &co), "restore the work tree");
+}
+
+// A start after a crash in the middle of a push's checkout: the paths it touched go back to what the ref
+// says (the old commit if the ref did not move, the pushed one if it did).
+void workspace::finish_interrupted_checkout() {
+    auto marker = fs_util::read_file(checkout_marker());
+    if (!marker)
+        return;
+    git_oid from{}, to{};
+    const bool has_from = marker->size() >= 40 && parse_oid(std::string_view(*marker).substr(0, 40), from);
+    const auto space = marker->find(' ');
+    if (space == std::string::npos || !parse_oid(std::string_view(*marker).substr(space + 1, 40), to)) {
+        log::warn("git: ignoring an unreadable {}", checkout_marker());
+        end_checkout();
+        return;
+    }
+    repository_ptr repo = open();
+    std::vector<std::string> paths;
+    try {
+        paths = paths_between(repo.get(), has_from ? &from : nullptr, to);
+    } catch (const error& e) {
+        // The pushed objects never reached the repository: the checkout had not begun.
+        log::warn("git: an interrupted push left no checkout to undo ({})", e.what());
+        end_checkout();
+        return;
+    }
+    log::warn("git: a push was interrupted during its checkout; putting {} path(s) back to HEAD",
+              paths.size());
+    restore_paths(paths);
+    end_checkout();
 }
 
 } // namespace ag::git

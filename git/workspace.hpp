@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ag::git {
 
@@ -33,7 +34,24 @@ public:
     // The branch HEAD points at ("refs/heads/main"), whether or not it has a commit yet.
     static std::string head_branch(git_repository* repo);
 
+    // The paths whose entries differ between commit `from` (null: an empty tree) and commit `to`, both sides
+    // of a rename.
+    static std::vector<std::string> paths_between(git_repository* repo, const git_oid* from,
+                                                  const git_oid& to);
+
+    // A checkout that moves the work tree ahead of its ref (a push) is announced first, so that a crash in
+    // the middle is undone at the next start: the work tree always follows the ref. The caller holds lock().
+    void begin_checkout(const git_oid* from, const git_oid& to);
+    void end_checkout();
+
+    // Puts `paths` of the work tree (and the index) back to what HEAD has: files HEAD lacks are removed,
+    // ignored files are left alone. Used after a checkout that failed half-way. The caller holds lock().
+    void restore_paths(const std::vector<std::string>& paths);
+
 private:
+    std::string checkout_marker() const { return git_dir() + "/agent-gateway-checkout"; }
+    void finish_interrupted_checkout();
+
     std::string dir_;
     std::mutex lock_;
 };

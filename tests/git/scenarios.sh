@@ -19,25 +19,29 @@ git config --global advice.detachedHead false
 git config --global pull.rebase false
 git config --global protocol.version 2 # what 2.39 does by default; the server must make it fall back
 
-daemon_pid=""
 cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    [ -f "$work/daemon.pid" ] && kill "$(cat "$work/daemon.pid")" 2>/dev/null
     [ "$mode" = oracle ] && "$here/http_backend.sh" stop "$work/oracle"
     [ -n "${KEEP_WORK:-}" ] && echo "# kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 
 token=scenario-token-0123456789
-if [ "$mode" = daemon ]; then
-    binary=${2:?daemon BINARY}
-    mkdir -p "$work/root/workspace"
+# Starts the daemon on a free port (again, after a kill); sets port, url and api.
+start_daemon() {
     "$binary" --root "$work/root" --token "$token" --listen 127.0.0.1:0 --agent-id box --snapshot-interval 0 \
         >"$work/daemon.out" 2>"$work/daemon.log" &
-    daemon_pid=$!
+    echo $! >"$work/daemon.pid"
     for _ in $(seq 200); do grep -q "listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
     port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/daemon.log" | head -1)
-    [ -n "$port" ] || { echo "not ok - daemon did not start"; cat "$work/daemon.log"; exit 1; }
+    [ -n "$port" ] || { echo "not ok - daemon did not start"; cat "$work/daemon.log"; return 1; }
     url="http://x:$token@127.0.0.1:$port/v0/agents/box/git"
+    api="http://127.0.0.1:$port/v0/agents/box"
+}
+if [ "$mode" = daemon ]; then
+    binary=$(realpath "${2:?daemon BINARY}")
+    mkdir -p "$work/root/workspace"
+    start_daemon || exit 1
     server=$work/root/workspace
 else
     mkdir -p "$work/oracle"
@@ -51,9 +55,11 @@ fi
 
 failed=0
 n=0
+# ONLY="fn1 fn2" runs just those scenarios (with the ones they build on), for debugging one of them.
 scenario() {
     local name=$1
     shift
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $1 "* ]]; then return; fi
     n=$((n + 1))
     local log=$work/scenario.log
     # Not inside an `if` or `&&`: bash ignores set -e there, and the scenario would only report its last
@@ -365,6 +371,145 @@ atomic_all_or_nothing() {
     git -C c-main reset -q --hard HEAD~1
 }
 
+sync_snapshot() {
+    curl -sf -X POST -H "Authorization: Bearer $token" "$api/snapshots/sync" >"$work/sync.json"
+    cat "$work/sync.json"
+    grep -q '"success":true' "$work/sync.json"
+}
+
+# The finding that destroyed repositories: the agent writes the very bytes the client pushes, the pre-push
+# commit of that change must not point into the refused pack.
+refused_push_same_bytes() {
+    settle_server
+    git -C c-main pull -q
+    mkdir -p c-main/docs "$server/docs"
+    printf 'the same bytes\n' >c-main/docs/a.txt
+    git -C c-main add docs/a.txt
+    git -C c-main commit -qm "docs/a.txt from the client"
+    printf 'the same bytes\n' >"$server/docs/a.txt"
+    push_output_has c-main "non-fast-forward" origin main
+    git -C "$server" fsck --full --no-dangling
+    git -C "$server" cat-file -e "$(git -C "$server" rev-parse HEAD:docs/a.txt)"
+    sync_snapshot
+    git clone -q "$url" c-after-refusal
+    [ "$(cat c-after-refusal/docs/a.txt)" = "the same bytes" ]
+    # The same user pulls and pushes again, and it works.
+    git -C c-main pull -q --no-edit
+    printf 'after\n' >c-main/after.txt
+    git -C c-main add after.txt
+    git -C c-main commit -qm after
+    git -C c-main push -q origin main
+    [ "$(cat "$server/after.txt")" = after ]
+}
+
+# A push whose checkout fails half-way (an ignored file `build` where the push needs a directory) leaves
+# every file of the work tree as it was.
+refused_push_keeps_work_tree() {
+    settle_server
+    printf 'build\n' >"$server/.gitignore"
+    settle_server
+    printf 'an ignored build output\n' >"$server/build"
+    git -C c-main pull -q
+    : >c-main/.gitignore
+    mkdir -p c-main/b c-main/build
+    printf '1\n' >c-main/b/1
+    printf 'out\n' >c-main/build/out.txt
+    git -C c-main add -A
+    git -C c-main commit -qm "empties .gitignore, adds b/1 and build/out.txt"
+    local before
+    before=$(git -C "$server" rev-parse main)
+    push_output_has c-main "build" origin main
+    [ "$(git -C "$server" rev-parse main)" = "$before" ]
+    [ "$(cat "$server/.gitignore")" = build ]
+    [ ! -e "$server/b" ]
+    [ "$(cat "$server/build")" = "an ignored build output" ]
+    [ -z "$(git -C "$server" status --porcelain)" ]
+    sync_snapshot
+    fails git -C "$server" cat-file -e HEAD:build
+    fails git -C "$server" cat-file -e "$(git -C c-main rev-parse HEAD)"
+    git -C c-main reset -q --hard origin/main
+    rm -f "$server/build"
+}
+
+# A commit on top of crafted's HEAD whose root tree is TREE; echoes its id.
+commit_with_tree() { # TREE
+    git -C crafted commit-tree "$1" -p HEAD -m "crafted tree"
+}
+crafted_push_refused() { # COMMIT TEXT
+    local before
+    before=$(git -C "$server" rev-parse main)
+    push_output_has crafted "$2" origin "$1:refs/heads/main"
+    [ "$(git -C "$server" rev-parse main)" = "$before" ]
+    [ -z "$(git -C "$server" status --porcelain)" ]
+    fails git -C "$server" cat-file -e "$1"
+}
+
+# Names a Linux work tree could hold but git refuses elsewhere, and objects transfer.fsckObjects refuses.
+fsck_rules_refuse_pushes() {
+    settle_server
+    # A clone of its own (not c-*): the crafted objects stay on the client, and fsck_all would see them.
+    git clone -q "$url" crafted
+    local blob base tree name
+    blob=$(echo hi | git -C crafted hash-object -w --stdin)
+    base=$(git -C crafted rev-parse 'HEAD^{tree}')
+    for name in '..\y' '.\y' 'x\..\y'; do
+        tree=$( (git -C crafted ls-tree HEAD; printf '100644 blob %s\t%s\n' "$blob" "$name") | git -C crafted mktree)
+        crafted_push_refused "$(commit_with_tree "$tree")" "hasBackslash"
+    done
+    # Two entries of one name (git mktree writes them as given).
+    tree=$( (git -C crafted ls-tree HEAD; printf '100644 blob %s\tdup\n100644 blob %s\tdup\n' "$blob" "$blob") |
+        git -C crafted mktree)
+    crafted_push_refused "$(commit_with_tree "$tree")" "duplicateEntries"
+    # A .gitmodules whose url is an option for the client that clones it.
+    printf '[submodule "x"]\n\tpath = x\n\turl = --upload-pack=touch${IFS}/tmp/pwned\n' >crafted/.gitmodules
+    git -C crafted add .gitmodules
+    git -C crafted commit -qm gitmodules
+    push_output_has crafted "gitmodulesUrl" origin main
+    git -C crafted reset -q --hard origin/main
+    [ "$(git -C crafted rev-parse HEAD)" = "$(git -C "$server" rev-parse main)" ]
+    [ "$base" = "$(git -C "$server" rev-parse 'HEAD^{tree}')" ]
+}
+
+# kill -9 at random points of pushes (with and without pending agent work); after each restart the
+# repository passes fsck, tracked files match HEAD, and the next push and snapshot work.
+crash_loop_during_pushes() {
+    settle_server
+    git -C c-main pull -q
+    local i interrupted=0 landed=0 delay
+    for i in $(seq "${CRASH_ROUNDS:-50}"); do
+        for f in $(seq 40); do head -c 20000 /dev/urandom >"c-main/crash-$f.bin"; done
+        git -C c-main add -A
+        git -C c-main commit -qm "crash round $i"
+        [ $((i % 3)) -eq 0 ] && printf 'agent %s\n' "$i" >"$server/pending-$i.txt"
+        git -C c-main push -q origin main >/dev/null 2>&1 &
+        local pusher=$!
+        delay=$(printf '0.%03d' $((RANDOM % 250)))
+        sleep "$delay" # a random point of the push, not a wait for an event
+        kill -9 "$(cat "$work/daemon.pid")"
+        if wait "$pusher"; then landed=$((landed + 1)); else interrupted=$((interrupted + 1)); fi
+        { wait "$(cat "$work/daemon.pid")" || true; } 2>/dev/null # bash's "Killed" notice, not ours
+        start_daemon
+        git -C "$server" fsck --full --no-dangling --no-progress
+        # The pushed files are exactly HEAD's (a ref that moved took the work tree along, one that did not
+        # left it alone); the agent's files are all there, committed or pending.
+        echo "round $i: killed after $delay s"
+        git -C "$server" diff --stat --exit-code HEAD -- 'crash-*'
+        [ "$(ls "$server"/pending-*.txt | wc -l)" = $((i / 3)) ]
+        git -C c-main remote set-url origin "$url"
+        git -C c-main fetch -q origin
+        git -C c-main reset -q --hard origin/main
+    done
+    echo "pushes interrupted by the kill: $interrupted, completed before it: $landed"
+    # The kill must have landed inside the push in most rounds, or this tested nothing.
+    [ "$interrupted" -ge $(( ${CRASH_ROUNDS:-50} / 2 )) ]
+    printf 'after the crashes\n' >c-main/after-crashes.txt
+    git -C c-main add after-crashes.txt
+    git -C c-main commit -qm "after the crashes"
+    git -C c-main push -q origin main
+    [ "$(cat "$server/after-crashes.txt")" = "after the crashes" ]
+    sync_snapshot
+}
+
 wrong_token() {
     local bad=${url/$token/wrong-token}
     fails git ls-remote "$bad" 2>err
@@ -408,8 +553,15 @@ if daemon_only; then
     scenario "a pushed invalid manifest.json is refused with the reason" invalid_manifest_push
     scenario "ref updates are all-or-nothing per push" atomic_all_or_nothing
     scenario "wrong or missing token: 401 with WWW-Authenticate: Basic" wrong_token
+    scenario "a refused push whose files the agent also wrote leaves the repository whole" refused_push_same_bytes
+    scenario "a push refused during its checkout leaves the work tree as it was" refused_push_keeps_work_tree
+    scenario "pushes that transfer.fsckObjects would refuse are refused, with the reason" fsck_rules_refuse_pushes
 fi
 
+# Last: it restarts the daemon on other ports (cleanup stops whichever daemon.pid names).
+if daemon_only; then
+    scenario "kill -9 at random points of ${CRASH_ROUNDS:-50} pushes leaves fsck clean" crash_loop_during_pushes
+fi
 echo "1..$n"
 if [ "$failed" -gt 0 ]; then
     echo "# $failed of $n git scenarios failed ($mode)"

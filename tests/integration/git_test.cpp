@@ -230,3 +230,36 @@ TEST_CASE("git: clones come from the cached pack, with newer commits spliced aft
              "/two/.git/objects/pack/*.idx) | grep -c -E '^[0-9a-f]{40} (commit|tree|blob|tag)'") ==
           server_objects());
 }
+
+TEST_CASE(
+    "git: a push's checkout cut short by a crash is undone at the next start (the tree follows the ref)") {
+    test::temp_dir root;
+    const std::string ws = root.path + "/workspace";
+    put(ws + "/kept.txt", "old\n");
+    put(ws + "/removed.txt", "still here\n");
+    { gateway first({}, root.path); }
+    const std::string old_head = sh("git -C " + ws + " rev-parse HEAD");
+    // A pushed commit B (kept.txt changed, removed.txt deleted, added/new.txt added) whose objects reached
+    // the repository; the daemon died with half of B written and the ref still at A.
+    sh("git -C " + ws + " -c user.name=t -c user.email=t@t checkout -q -b pushed");
+    put(ws + "/kept.txt", "new\n");
+    put(ws + "/added/new.txt", "new file\n");
+    sh("git -C " + ws + " rm -q removed.txt && git -C " + ws + " add -A && git -C " + ws +
+       " -c user.name=t -c user.email=t@t commit -qm B");
+    const std::string pushed = sh("git -C " + ws + " rev-parse HEAD");
+    sh("git -C " + ws + " checkout -q main && git -C " + ws + " branch -q -D pushed");
+    put(ws + "/kept.txt", "new\n");
+    put(ws + "/added/new.txt", "new file\n");
+    std::filesystem::remove(ws + "/removed.txt");
+    test::write_file(ws + "/.git/agent-gateway-checkout", old_head + " " + pushed + "\n");
+
+    gateway g({}, root.path);
+    CHECK(g.log().find("interrupted during its checkout") != std::string::npos);
+    CHECK(test::read_file(ws + "/kept.txt") == "old\n");
+    CHECK(test::read_file(ws + "/removed.txt") == "still here\n");
+    CHECK_FALSE(test::exists(ws + "/added"));
+    CHECK(sh("git -C " + ws + " status --porcelain") == "");
+    CHECK(sh("git -C " + ws + " rev-parse HEAD") == old_head);
+    CHECK_FALSE(test::exists(ws + "/.git/agent-gateway-checkout"));
+    CHECK(sh("git -C " + ws + " fsck --no-dangling 2>&1; echo rc=$?").ends_with("rc=0"));
+}

@@ -1,6 +1,8 @@
-// pkt-line framing, request-body inflating and the manifest check a push must pass (CONTRACT §13).
+// pkt-line framing, request-body inflating, the manifest check a push must pass and the checks its objects
+// must pass (CONTRACT §13).
 #include "engine/manifest.hpp"
 #include "git/libgit2.hpp"
+#include "git/object_check.hpp"
 #include "git/pkt_line.hpp"
 #include "util/gunzip.hpp"
 
@@ -10,6 +12,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace ag;
 
@@ -95,4 +99,58 @@ TEST_CASE("object ids: exactly 40 lowercase hex digits") {
     CHECK_FALSE(git::parse_oid("0123456789ABCDEF0123456789abcdef01234567", id));
     CHECK_FALSE(git::parse_oid("0123456789abcdef0123456789abcdef0123456", id));
     CHECK_FALSE(git::parse_oid("0123456789abcdef0123456789abcdef0123456g", id));
+}
+
+namespace {
+
+// A raw tree object from (mode, name) pairs, every entry pointing at the same id.
+std::string raw_tree(const std::vector<std::pair<std::string, std::string>>& entries) {
+    std::string out;
+    for (const auto& [mode, name] : entries)
+        out += mode + " " + name + '\0' + std::string(20, '\x11');
+    return out;
+}
+
+std::string problem_of(const std::vector<std::pair<std::string, std::string>>& entries) {
+    return git::check_tree(raw_tree(entries)).problem;
+}
+
+} // namespace
+
+TEST_CASE("received trees: git's fsck rules and names no work tree may hold") {
+    CHECK(problem_of({{"100644", "a"}, {"40000", "b"}, {"100755", "c"}, {"120000", "d"}}).empty());
+    // Tree order puts "a.txt" before the directory "a" (compared as "a/").
+    CHECK(problem_of({{"100644", "a.txt"}, {"40000", "a"}}).empty());
+    CHECK(problem_of({{"100644", "dup"}, {"100644", "dup"}}).starts_with("duplicateEntries"));
+    CHECK(problem_of({{"100644", "a"}, {"100644", "a-b"}, {"40000", "a"}}).starts_with("duplicateEntries"));
+    CHECK(problem_of({{"100644", "b"}, {"100644", "a"}}).starts_with("treeNotSorted"));
+    for (const char* name : {"..\\y", ".\\y", "x\\..\\y"})
+        CHECK(problem_of({{"100644", name}}).starts_with("hasBackslash"));
+    CHECK(problem_of({{"100644", ".."}}).starts_with("hasDotdot"));
+    CHECK(problem_of({{"100644", "."}}).starts_with("hasDot:"));
+    CHECK(problem_of({{"100644", ""}}).starts_with("emptyName"));
+    for (const char* name :
+         {".git", ".GIT", ".git.", ".git ", "git~1", "GIT~1", ".g\xe2\x80\x8cit", ".git::$INDEX"})
+        CHECK_MESSAGE(problem_of({{"40000", name}}).starts_with("hasDotgit"), name);
+    CHECK(problem_of({{"40000", ".github"}, {"100644", ".gitignore"}}).empty());
+    CHECK(problem_of({{"100600", "a"}}).starts_with("badFilemode"));
+    CHECK(problem_of({{"040000", "a"}}).starts_with("zeroPaddedFilemode"));
+    CHECK(problem_of({{"120000", ".gitmodules"}}).starts_with("gitmodulesSymlink"));
+    CHECK(git::check_tree(raw_tree({{"100644", ".gitmodules"}})).gitmodules_blobs.size() == 1);
+    CHECK(git::check_tree(raw_tree({{"100644", ".GITMODULES"}})).gitmodules_blobs.size() == 1);
+    CHECK(git::check_tree("100644 a").problem.starts_with("badTree"));
+}
+
+TEST_CASE(".gitmodules: option-like urls and paths, update commands and escaping names are refused") {
+    CHECK(git::check_gitmodules("[submodule \"lib\"]\n\tpath = lib\n\turl = https://example.com/lib.git\n")
+              .empty());
+    CHECK(git::check_gitmodules("[submodule \"x\"]\n\turl = --upload-pack=touch /tmp/x\n")
+              .starts_with("gitmodulesUrl"));
+    CHECK(git::check_gitmodules("[submodule \"x\"]\n\turl = \"-u\"\n").starts_with("gitmodulesUrl"));
+    CHECK(git::check_gitmodules("[submodule \"x\"]\n\tpath = -x\n").starts_with("gitmodulesPath"));
+    CHECK(git::check_gitmodules("[submodule \"x\"]\n\tupdate = !rm -rf ~\n").starts_with("gitmodulesUpdate"));
+    CHECK(git::check_gitmodules("[submodule \"../../hooks\"]\n\tpath = a\n").starts_with("gitmodulesName"));
+    CHECK(git::check_gitmodules("[submodule \"a..b\"]\n\tpath = a\n").empty());
+    // Outside a submodule section, the same keys mean nothing.
+    CHECK(git::check_gitmodules("[other]\n\turl = -x\n").empty());
 }
