@@ -112,6 +112,10 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     redirect(req.stderr_fd, 2, O_WRONLY);
     if (!req.cwd.empty())
         posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
+    // Nothing of the daemon's reaches a child: not a listening socket (a background server would keep the
+    // port after we exit), not a client's connection, not a file. Everything is opened close-on-exec as
+    // well; this also covers descriptors a library opened without it.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
     // The daemon ignores SIGPIPE and blocks nothing on purpose; children get the defaults back.
     sigset_t defaults, empty;
@@ -150,7 +154,8 @@ std::vector<std::string> environment_with(const std::vector<std::pair<std::strin
             for (char** e = environ; e && *e; ++e) {
                 std::string kv = *e;
                 auto eq = kv.find('=');
-                if (eq == std::string::npos)
+                // The daemon's own settings (AGENT_GATEWAY_TOKEN among them) are not the workload's.
+                if (eq == std::string::npos || kv.starts_with("AGENT_GATEWAY_"))
                     continue;
                 index[kv.substr(0, eq)] = env.size();
                 env.push_back(std::move(kv));

@@ -37,7 +37,8 @@ public:
     void start();
     void stop() noexcept;
 
-    // Spawns in a new process group (pgid = pid) with default signal dispositions and an empty mask.
+    // Spawns in a new process group (pgid = pid) with default signal dispositions and an empty mask; the
+    // child keeps only descriptors 0-2.
     // Throws std::system_error.
     pid_t spawn(const spawn_request& req, exit_callback on_exit);
 
@@ -48,7 +49,7 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-// The daemon's environment plus `extra` (KEY=VALUE entries; later ones win).
+// The daemon's environment without its own AGENT_GATEWAY_* settings, plus `extra` (later ones win).
 std::vector<std::string> environment_with(const std::vector<std::pair<std::string, std::string>>& extra);
 
 } // namespace ag::engine

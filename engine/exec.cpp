@@ -18,7 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <memory>
 #include <system_error>
 
@@ -30,6 +32,11 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds drain_after_exit{250};
+constexpr std::chrono::milliseconds group_poll{50};
+
+bool group_alive(pid_t pgid) {
+    return ::kill(-pgid, 0) == 0 || errno == EPERM;
+}
 
 struct pipe_pair {
     int read_end = -1;
@@ -118,10 +125,17 @@ asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& res
     if (!co_await wait_exit(*st, clock::now() + req.timeout)) {
         result.timed_out = true;
         ::kill(-st->pid, SIGTERM);
-        if (!co_await wait_exit(*st, clock::now() + req.kill_grace)) {
-            ::kill(-st->pid, SIGKILL);
-            co_await wait_exit(*st, clock::time_point::max());
+        const auto grace_ends = clock::now() + req.kill_grace;
+        co_await wait_exit(*st, grace_ends);
+        // The shell may go at SIGTERM while a child that ignores it lives on in the group: whatever is left
+        // of the group when the grace ends is killed. (The group id cannot be reused while a member lives.)
+        while (group_alive(st->pid) && clock::now() < grace_ends) {
+            st->event.expires_after(std::min<clock::duration>(group_poll, grace_ends - clock::now()));
+            co_await st->event.async_wait(use_tuple);
         }
+        if (group_alive(st->pid))
+            ::kill(-st->pid, SIGKILL);
+        co_await wait_exit(*st, clock::time_point::max());
     }
     // The shell is gone; give the pipes a moment to reach EOF, then stop reading.
     auto deadline = clock::now() + drain_after_exit;

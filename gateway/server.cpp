@@ -35,6 +35,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -99,6 +100,12 @@ void notify_ready() {
     ::sendto(fd, msg, sizeof msg - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
              static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + p.size()));
     ::close(fd);
+}
+
+// Asio opens and accepts sockets without SOCK_CLOEXEC. Spawning closes every descriptor above 2 anyway; this
+// keeps the rule "everything the daemon opens is close-on-exec" true for any exec a library might make.
+void close_on_exec(int fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 // The daemon's own log lines (not the access log) become entries with source "agent-gateway".
@@ -319,6 +326,7 @@ struct server::impl {
                 co_await backoff.async_wait(use_tuple);
                 continue;
             }
+            close_on_exec(sock.native_handle());
             start_session(env, std::move(sock));
         }
     }
@@ -430,6 +438,7 @@ std::vector<std::string> server::bind() {
             auto acc = std::make_unique<asio::local::stream_protocol::acceptor>(m.workers[0]->ioc);
             asio::local::stream_protocol::endpoint ep(addr.path);
             acc->open(ep.protocol());
+            close_on_exec(acc->native_handle());
             acc->bind(ep);
             acc->listen(asio::socket_base::max_listen_connections);
             m.unix_paths.push_back(addr.path);
@@ -454,6 +463,7 @@ std::vector<std::string> server::bind() {
         for (std::size_t i = 0; i < m.workers.size(); ++i) {
             auto acc = std::make_unique<asio::ip::tcp::acceptor>(m.workers[i]->ioc);
             acc->open(ep.protocol());
+            close_on_exec(acc->native_handle());
             acc->set_option(asio::socket_base::reuse_address(true));
             if (m.workers.size() > 1) {
                 int one = 1;
