@@ -23,6 +23,7 @@ namespace {
 
 constexpr std::string_view segment_prefix = "segment-";
 constexpr std::string_view segment_suffix = ".jsonl";
+constexpr std::size_t max_segments_at_start = 8;
 
 std::vector<std::string> segments_in(const std::string& dir) {
     std::vector<std::string> names;
@@ -182,20 +183,47 @@ journal::journal(std::string dir, std::size_t keep)
     std::vector<entry> loaded;
     for (const auto& name : segments_in(dir_)) {
         std::ifstream in(dir_ + "/" + name, std::ios::binary);
+        std::size_t count = 0;
         for (std::string line; std::getline(in, line);) {
             if (in.eof())
                 break; // no newline: the write of this line never finished
             if (auto e = from_json(line); e && e->seq > last_seq_) {
                 last_seq_ = e->seq;
                 loaded.push_back(std::move(*e));
+                ++count;
             }
         }
+        segments_.emplace_back(name, count);
     }
     std::size_t from = loaded.size() > keep_ ? loaded.size() - keep_ : 0;
     ring_.reserve(keep_);
     for (std::size_t i = from; i < loaded.size(); ++i)
         ring_.push_back(std::move(loaded[i]));
+    if (segments_.size() > max_segments_at_start)
+        compact();
     open_segment(last_seq_ + 1);
+}
+
+// Many short runs leave many small segments: the entries kept go into one, the rest are removed.
+void journal::compact() {
+    if (ring_.empty())
+        return;
+    std::string all;
+    for (const auto& e : ring_) {
+        append_json(all, e);
+        all += '\n';
+    }
+    const std::string name = fmt::format("{}{:020}{}", segment_prefix, ring_.front().seq, segment_suffix);
+    try {
+        fs_util::write_file_atomic(dir_ + "/" + name, all, 0600);
+    } catch (const std::exception& e) {
+        log::warn("log journal: cannot compact {}: {}", dir_, e.what());
+        return;
+    }
+    for (const auto& [old, count] : segments_)
+        if (old != name)
+            ::unlink((dir_ + "/" + old).c_str());
+    segments_.assign(1, {name, ring_.size()});
 }
 
 journal::~journal() {
@@ -210,11 +238,21 @@ void journal::open_segment(std::uint64_t first_seq) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd_ < 0)
         throw std::system_error(errno, std::generic_category(), "open " + path);
-    in_segment_ = 0;
-    // Keep the newest two segments (this one and the previous): together they hold at least `keep` entries.
-    auto names = segments_in(dir_);
-    for (std::size_t i = 0; i + 2 < names.size(); ++i)
-        ::unlink((dir_ + "/" + names[i]).c_str());
+    segments_.emplace_back(path.substr(dir_.size() + 1), 0);
+    prune_segments();
+}
+
+// The oldest segments go while the newer ones still hold the last `keep` entries: however many restarts
+// opened short segments, the last `keep` entries survive.
+void journal::prune_segments() {
+    std::size_t total = 0;
+    for (const auto& seg : segments_)
+        total += seg.second;
+    while (segments_.size() > 1 && total - segments_.front().second >= keep_) {
+        total -= segments_.front().second;
+        ::unlink((dir_ + "/" + segments_.front().first).c_str());
+        segments_.pop_front();
+    }
 }
 
 void journal::flush_pending() {
@@ -239,7 +277,7 @@ void journal::flush_pending() {
 }
 
 void journal::rotate_if_full() {
-    if (++in_segment_ < keep_)
+    if (++segments_.back().second < keep_)
         return;
     flush_pending();
     try {

@@ -5,15 +5,18 @@
 //
 // On disk: append-only segment files of JSON lines, `segment-<first seq>.jsonl`. A crash mid-write can leave
 // only the last line of the newest segment partial; loading skips it, and every start writes to a new
-// segment, so it is never appended to. When a segment holds `keep` entries a new one starts and all but the
-// newest two are removed, which always leaves at least the last `keep` entries.
+// segment, so it is never appended to. When a segment holds `keep` entries a new one starts; the oldest
+// segments are removed only while the newer ones hold `keep` entries, and a start that finds many segments
+// compacts the kept entries into one.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ag::logs {
@@ -78,6 +81,8 @@ private:
                     std::string_view message, const entry_observer& on_entry);
     void flush_pending(); // one write() of the lines added since the last flush
     void rotate_if_full();
+    void prune_segments();
+    void compact();
 
     std::string dir_;
     std::size_t keep_;
@@ -87,7 +92,7 @@ private:
     std::uint64_t last_seq_ = 0;
     int fd_ = -1;
     std::string pending_;
-    std::size_t in_segment_ = 0;
+    std::deque<std::pair<std::string, std::size_t>> segments_; // oldest first: file name, entries in it
     bool disk_failed_ = false;
 };
 

@@ -119,3 +119,33 @@ TEST_CASE("long lines are split at 64 KiB on character boundaries, never dropped
     }
     CHECK(joined == line);
 }
+
+TEST_CASE("the last `keep` entries survive any number of restarts, with few lines or none in between") {
+    test::temp_dir s;
+    {
+        journal j(s.path, 1000);
+        for (int i = 1; i <= 600; ++i)
+            j.append(level::info, "engine", "line " + std::to_string(i));
+    }
+    // Three clean restarts, then twenty more with a line each: nothing of the 600 may go.
+    for (int restart = 0; restart < 3; ++restart)
+        journal j(s.path, 1000);
+    for (int restart = 0; restart < 20; ++restart) {
+        journal j(s.path, 1000);
+        j.append(level::info, "daemon", "start " + std::to_string(restart));
+    }
+    journal j(s.path, 1000);
+    auto all = j.last(1000);
+    REQUIRE(all.size() == 620);
+    CHECK(all.front().message == "line 1");
+    CHECK(all.back().message == "start 19");
+    CHECK(j.last_seq() == 620);
+    // Many short runs do not leave a file each: a start compacts them.
+    CHECK(segments(s.path).size() <= 9);
+    // Past `keep`, the oldest go and exactly the newest `keep` stay.
+    for (int i = 0; i < 900; ++i)
+        j.append(level::info, "engine", "more " + std::to_string(i));
+    auto kept = journal(s.path, 1000).last(2000); // a second reader of the same directory
+    CHECK(kept.size() == 1000);
+    CHECK(kept.back().message == "more 899");
+}
