@@ -4,7 +4,8 @@
 
 namespace ag::auth {
 
-std::optional<std::string_view> find_cookie(std::string_view header, std::string_view name) {
+std::vector<std::string_view> find_cookies(std::string_view header, std::string_view name) {
+    std::vector<std::string_view> out;
     while (!header.empty()) {
         auto semi = header.find(';');
         auto part = text::trim(header.substr(0, semi));
@@ -14,10 +15,17 @@ std::optional<std::string_view> find_cookie(std::string_view header, std::string
             auto v = text::trim(part.substr(eq + 1));
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
                 v = v.substr(1, v.size() - 2);
-            return v;
+            out.push_back(v);
         }
     }
-    return std::nullopt;
+    return out;
+}
+
+std::optional<std::string_view> find_cookie(std::string_view header, std::string_view name) {
+    auto all = find_cookies(header, name);
+    if (all.empty())
+        return std::nullopt;
+    return all.front();
 }
 
 std::string strip_cookie(std::string_view header, std::string_view name) {
@@ -36,12 +44,15 @@ std::string strip_cookie(std::string_view header, std::string_view name) {
     return out;
 }
 
-std::vector<candidate> offered_tokens(std::string_view authorization, std::string_view cookie_header,
+std::vector<candidate> offered_tokens(const std::vector<std::string_view>& authorizations,
+                                      const std::vector<std::string_view>& cookie_headers,
                                       const text::query_params& query) {
     std::vector<candidate> out;
-    auto auth = text::trim(authorization);
-    auto space = auth.find(' ');
-    if (space != std::string_view::npos) {
+    for (std::string_view authorization : authorizations) {
+        auto auth = text::trim(authorization);
+        auto space = auth.find(' ');
+        if (space == std::string_view::npos)
+            continue;
         auto scheme = auth.substr(0, space);
         auto value = text::trim(auth.substr(space + 1));
         if (text::iequals(scheme, "Bearer") && !value.empty()) {
@@ -56,10 +67,13 @@ std::vector<candidate> offered_tokens(std::string_view authorization, std::strin
             }
         }
     }
-    if (auto t = text::find_param(query, "token"); t && !t->empty())
-        out.push_back({carrier::query, std::string(*t)});
-    if (auto c = find_cookie(cookie_header, "gw_token"); c && !c->empty())
-        out.push_back({carrier::cookie, std::string(*c)});
+    for (const auto& [key, value] : query)
+        if (key == "token" && !value.empty())
+            out.push_back({carrier::query, value});
+    for (std::string_view header : cookie_headers)
+        for (auto c : find_cookies(header, "gw_token"))
+            if (!c.empty())
+                out.push_back({carrier::cookie, std::string(c)});
     return out;
 }
 

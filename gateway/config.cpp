@@ -55,6 +55,9 @@ constexpr option_spec options[] = {
     {"exec-timeout-max", "SEC", false, "the longest timeoutSeconds a request may ask for (default 600)"},
     {"exec-max-output", "N", false, "bytes kept per stream of one exec (default 1048576)"},
     {"allow-origin", "ORIGIN", true, "origin allowed by CORS, with credentials"},
+    {"trusted-proxy", "CIDR", true, "peer whose X-Forwarded-For names the client (rate limits, logs)"},
+    {"max-connections-per-client", "N", false,
+     "connections one client address may hold at once (default 256)"},
     {"tls-cert", "PATH", false, "certificate chain (PEM): serve HTTPS/WSS on every listener"},
     {"tls-key", "PATH", false, "private key (PEM) for --tls-cert"},
     {"platform-key", "PATH", false, "EC P-256 private key (PEM) used to mint platform tokens"},
@@ -278,6 +281,16 @@ config build_config(const raw_map& raw, const std::string& cwd) {
                 fail(fmt::format("--allow-origin: '{}' must be scheme://host[:port] with no path", o));
             c.allow_origin.push_back(o);
         }
+    if (auto* v = get("trusted-proxy"))
+        for (const auto& t : v->values) {
+            auto net = auth::parse_cidr(t);
+            if (!net)
+                fail(fmt::format("--trusted-proxy: '{}' must be an address or ADDRESS/PREFIX", t));
+            c.trusted_proxies.push_back(*net);
+        }
+    if (auto* v = get("max-connections-per-client"))
+        c.max_connections_per_client =
+            static_cast<unsigned>(parse_uint("max-connections-per-client", *v, 1, 1000000));
     c.tls_cert = nonempty("tls-cert");
     c.tls_key = nonempty("tls-key");
     if (c.tls_cert.has_value() != c.tls_key.has_value())

@@ -1,6 +1,8 @@
 #pragma once
 // The daemon's configuration: one struct, built once from command line > environment > --config file >
 // defaults, validated before anything starts. Immutable afterwards (read from any thread).
+#include "auth/client_address.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -42,6 +44,8 @@ struct config {
     unsigned exec_timeout_max = 600;
     std::uint64_t exec_max_output = 1048576;
     std::vector<std::string> allow_origin;
+    std::vector<auth::cidr> trusted_proxies;   // peers whose X-Forwarded-For names the client
+    unsigned max_connections_per_client = 256; // per client address; trusted proxies are not limited
     std::optional<std::string> tls_cert;
     std::optional<std::string> tls_key;
     std::optional<std::string> platform_key;

@@ -1,5 +1,6 @@
 #include "gateway/dispatch.hpp"
 
+#include "auth/client_address.hpp"
 #include "auth/credentials.hpp"
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
@@ -27,6 +28,14 @@ bool is_git_path(const std::vector<std::string_view>& parts) {
     return parts.size() >= 4 && parts[0] == "v0" && parts[1] == "agents" && parts[3] == "git";
 }
 
+// Whether `origin` ("scheme://host[:port]") is the request's own: its scheme and its Host header.
+bool same_origin(std::string_view origin, std::string_view scheme, std::string_view host) {
+    auto sep = origin.find("://");
+    if (sep == std::string_view::npos || host.empty())
+        return false;
+    return text::iequals(origin.substr(0, sep), scheme) && text::iequals(origin.substr(sep + 3), host);
+}
+
 response not_found(std::string_view message = "Not found") {
     return error_response(404, message);
 }
@@ -43,7 +52,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     out.req.path = text::percent_decode(in.target.substr(0, q), false); // in a path, '+' is a plus
     if (q != std::string_view::npos)
         out.req.query = text::parse_query(in.target.substr(q + 1));
-    out.req.remote_address = *in.remote_address;
+    out.req.remote_address = auth::client_address(*in.remote_address, in.forwarded_for, cfg.trusted_proxies);
     out.req.secure = in.secure;
 
     // CORS applies to every answer for a listed origin, errors included, so browsers can read them.
@@ -90,7 +99,7 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     }
 
     // Authentication comes before the route lookup, so unauthenticated callers learn nothing about routes.
-    auto offered = auth::offered_tokens(in.authorization, in.cookie, out.req.query);
+    auto offered = auth::offered_tokens(in.authorizations, in.cookies, out.req.query);
     auto unauthorized = [&] {
         response r = error_response(401, "Unauthorized");
         if (is_git_path(parts))
@@ -101,29 +110,41 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
         out.immediate = unauthorized();
         return out;
     }
-    const std::string& address = *in.remote_address;
-    if (auto wait = svc.failures.blocked(address)) {
-        response r = error_response(429, "Too many failed attempts");
-        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-        out.immediate = std::move(r);
-        return out;
-    }
     const auth::candidate* accepted = nullptr;
     for (const auto& c : offered)
         if (svc.tokens.check(c.token)) {
             accepted = &c;
             break;
         }
+    // The right token is always accepted: behind an edge proxy every client may share one address, and one
+    // guesser must not lock the owner out. Only wrong attempts are limited.
     if (!accepted) {
+        const std::string& address = out.req.remote_address;
+        if (auto wait = svc.failures.blocked(address)) {
+            response r = error_response(429, "Too many failed attempts");
+            r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+            out.immediate = std::move(r);
+            return out;
+        }
         svc.failures.record_failure(address);
         out.immediate = unauthorized();
         return out;
     }
-    if (accepted->from == auth::carrier::query) {
-        bool secure = in.secure || text::iequals(in.forwarded_proto, "https");
+    const bool secure = in.secure || text::iequals(in.forwarded_proto, "https");
+    // A browser sends the cookie and a ?token= URL on its own, from any page: such a request from another
+    // origin may read (GET) but not act, and may not open a WebSocket.
+    const bool ambient = accepted->from == auth::carrier::cookie || accepted->from == auth::carrier::query;
+    const bool acts =
+        in.upgrade || !(in.verb == method::get || in.verb == method::head || in.verb == method::options);
+    if (ambient && acts && !in.origin.empty() && !origin_allowed &&
+        !same_origin(in.origin, secure ? "https" : "http", in.host)) {
+        out.immediate = error_response(403, "Cross-origin request refused");
+        return out;
+    }
+    if (accepted->from == auth::carrier::query)
         out.headers.emplace_back("Set-Cookie", fmt::format("gw_token={}; Path=/; HttpOnly; SameSite=Lax{}",
                                                            accepted->token, secure ? "; Secure" : ""));
-    }
+    out.req.auth_token = accepted->token;
 
     if (parts.size() >= 3 && parts[1] == "agents" && parts[2] != cfg.agent_id) {
         out.immediate = not_found("Agent not found");

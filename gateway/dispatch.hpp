@@ -18,14 +18,15 @@ struct dispatch_input {
     method verb = method::get;
     std::string_view target;
     std::string_view host;
-    std::string_view authorization;
-    std::string_view cookie;
+    std::vector<std::string_view> authorizations; // every Authorization header
+    std::vector<std::string_view> cookies;        // every Cookie header
     std::string_view origin;
     std::string_view forwarded_proto;
-    bool preflight = false; // OPTIONS with Access-Control-Request-Method
-    bool upgrade = false;   // a WebSocket upgrade request
+    std::string_view forwarded_for; // every X-Forwarded-For value, joined by commas
+    bool preflight = false;         // OPTIONS with Access-Control-Request-Method
+    bool upgrade = false;           // a WebSocket upgrade request
     std::optional<std::uint64_t> content_length;
-    const std::string* remote_address = nullptr; // the connection's peer, for the failure limiter
+    const std::string* remote_address = nullptr; // the connection's peer
     bool secure = false;
 };
 

@@ -10,6 +10,7 @@ class context;
 
 namespace ag {
 
+class connection_limiter;
 class router;
 struct services;
 struct worker;
@@ -19,6 +20,7 @@ struct session_env {
     services& svc;
     worker& owner;
     boost::asio::ssl::context* tls = nullptr; // every listener speaks TLS when set
+    connection_limiter* limiter = nullptr;    // connections per client address
 };
 
 void start_session(session_env& env, boost::asio::ip::tcp::socket socket);

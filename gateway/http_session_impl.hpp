@@ -3,6 +3,8 @@
 // transport compiles in its own translation unit (in parallel) instead of one 4-minute file.
 #include "gateway/http_session.hpp"
 
+#include "auth/token_store.hpp"
+#include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
@@ -33,6 +35,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <boost/range/iterator_range_core.hpp>
 
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -223,6 +226,43 @@ asio::awaitable<void> send_continue_if_expected(Stream& stream, connection_handl
     co_await http::async_write(stream, cont, use_tuple);
 }
 
+// Framing the parser accepts but a proxy in front of us may read differently (request smuggling): a folded
+// header line. `raw` is the header block up to and including the blank line.
+inline std::string framing_problem_in_raw(std::string_view raw) {
+    auto first_line = raw.find("\r\n");
+    for (auto at = raw.find("\r\n", first_line + 2); at != std::string_view::npos && at + 2 < raw.size();
+         at = raw.find("\r\n", at + 2))
+        if (raw[at + 2] == ' ' || raw[at + 2] == '\t')
+            return "Bad request: folded header line (obs-fold)";
+    return {};
+}
+
+// After parsing: chunked is the only transfer coding, alone and never with a Content-Length; HTTP/1.1 names
+// its Host once.
+template <class Header> std::string framing_problem(const Header& hdr) {
+    std::size_t te_count = 0;
+    std::string_view te;
+    for (const auto& f : boost::make_iterator_range(hdr.equal_range(http::field::transfer_encoding))) {
+        ++te_count;
+        te = f.value();
+    }
+    if (te_count > 0) {
+        if (te_count > 1 || !text::iequals(text::trim(te), "chunked"))
+            return "Bad request: unsupported Transfer-Encoding (only chunked)";
+        if (hdr.count(http::field::content_length) > 0)
+            return "Bad request: Content-Length with Transfer-Encoding";
+    }
+    const std::size_t hosts = hdr.count(http::field::host);
+    if ((hdr.version() >= 11 && hosts == 0) || hosts > 1)
+        return "Bad request: HTTP/1.1 needs exactly one Host header";
+    return {};
+}
+
+// The target as the access log shows it: no token in it, whatever the key.
+inline std::string redacted(session_env& env, std::string_view target) {
+    return text::redact_target(target, env.svc.tokens.current());
+}
+
 // The handler's answer, or the error it threw mapped to status and JSON (CONTRACT §5).
 inline asio::awaitable<response> call_handler(const route& r, request& req) {
     try {
@@ -232,7 +272,8 @@ inline asio::awaitable<response> call_handler(const route& r, request& req) {
         res.headers = e.headers;
         co_return res;
     } catch (const std::exception& e) {
-        log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target), e.what());
+        log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target, req.auth_token),
+                   e.what());
         co_return error_response(500, "Internal error");
     }
 }
@@ -386,9 +427,15 @@ asio::awaitable<bool> write_response(Stream& stream, connection_handle& conn, re
 
 template <class Stream>
 asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
-                                    http::request<http::string_body> upgrade_req, connection_guard& guard) {
+                                    http::request<http::string_body> upgrade_req, connection_guard& guard,
+                                    const std::vector<std::pair<std::string, std::string>>& extra) {
     websocket_impl<Stream> conn(std::move(stream));
     auto& ws = conn.ws();
+    // What dispatch adds to every answer (the gw_token cookie for ?token=, CORS) goes on the 101 too.
+    ws.set_option(websocket::stream_base::decorator([extra](websocket::response_type& res) {
+        for (const auto& [k, v] : extra)
+            res.insert(k, v);
+    }));
     lowest(ws).expires_never();
     guard.handle.expire_never(); // the WebSocket keeps its own timeouts and pings
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -415,8 +462,16 @@ asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
         co_await conn.close(websocket::close_code::going_away, "");
 }
 
+inline log::once_a_second refused_connections;
+
 template <class Stream>
 asio::awaitable<void> run_session(session_env& env, Stream stream, std::string remote, bool secure) {
+    // One client address holds a bounded number of connections; past that it is closed unanswered.
+    auto slot = env.limiter ? env.limiter->acquire(remote) : connection_limiter::slot{};
+    if (env.limiter && !slot) {
+        log::warn_rarely(refused_connections, "connection from {} closed: it holds the most it may", remote);
+        co_return;
+    }
     connection_guard guard(env.owner);
     connection_handle& conn = guard.handle;
     conn.cancel = [&stream] { lowest(stream).cancel(); };
@@ -431,7 +486,10 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
     }
 
     beast::flat_buffer buffer;
-    for (;;) {
+    // The first request's headers must be complete within 10 s of the connection opening, however slowly
+    // they trickle in; a connection that sends nothing goes then too.
+    auto header_deadline = std::chrono::steady_clock::now() + header_timeout;
+    for (bool first_request = true;; first_request = false) {
         // Idle between requests: wait for the first byte with the keep-alive timeout; the server's shutdown
         // cancels connections in this state at once.
         if (buffer.size() == 0) {
@@ -440,12 +498,43 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             if (buffer.capacity() > 16 * 1024)
                 buffer.shrink_to_fit();
             guard.handle.idle = true;
-            conn.expire_after(idle_timeout);
+            if (first_request)
+                conn.deadline = header_deadline;
+            else
+                conn.expire_after(idle_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
             guard.handle.idle = false;
             if (ec)
                 break;
             buffer.commit(n);
+        }
+        if (!first_request)
+            header_deadline = std::chrono::steady_clock::now() + header_timeout;
+
+        // The whole header block is read before parsing, so the raw bytes can be checked for what the
+        // parser would quietly accept (obs-fold).
+        std::size_t header_end = std::string_view::npos;
+        boost::system::error_code hec;
+        for (;;) {
+            auto data = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+            header_end = data.find("\r\n\r\n");
+            if (header_end != std::string_view::npos || data.size() > header_limit)
+                break;
+            conn.deadline = header_deadline;
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            if (ec) {
+                hec = ec;
+                break;
+            }
+            buffer.commit(n);
+        }
+        std::string framing_error;
+        if (!hec && (header_end == std::string_view::npos || header_end + 4 > header_limit))
+            framing_error = "Request headers too large";
+        std::string_view raw_header;
+        if (!hec && framing_error.empty()) {
+            raw_header = std::string_view(static_cast<const char*>(buffer.data().data()), header_end + 4);
+            framing_error = framing_problem_in_raw(raw_header);
         }
 
         http::request_parser<http::string_body> parser;
@@ -453,20 +542,17 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the
         // header.
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-        // Most requests arrive whole in one read: parse them from the buffer without another trip through the
-        // scheduler; only a partial header goes back to the socket.
-        boost::system::error_code hec;
-        std::size_t used = parser.put(buffer.data(), hec);
-        buffer.consume(used);
-        if (hec == http::error::need_more || (!hec && !parser.is_header_done())) {
-            conn.expire_after(header_timeout);
-            auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-            hec = ec;
+        if (!hec && framing_error.empty()) {
+            std::size_t used = parser.put(asio::buffer(raw_header.data(), raw_header.size()), hec);
+            buffer.consume(used);
+            if (!hec && !parser.is_header_done())
+                hec = http::error::partial_message;
+            if (!hec)
+                framing_error = framing_problem(parser.get());
         }
-        if (hec) {
-            if (!quiet_end(hec)) {
-                std::string msg = hec == http::error::header_limit ? "Request headers too large"
-                                                                   : "Bad request: " + hec.message();
+        if (hec || !framing_error.empty()) {
+            if (!framing_error.empty() || !quiet_end(hec)) {
+                std::string msg = !framing_error.empty() ? framing_error : "Bad request: " + hec.message();
                 response bad = error_response(400, msg);
                 std::uint64_t bytes = 0;
                 co_await write_response(stream, conn, bad, false, false, {}, bytes);
@@ -483,8 +569,14 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         in.verb = to_method(hdr.method());
         in.target = hdr.target();
         in.host = hdr[http::field::host];
-        in.authorization = hdr[http::field::authorization];
-        in.cookie = hdr[http::field::cookie];
+        for (const auto& f : boost::make_iterator_range(hdr.equal_range(http::field::authorization)))
+            in.authorizations.push_back(f.value());
+        for (const auto& f : boost::make_iterator_range(hdr.equal_range(http::field::cookie)))
+            in.cookies.push_back(f.value());
+        std::string forwarded_for;
+        for (const auto& f : boost::make_iterator_range(hdr.equal_range("X-Forwarded-For")))
+            forwarded_for.append(forwarded_for.empty() ? "" : ",").append(f.value());
+        in.forwarded_for = forwarded_for;
         in.origin = hdr[http::field::origin];
         in.forwarded_proto = hdr["X-Forwarded-Proto"];
         in.preflight = hdr.count(http::field::access_control_request_method) > 0;
@@ -495,8 +587,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         in.secure = secure;
         dispatch_result d = dispatch(in, env.routes, env.svc);
         // Copies: the parser's storage moves when a streaming route takes the body over.
-        std::string log_target =
-            log::enabled(log::level::info) ? text::redact_target(hdr.target()) : std::string{};
+        std::string log_target = log::enabled(log::level::info) ? redacted(env, hdr.target()) : std::string{};
         std::string log_method(hdr.method_string());
 
         response res;
@@ -509,7 +600,7 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
             log::access("{} {} 101 websocket", log_method, log_target);
             http::request<http::string_body> upgrade_req = parser.release();
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
-                                   guard);
+                                   guard, d.headers);
             co_return;
         } else if (d.target->options.stream_body) {
             if (!parser.is_done())

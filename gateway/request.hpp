@@ -44,7 +44,8 @@ struct request {
     text::query_params query;
     std::vector<std::pair<std::string, std::string>> params; // from the route pattern
     std::string body;
-    std::string_view remote_address; // the connection's peer; lives as long as the connection
+    std::string remote_address; // the client: the peer, or what a trusted proxy says (CONTRACT §4)
+    std::string auth_token;     // the token the request was authenticated with
     bool secure = false;
 
     // A request header by name (case-insensitive); empty when absent.

@@ -8,6 +8,7 @@
 #include "engine/supervisor.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
+#include "gateway/connection_limiter.hpp"
 #include "gateway/http_session.hpp"
 #include "gateway/router.hpp"
 #include "gateway/services.hpp"
@@ -108,6 +109,8 @@ void close_on_exec(int fd) {
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+log::once_a_second accept_failures;
+
 // The daemon's own log lines (not the access log) become entries with source "agent-gateway".
 void tap_to_hub(void* context, log::level lvl, std::string_view message) {
     logs::level l = logs::level::info;
@@ -192,7 +195,7 @@ struct server::impl {
                 throw usage_error("--tls-key: cannot load '" + *cfg.tls_key + "': " + ec.message());
         }
         for (auto& w : workers)
-            envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get()}));
+            envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get(), &limiter}));
         // Before anything serves or builds: the workspace must be a repository (CONTRACT §13).
         try {
             git_ws.prepare();
@@ -235,6 +238,7 @@ struct server::impl {
     services svc;
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
+    connection_limiter limiter{cfg.max_connections_per_client, cfg.trusted_proxies};
     std::vector<std::unique_ptr<session_env>> envs;
 
     // Acceptors by worker; unix sockets live on worker 0.
@@ -315,20 +319,38 @@ struct server::impl {
 
     template <class Acceptor> static asio::awaitable<void> run_accept(Acceptor& acc, session_env& env) {
         asio::steady_timer backoff(acc.get_executor());
+        // One descriptor held back: when the table is full, it is given up to accept the waiting connection
+        // and close it at once, so clients are refused instead of hanging in the backlog, and accepting
+        // resumes by itself as soon as descriptors are free.
+        int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         for (;;) {
             auto [ec, sock] = co_await acc.async_accept(use_tuple);
             if (!acc.is_open() || ec == asio::error::operation_aborted)
-                co_return;
+                break;
             if (ec) {
-                // EMFILE and friends: pause instead of spinning.
-                log::warn("accept failed: {}", ec.message());
+                log::warn_rarely(accept_failures, "accept failed: {}", ec.message());
+                const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                                        ec == asio::error::no_buffer_space;
+                if (out_of_fds && reserve >= 0) {
+                    ::close(reserve);
+                    int fd = ::accept4(acc.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+                    if (fd >= 0)
+                        ::close(fd);
+                    reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+                    continue;
+                }
+                // Without a reserve (or another failure): pause instead of spinning.
                 backoff.expires_after(100ms);
                 co_await backoff.async_wait(use_tuple);
+                if (reserve < 0)
+                    reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
                 continue;
             }
             close_on_exec(sock.native_handle());
             start_session(env, std::move(sock));
         }
+        if (reserve >= 0)
+            ::close(reserve);
     }
 
     // Closes connections whose deadline passed (header, idle and I/O timeouts), once a second per worker.

@@ -6,7 +6,6 @@
 // another client.
 #include "handlers/routes.hpp"
 
-#include "auth/credentials.hpp"
 #include "auth/token_store.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
@@ -80,14 +79,6 @@ stream_params parse_stream_params(const request& req) {
             p.error = "Invalid after: must be a non-negative integer";
     }
     return p;
-}
-
-// The token this stream was opened with, to notice when a rotation retires it.
-std::string accepted_token(services& svc, const request& req) {
-    for (auto& c : auth::offered_tokens(req.header("authorization"), req.header("cookie"), req.query))
-        if (svc.tokens.check(c.token))
-            return std::move(c.token);
-    return {};
 }
 
 std::string drop_marker(std::uint64_t dropped) {
@@ -301,7 +292,8 @@ asio::awaitable<void> stream_logs(services& svc, websocket_connection& conn, req
                 conn.abort();
         });
     };
-    log_stream stream(svc, conn, st, sub, accepted_token(svc, req));
+    // The token this stream was opened with, to notice when a rotation retires it.
+    log_stream stream(svc, conn, st, sub, req.auth_token);
     co_await (stream.writer(std::move(backlog)) && stream.reader());
     svc.logs.unsubscribe(*sub);
     conn.on_shutdown = nullptr;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 
 namespace ag::log {
 namespace {
@@ -108,5 +109,18 @@ void to_stderr(level lvl, std::string_view message) noexcept {
 }
 
 } // namespace
+
+bool once_a_second::allow(std::uint64_t& suppressed) noexcept {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_ms_.load(std::memory_order_relaxed);
+    if (now - last < 1000 || !last_ms_.compare_exchange_strong(last, now)) {
+        suppressed_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+    return true;
+}
 
 } // namespace ag::log

@@ -2,6 +2,8 @@
 // Thin logging facade over fmt; only util/log.cpp includes spdlog. Thread-safe.
 #include <fmt/core.h>
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -41,6 +43,24 @@ template <class... Args> void warn(fmt::format_string<Args...> f, Args&&... args
 template <class... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(level::error))
         write(level::error, fmt::format(f, std::forward<Args>(args)...));
+}
+
+// A warning that a flood could repeat thousands of times a second (accept failures, refused connections):
+// written at most once a second per `gate`, with how many were left out since.
+class once_a_second {
+public:
+    bool allow(std::uint64_t& suppressed) noexcept;
+
+private:
+    std::atomic<std::int64_t> last_ms_{0};
+    std::atomic<std::uint64_t> suppressed_{0};
+};
+template <class... Args>
+void warn_rarely(once_a_second& gate, fmt::format_string<Args...> f, Args&&... args) {
+    std::uint64_t left_out = 0;
+    if (enabled(level::warn) && gate.allow(left_out))
+        write(level::warn, fmt::format(f, std::forward<Args>(args)...) +
+                               (left_out ? fmt::format(" ({} more like it left out)", left_out) : ""));
 }
 
 template <class... Args> void access(fmt::format_string<Args...> f, Args&&... args) {

@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace ag::text {
@@ -111,26 +113,36 @@ std::optional<std::string_view> find_param(const query_params& params, std::stri
     return std::nullopt;
 }
 
-std::string redact_target(std::string_view target) {
+std::string redact_target(std::string_view target, std::string_view secret) {
     auto q = target.find('?');
-    if (q == std::string_view::npos)
-        return std::string(target);
-    std::string out(target.substr(0, q + 1));
-    std::string_view query = target.substr(q + 1);
-    bool first = true;
+    std::string out(target.substr(0, q == std::string_view::npos ? target.size() : q + 1));
+    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     while (!query.empty()) {
-        auto amp = query.find('&');
-        auto part = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (!first)
-            out += '&';
-        first = false;
+        // '&' and ';' both separate pairs for some server or other: redact whatever either would see.
+        auto sep = query.find_first_of("&;");
+        auto part = query.substr(0, sep);
+        char separator = sep == std::string_view::npos ? '\0' : query[sep];
+        query = sep == std::string_view::npos ? std::string_view{} : query.substr(sep + 1);
         auto eq = part.find('=');
-        if (form_decode(part.substr(0, eq)) == "token")
+        std::string key = form_decode(part.substr(0, eq));
+        std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (auto bracket = key.find('['); bracket != std::string::npos)
+            key.resize(bracket); // token[]=, token[0]=
+        const std::string value = eq == std::string_view::npos ? "" : form_decode(part.substr(eq + 1));
+        if (key == "token")
             out += "token=REDACTED";
+        else if (key == "gw_token" || (!secret.empty() && (value.find(secret) != std::string::npos ||
+                                                           part.find(secret) != std::string_view::npos)))
+            out.append(part.substr(0, eq)).append("=REDACTED");
         else
             out.append(part);
+        if (separator)
+            out += separator;
     }
+    // Anywhere else (the path), the token itself never reaches a log either.
+    if (!secret.empty())
+        for (auto at = out.find(secret); at != std::string::npos; at = out.find(secret, at))
+            out.replace(at, secret.size(), "REDACTED");
     return out;
 }
 

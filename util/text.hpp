@@ -31,8 +31,9 @@ query_params parse_query(std::string_view query);
 // The first value of `key`, if present.
 std::optional<std::string_view> find_param(const query_params& params, std::string_view key);
 
-// The target with the value of every `token` query parameter replaced by "REDACTED", for logs.
-std::string redact_target(std::string_view target);
+// The target for logs: the value of every `token` parameter (any case, `token[]` too) and every value that
+// holds `secret` (the gateway token, under whatever key) replaced by "REDACTED".
+std::string redact_target(std::string_view target, std::string_view secret = {});
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
 

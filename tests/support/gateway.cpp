@@ -214,8 +214,16 @@ http_result gateway::request(const std::string& method, const std::string& targe
     req.set(http::field::host, "127.0.0.1");
     if (auth)
         req.set(http::field::authorization, std::string("Bearer ") + token);
-    for (auto& [k, v] : headers)
-        req.set(k, v);
+    // The first of a name replaces the default (Host, Authorization); a repeated name adds a second header.
+    std::vector<std::string> seen;
+    for (auto& [k, v] : headers) {
+        if (std::find(seen.begin(), seen.end(), k) == seen.end()) {
+            req.set(k, v);
+            seen.push_back(k);
+        } else {
+            req.insert(k, v);
+        }
+    }
     req.body() = body;
     if (!body.empty() || method == "POST" || method == "PUT")
         req.prepare_payload();

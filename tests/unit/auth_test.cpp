@@ -1,3 +1,4 @@
+#include "auth/client_address.hpp"
 #include "auth/credentials.hpp"
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
@@ -90,4 +91,24 @@ TEST_CASE("failure_limiter stays bounded under an address flood") {
     for (int i = 0; i < 20; ++i)
         f.record_failure("attacker", t);
     CHECK(f.blocked("attacker", t));
+}
+
+TEST_CASE("client address: the peer, unless a trusted proxy names the client in X-Forwarded-For") {
+    std::vector<cidr> trusted{*parse_cidr("10.0.0.0/8"), *parse_cidr("::1")};
+    CHECK(client_address("192.0.2.1", "203.0.113.7", trusted) == "192.0.2.1"); // not a proxy of ours
+    CHECK(client_address("10.1.2.3", "203.0.113.7", trusted) == "203.0.113.7");
+    // Read from the right: hops added by trusted proxies are skipped, what the client wrote is not believed.
+    CHECK(client_address("10.1.2.3", "1.1.1.1, 203.0.113.7, 10.9.9.9", trusted) == "203.0.113.7");
+    CHECK(client_address("::1", "2001:db8::5", trusted) == "2001:db8::5");
+    CHECK(client_address("10.1.2.3", "", trusted) == "10.1.2.3");
+    CHECK(client_address("10.1.2.3", "unknown", trusted) == "10.1.2.3");
+    CHECK(client_address("10.1.2.3", "203.0.113.7", {}) == "10.1.2.3");
+    CHECK(parse_cidr("10.0.0.0/8")->contains("10.255.0.1"));
+    CHECK_FALSE(parse_cidr("10.0.0.0/8")->contains("11.0.0.1"));
+    CHECK(parse_cidr("10.0.0.0/8")->contains("::ffff:10.0.0.1"));
+    CHECK(parse_cidr("fd00::/8")->contains("fdab::1"));
+    CHECK(parse_cidr("0.0.0.0/0")->contains("8.8.8.8"));
+    CHECK_FALSE(parse_cidr("10.0.0.0/33"));
+    CHECK_FALSE(parse_cidr("example.com"));
+    CHECK_FALSE(parse_cidr("10.0.0.0/"));
 }

@@ -35,6 +35,13 @@ TEST_CASE("tokens are redacted from targets") {
     CHECK(text::redact_target("/v0/x?token=abc&y=1") == "/v0/x?token=REDACTED&y=1");
     CHECK(text::redact_target("/v0/x?y=1&%74oken=abc") == "/v0/x?y=1&token=REDACTED");
     CHECK(text::redact_target("/plain") == "/plain");
+    // Other spellings of the key, other separators, and the token under any key at all.
+    CHECK(text::redact_target("/v0/x?TOKEN=abc") == "/v0/x?token=REDACTED");
+    CHECK(text::redact_target("/v0/x?token[]=abc&b=2") == "/v0/x?token=REDACTED&b=2");
+    CHECK(text::redact_target("/v0/x?a=1;token=abc") == "/v0/x?a=1;token=REDACTED");
+    CHECK(text::redact_target("/v0/x?q=my-secret&r=1", "my-secret") == "/v0/x?q=REDACTED&r=1");
+    CHECK(text::redact_target("/v0/x?q=my%2Dsecret", "my-secret") == "/v0/x?q=REDACTED");
+    CHECK(text::redact_target("/v0/my-secret/y", "my-secret") == "/v0/REDACTED/y");
 }
 
 TEST_CASE("timestamps") {
