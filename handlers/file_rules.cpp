@@ -149,7 +149,7 @@ bool etag_matches(std::string_view header, std::string_view etag) {
 }
 
 bool valid_upload_name(std::string_view name) {
-    if (name.empty() || name.size() > 255 || name == "." || name == "..")
+    if (name.empty() || name.size() > max_name_bytes || name == "." || name == "..")
         return false;
     return name.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
 }
@@ -157,10 +157,23 @@ bool valid_upload_name(std::string_view name) {
 std::string numbered_name(std::string_view name, int attempt) {
     if (attempt == 0)
         return std::string(name);
+    const std::string suffix = fmt::format("-{}", attempt);
     auto dot = name.rfind('.');
-    if (dot == std::string_view::npos || dot == 0)
-        return fmt::format("{}-{}", name, attempt);
-    return fmt::format("{}-{}{}", name.substr(0, dot), attempt, name.substr(dot));
+    std::string_view stem = name, ext;
+    // An extension keeps its place unless it alone would leave no room for the stem.
+    if (dot != std::string_view::npos && dot != 0 && name.size() - dot + suffix.size() < max_name_bytes) {
+        stem = name.substr(0, dot);
+        ext = name.substr(dot);
+    }
+    // A name that would pass 255 bytes with its suffix is shortened before the extension, on a character
+    // boundary.
+    std::size_t room = max_name_bytes - suffix.size() - ext.size();
+    if (stem.size() > room) {
+        while (room > 0 && (static_cast<unsigned char>(stem[room]) & 0xC0) == 0x80)
+            --room;
+        stem = stem.substr(0, room);
+    }
+    return fmt::format("{}{}{}", stem, suffix, ext);
 }
 
 std::optional<std::string_view> strip_data_url(std::string_view content) {

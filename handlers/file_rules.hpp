@@ -27,10 +27,12 @@ std::string etag_for(std::uint64_t size, std::int64_t mtime_ns, std::uint64_t in
 // If-None-Match: "*" or a list containing `etag` (weak comparison).
 bool etag_matches(std::string_view if_none_match, std::string_view etag);
 
+inline constexpr std::size_t max_name_bytes = 255; // NAME_MAX
+
 // Upload filename rules: 1-255 bytes, not "." or "..", no '/', '\\' or NUL.
 bool valid_upload_name(std::string_view name);
 // The name for attempt i: "report.pdf", "report-1.pdf", "report-2.pdf", ...; a leading dot is not an
-// extension.
+// extension. Never over 255 bytes: a long stem is shortened before the extension.
 std::string numbered_name(std::string_view name, int attempt);
 
 // Strips a leading "data:<type>;base64," from upload content; nullopt for a data: URL that is not base64.

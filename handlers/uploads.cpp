@@ -55,6 +55,9 @@ boost::asio::awaitable<response> post_upload(services& svc, request& req) {
                 throw api_error(error_kind::internal, "No space left for the upload");
             if (e.code().value() == ENAMETOOLONG)
                 throw api_error(error_kind::bad_request, "Invalid filename");
+            // uploads/ replaced by a symlink (or a file): never followed, never written through.
+            if (e.code().value() == ELOOP || e.code().value() == ENOTDIR)
+                throw api_error(error_kind::conflict, "Upload directory is not a directory");
             throw api_error(error_kind::internal, "Upload failed");
         }
         return outcome{name, bytes.size()};

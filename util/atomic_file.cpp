@@ -138,18 +138,31 @@ void write_file_atomic(const std::string& path, std::string_view bytes, mode_t m
 
 std::string write_new_file(const std::string& dir, std::string_view bytes, mode_t mode,
                            const std::function<std::string(int)>& name_for, int max_attempts) {
+    // Everything happens relative to the directory opened once, without following a symlink in its last
+    // component: what the answer names is where the bytes went.
+    unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dir_fd.get() < 0)
+        throw_errno("open " + dir);
     // O_TMPFILE gives an unnamed inode: a crash before linkat leaves nothing at all, and linkat never
     // replaces.
-    unique_fd fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
-    named_temp tmp;
+    unique_fd fd(::openat(dir_fd.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
+    std::string tmp_name;
+    struct unlink_tmp {
+        int dir;
+        std::string* name;
+        ~unlink_tmp() {
+            if (!name->empty())
+                ::unlinkat(dir, name->c_str(), 0);
+        }
+    } cleanup{dir_fd.get(), &tmp_name};
     if (fd.get() < 0) {
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
             throw_errno("create in " + dir);
         // Filesystems without O_TMPFILE: a hidden named temp, linked into place, then removed.
-        tmp.path = dir + "/.upload-" + random_suffix() + ".tmp";
-        fd.reset(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+        tmp_name = ".upload-" + random_suffix() + ".tmp";
+        fd.reset(::openat(dir_fd.get(), tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
         if (fd.get() < 0) {
-            tmp.path.clear();
+            tmp_name.clear();
             throw_errno("create in " + dir);
         }
     }
@@ -161,20 +174,20 @@ std::string write_new_file(const std::string& dir, std::string_view bytes, mode_
 
     for (int i = 0; i < max_attempts; ++i) {
         std::string name = name_for(i);
-        std::string target = dir + "/" + name;
         int rc;
-        if (tmp.path.empty()) {
+        if (tmp_name.empty()) {
             std::string proc = "/proc/self/fd/" + std::to_string(out);
-            rc = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW);
+            rc = ::linkat(AT_FDCWD, proc.c_str(), dir_fd.get(), name.c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            rc = ::link(tmp.path.c_str(), target.c_str());
+            rc = ::linkat(dir_fd.get(), tmp_name.c_str(), dir_fd.get(), name.c_str(), 0);
         }
         if (rc == 0) {
-            fsync_dir(dir);
+            if (::fsync(dir_fd.get()) != 0)
+                throw_errno("fsync " + dir);
             return name;
         }
         if (errno != EEXIST)
-            throw_errno("link " + target);
+            throw_errno("link " + dir + "/" + name);
     }
     throw_errno("no free name in " + dir, EEXIST);
 }

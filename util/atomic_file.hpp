@@ -16,7 +16,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes, mode_t m
 
 // Creates a new file in `dir` without ever replacing an existing one. `name_for(i)` gives the candidate name
 // for attempt i (0, 1, 2, ...); the first name not taken wins. Returns the chosen name. Throws
-// std::system_error (EEXIST after `max_attempts`); on failure nothing is left behind.
+// std::system_error (EEXIST after `max_attempts`; ELOOP when `dir` is a symbolic link, which is never
+// followed); on failure nothing is left behind.
 std::string write_new_file(const std::string& dir, std::string_view bytes, mode_t mode,
                            const std::function<std::string(int)>& name_for, int max_attempts = 10000);
 

@@ -4,6 +4,8 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <future>
 #include <set>
 
@@ -148,4 +150,32 @@ TEST_CASE("upload: a 4 MiB upload through curl (Expect: 100-continue)") {
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(900)); // no 1 s Expect stall
     CHECK(test::read_file(d.root() + "/code.txt") == "200");
     CHECK(test::read_file(d.workspace() + "/uploads/big.bin") == data);
+}
+
+TEST_CASE("upload: uploads/ replaced by a symlink is never followed (409), nothing written outside") {
+    gateway d;
+    test::temp_dir outside;
+    ::symlink(outside.path.c_str(), (d.workspace() + "/uploads").c_str());
+    auto r = upload(d, {{"filename", "x.txt"}, {"contentBase64", b64("escaped")}});
+    CHECK(r.status == 409);
+    CHECK(r.json()["error"] == "Upload directory is not a directory");
+    CHECK(test::list_dir(outside.path).empty());
+    // A dangling link and a plain file in its place are refused the same way.
+    ::unlink((d.workspace() + "/uploads").c_str());
+    ::symlink((outside.path + "/missing").c_str(), (d.workspace() + "/uploads").c_str());
+    CHECK(upload(d, {{"filename", "x.txt"}, {"contentBase64", b64("e")}}).status == 409);
+    CHECK_FALSE(test::exists(outside.path + "/missing"));
+    ::unlink((d.workspace() + "/uploads").c_str());
+    test::write_file(d.workspace() + "/uploads", "a file");
+    CHECK(upload(d, {{"filename", "x.txt"}, {"contentBase64", b64("e")}}).status == 409);
+}
+
+TEST_CASE("upload: a 255-byte name uploaded again is shortened before its extension, not refused") {
+    gateway d;
+    const std::string name = std::string(251, 'n') + ".txt";
+    CHECK(upload(d, {{"filename", name}, {"contentBase64", b64("1")}}).json()["filename"] == name);
+    auto again = upload(d, {{"filename", name}, {"contentBase64", b64("2")}});
+    REQUIRE(again.status == 200);
+    CHECK(again.json()["filename"] == std::string(249, 'n') + "-1.txt");
+    CHECK(test::read_file(d.workspace() + "/uploads/" + std::string(249, 'n') + "-1.txt") == "2");
 }

@@ -62,6 +62,22 @@ TEST_CASE("upload names") {
     CHECK(numbered_name("archive.tar.gz", 1) == "archive.tar-1.gz");
     CHECK(numbered_name(".env", 1) == ".env-1");
     CHECK(numbered_name("Makefile", 3) == "Makefile-3");
+    // 255 bytes already: the stem gives way, the extension stays, the result is 255 bytes.
+    const std::string longest = std::string(251, 'a') + ".pdf";
+    CHECK(numbered_name(longest, 1) == std::string(249, 'a') + "-1.pdf");
+    CHECK(numbered_name(longest, 12).size() == 255);
+    CHECK(numbered_name(std::string(255, 'b'), 1) == std::string(253, 'b') + "-1");
+    // Cut on a character boundary: no half of a two-byte character.
+    const std::string wide = std::string(1, 'x') + [] {
+        std::string s;
+        for (int i = 0; i < 127; ++i)
+            s += "\xc3\xa9";
+        return s;
+    }();
+    CHECK(wide.size() == 255);
+    auto cut = numbered_name(wide, 1);
+    CHECK(cut.size() <= 255);
+    CHECK(cut.ends_with("\xc3\xa9-1"));
 }
 
 TEST_CASE("data: URLs") {
