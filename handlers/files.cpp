@@ -13,11 +13,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <queue>
 
 namespace ag {
 namespace {
@@ -48,6 +52,37 @@ std::string mode_text(mode_t m) {
     throw api_error(error_kind::internal, "Cannot open file");
 }
 
+bool size_unknown(int fd, const struct stat& st) {
+    if (st.st_size == 0)
+        return true;
+    struct statfs fs {};
+    return ::fstatfs(fd, &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC);
+}
+
+// At most `limit` bytes of `fd` from its start (blocking).
+std::string read_up_to(int fd, std::uint64_t limit) {
+    std::string out;
+    char buf[65536];
+    while (out.size() < limit) {
+        ssize_t n = ::pread(fd, buf,
+                            static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, limit - out.size())),
+                            static_cast<off_t>(out.size()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            // Some pseudo-files refuse pread (or reading at all: EACCES, EINVAL); what was read is what there
+            // is.
+            if (out.empty() && (errno == EACCES || errno == EPERM))
+                throw_open_error(errno);
+            break;
+        }
+        if (n == 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
 // Takes ownership of `fd` (a directory).
 nlohmann::json list_directory(int fd, const std::string& path) {
     DIR* d = ::fdopendir(fd);
@@ -59,23 +94,31 @@ nlohmann::json list_directory(int fd, const std::string& path) {
         std::string name;
         struct stat st;
     };
-    std::vector<item> items;
+    // The first entries by name, whatever order the file system returns them in: a max-heap of names holds
+    // the smallest ones seen, so memory stays bounded however large the directory.
+    std::priority_queue<std::string> smallest;
     bool truncated = false;
     while (auto* e = ::readdir(d)) {
         std::string_view name = e->d_name;
         if (name == "." || name == "..")
             continue;
-        if (items.size() >= max_listing_entries) {
+        if (smallest.size() == max_listing_entries) {
             truncated = true;
-            break;
+            if (name >= smallest.top())
+                continue;
+            smallest.pop();
         }
-        item it{std::string(name), {}};
-        if (::fstatat(::dirfd(d), e->d_name, &it.st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue; // removed while we looked
-        items.push_back(std::move(it));
+        smallest.emplace(name);
+    }
+    std::vector<item> items;
+    items.reserve(smallest.size());
+    for (; !smallest.empty(); smallest.pop()) {
+        item it{smallest.top(), {}};
+        if (::fstatat(::dirfd(d), it.name.c_str(), &it.st, AT_SYMLINK_NOFOLLOW) == 0)
+            items.push_back(std::move(it)); // else removed while we looked
     }
     ::closedir(d);
-    std::sort(items.begin(), items.end(), [](const item& a, const item& b) { return a.name < b.name; });
+    std::reverse(items.begin(), items.end());
     nlohmann::json entries = nlohmann::json::array();
     for (auto& it : items) {
         auto mtime = std::chrono::system_clock::time_point(
@@ -121,6 +164,14 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
         ::close(fd);
         throw api_error(error_kind::bad_request, "Not a regular file or directory");
     }
+    // procfs and sysfs report 0 or a page whatever the content: such a file is read to its end (up to the
+    // limit) and sent with the length read.
+    std::optional<std::string> content;
+    if (size_unknown(fd, st)) {
+        content = co_await svc.pool.call(
+            [fd, limit = svc.cfg.max_file_bytes] { return read_up_to(fd, limit + 1); });
+        st.st_size = static_cast<off_t>(content->size());
+    }
     auto file = std::make_shared<file_range>(fd, 0, static_cast<std::uint64_t>(st.st_size));
     auto size = static_cast<std::uint64_t>(st.st_size);
     std::string etag = file_rules::etag_for(
@@ -158,7 +209,11 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
             throw api_error(error_kind::too_large, "File too large");
         break;
     }
-    res.file = std::move(file);
+    if (content)
+        res.body =
+            content->substr(static_cast<std::size_t>(file->offset), static_cast<std::size_t>(file->length));
+    else
+        res.file = std::move(file);
     co_return res;
 }
 

@@ -148,3 +148,52 @@ TEST_CASE("files: unreadable gives 403 (gateway run as an unprivileged user)") {
     CHECK(r.status == 403);
     CHECK(r.json().contains("error"));
 }
+
+TEST_CASE("files: procfs and sysfs files are read to their end and sent with the length read") {
+    gateway d;
+    auto status = d.get(d.api("/files?path=/proc/self/status"));
+    REQUIRE(status.status == 200);
+    CHECK(status.body.find("Name:") != std::string::npos);
+    CHECK(status.header("content-length") == std::to_string(status.body.size()));
+    auto environ = d.get(d.api("/files?path=/proc/self/environ"));
+    CHECK(environ.status == 200);
+    CHECK(!environ.body.empty());
+    // sysfs says 4096 for every file; the answer has the real length, not 4096 with a short body.
+    const std::string sys = "/sys/devices/system/cpu/possible";
+    if (test::exists(sys)) {
+        auto r = d.get(d.api("/files?path=" + sys));
+        REQUIRE(r.status == 200);
+        CHECK(r.body == test::read_file(sys));
+        CHECK(r.header("content-length") == std::to_string(r.body.size()));
+        CHECK(r.body.size() < 4096);
+        auto head = d.request("HEAD", d.api("/files?path=" + sys));
+        CHECK(head.header("content-length") == std::to_string(r.body.size()));
+    } else {
+        MESSAGE("no " << sys << " here: the sysfs case was not checked");
+    }
+    // Over --max-file-bytes is still 413.
+    gateway small({"--max-file-bytes", "16"});
+    CHECK(small.get(small.api("/files?path=/proc/self/status")).status == 413);
+}
+
+TEST_CASE("files: a directory of 20,000 entries lists the first 10,000 by name") {
+    gateway d;
+    const std::string dir = d.root() + "/many";
+    ::mkdir(dir.c_str(), 0755);
+    char name[16];
+    for (int i = 0; i < 20000; ++i) {
+        std::snprintf(name, sizeof name, "/f%05d", i);
+        test::write_file(dir + name, "");
+    }
+    auto r = d.get(d.api("/files?path=many"));
+    REQUIRE(r.status == 200);
+    auto j = r.json();
+    CHECK(j["truncated"] == true);
+    REQUIRE(j["entries"].size() == 10000);
+    CHECK(j["entries"][0]["name"] == "f00000");
+    CHECK(j["entries"][9999]["name"] == "f09999");
+    bool sorted = true;
+    for (std::size_t i = 1; i < j["entries"].size(); ++i)
+        sorted &= j["entries"][i - 1]["name"].get<std::string>() < j["entries"][i]["name"].get<std::string>();
+    CHECK(sorted);
+}
