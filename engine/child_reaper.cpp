@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,10 @@
 extern char** environ;
 
 namespace ag::engine {
+
+namespace {
+constexpr std::size_t long_command_bytes = 64 * 1024;
+}
 
 struct child_reaper::impl {
     explicit impl(boost::asio::io_context& ioc)
@@ -112,10 +117,37 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     redirect(req.stderr_fd, 2, O_WRONLY);
     if (!req.cwd.empty())
         posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
+    // A command longer than one argument may be (128 KiB on Linux) is read by the shell from a sealed
+    // in-memory file on descriptor 3 instead.
+    int script = -1;
+    struct close_script {
+        int& fd;
+        ~close_script() {
+            if (fd >= 0)
+                ::close(fd);
+        }
+    } script_guard{script};
+    std::string command = req.command;
+    if (command.size() >= long_command_bytes) {
+        script = ::memfd_create("agent-gateway-command", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (script < 0)
+            throw std::system_error(errno, std::generic_category(), "memfd_create");
+        for (std::string_view rest = command; !rest.empty();) {
+            ssize_t n = ::write(script, rest.data(), rest.size());
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw std::system_error(errno, std::generic_category(), "write the command");
+            rest.remove_prefix(static_cast<std::size_t>(n));
+        }
+        ::fcntl(script, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        posix_spawn_file_actions_adddup2(&actions, script, 3);
+        command = ". /dev/fd/3";
+    }
     // Nothing of the daemon's reaches a child: not a listening socket (a background server would keep the
     // port after we exit), not a client's connection, not a file. Everything is opened close-on-exec as
     // well; this also covers descriptors a library opened without it.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, script >= 0 ? 4 : 3);
 
     // The daemon ignores SIGPIPE and blocks nothing on purpose; children get the defaults back.
     sigset_t defaults, empty;
@@ -134,7 +166,7 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     for (const auto& e : req.env)
         envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    const char* argv[] = {"/bin/sh", "-c", req.command.c_str(), nullptr};
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
 
     std::lock_guard lock(impl_->mutex);
     pid_t pid = -1;

@@ -72,7 +72,10 @@ engine::exec_request parse_exec(const services& svc, const nlohmann::json& body)
         for (auto& [k, v] : env->items()) {
             if (!v.is_string() || k.empty() || k.find('=') != std::string::npos ||
                 k.find('\0') != std::string::npos || v.get<std::string>().find('\0') != std::string::npos)
-                bad("Invalid env: '" + k + "' must be a name without '=' with a string value");
+                // The name is quoted as JSON: a NUL in it must not cut the message short.
+                bad("Invalid env: " +
+                    nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                    " must be a name without '=' with a string value");
             req.env.emplace_back(k, v.get<std::string>());
         }
     }
@@ -98,6 +101,9 @@ boost::asio::awaitable<response> post_exec(services& svc, request& http_req) {
     try {
         result = co_await engine::run_exec(svc.reaper, std::move(req));
     } catch (const std::system_error& e) {
+        if (e.code().value() == E2BIG)
+            throw api_error(error_kind::bad_request,
+                            "Invalid env: the environment is larger than the system lets a process have");
         log::error("exec: cannot start /bin/sh: {}", e.what());
         throw api_error(error_kind::internal, "Execution failed");
     }

@@ -144,3 +144,24 @@ TEST_CASE("exec: at most 16 at once") {
     CHECK(limited == 4);
     CHECK(exec(d, {{"command", "echo free"}})["stdout"] == "free\n");
 }
+
+TEST_CASE("exec: a command over 128 KiB runs; an env name with NUL is named whole; a huge env is a 400") {
+    gateway d;
+    const std::string filler(200 * 1024, 'x');
+    auto j = exec(d, {{"command", "echo start; : " + filler + "; echo end $#"}});
+    CHECK(j["exitCode"] == 0);
+    CHECK(j["stdout"] == "start\nend 0\n");
+    CHECK(j["command"].get<std::string>().size() == filler.size() + 27);
+    // Short commands still run as `sh -c` (their $0 is sh).
+    CHECK(exec(d, {{"command", "echo $0"}})["stdout"] == "/bin/sh\n");
+
+    auto nul =
+        d.post(d.api("/console/exec"), {{"command", "true"}, {"env", {{std::string("A\0B", 3), "v"}}}});
+    CHECK(nul.status == 400);
+    CHECK(nul.json()["error"] == "Invalid env: \"A\\u0000B\" must be a name without '=' with a string value");
+
+    auto huge = d.post(d.api("/console/exec"),
+                       {{"command", "true"}, {"env", {{"BIG", std::string(300 * 1024, 'v')}}}});
+    CHECK(huge.status == 400);
+    CHECK(huge.json()["error"].get<std::string>().starts_with("Invalid env"));
+}
