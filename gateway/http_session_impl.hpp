@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -127,15 +128,24 @@ public:
     asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_raw(char* data,
                                                                                 std::size_t size) override {
         raw_ = true;
+        if (!pending_.empty()) {
+            // Bytes the client sent right behind its upgrade request, read with the request's header.
+            std::size_t n = std::min(size, pending_.size());
+            std::memcpy(data, pending_.data(), n);
+            pending_.erase(0, n);
+            co_return std::make_pair(boost::system::error_code{}, n);
+        }
         auto [ec, n] = co_await ws_.next_layer().async_read_some(asio::buffer(data, size), use_tuple);
         co_return std::make_pair(ec, n);
     }
     void abort() override { lowest(ws_).cancel(); }
     bool raw() const { return raw_; }
+    void set_pending(std::string bytes) { pending_ = std::move(bytes); }
 
 private:
     websocket::stream<Stream> ws_;
     bool raw_ = false;
+    std::string pending_;
 };
 
 // Registers the connection with its worker for the lifetime of the session.
@@ -428,8 +438,10 @@ asio::awaitable<bool> write_response(Stream& stream, connection_handle& conn, re
 template <class Stream>
 asio::awaitable<void> run_websocket(Stream stream, const route& r, request req,
                                     http::request<http::string_body> upgrade_req, connection_guard& guard,
-                                    const std::vector<std::pair<std::string, std::string>>& extra) {
+                                    const std::vector<std::pair<std::string, std::string>>& extra,
+                                    std::string leftover) {
     websocket_impl<Stream> conn(std::move(stream));
+    conn.set_pending(std::move(leftover));
     auto& ws = conn.ws();
     // What dispatch adds to every answer (the gw_token cookie for ?token=, CORS) goes on the 101 too.
     ws.set_option(websocket::stream_base::decorator([extra](websocket::response_type& res) {
@@ -599,8 +611,9 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
         } else if (d.target->ws_handler) {
             log::access("{} {} 101 websocket", log_method, log_target);
             http::request<http::string_body> upgrade_req = parser.release();
+            std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
-                                   guard, d.headers);
+                                   guard, d.headers, std::move(leftover));
             co_return;
         } else if (d.target->options.stream_body) {
             if (!parser.is_done())

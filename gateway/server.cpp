@@ -308,7 +308,7 @@ struct server::impl {
     void arm_token_watch() {
         if (!tokens.file())
             return;
-        token_timer.expires_after(1s);
+        token_timer.expires_after(500ms);
         token_timer.async_wait([this](const boost::system::error_code& ec) {
             if (ec)
                 return;

@@ -37,8 +37,8 @@ constexpr std::size_t default_lines = 100;
 constexpr std::size_t max_lines = 1000;
 constexpr std::size_t write_batch = 256 * 1024;
 constexpr auto ping_every = 30s;
-constexpr auto peer_silence_limit = 95s; // three pings unanswered: the peer is gone
-constexpr auto token_check_every = 1s;
+constexpr auto peer_silence_limit = 95s;  // three pings unanswered: the peer is gone
+constexpr auto token_check_every = 500ms; // with the token file polled as often: closed within 2 s
 constexpr auto close_grace = 2s;
 
 boost::asio::awaitable<response> get_logs(services& svc, request& req) {
@@ -100,6 +100,7 @@ struct stream_state {
     bool peer_closed = false;
     bool peer_gone = false;
     bool protocol_error = false;
+    bool invalid_utf8 = false;
     std::uint16_t peer_close_code = 1000;
     std::optional<std::string> pong;
     clock::time_point last_heard = clock::now();
@@ -133,7 +134,10 @@ public:
                 break;
             }
             if (st_->protocol_error) {
-                co_await send_close(1002, "protocol error");
+                if (st_->invalid_utf8)
+                    co_await send_close(1007, "invalid UTF-8");
+                else
+                    co_await send_close(1002, "protocol error");
                 break;
             }
             if (st_->peer_closed) {
@@ -193,8 +197,9 @@ public:
                 auto s = parser.feed(in, f);
                 if (s == ws::parser::status::need_more)
                     break;
-                if (s == ws::parser::status::protocol_error) {
+                if (s == ws::parser::status::protocol_error || s == ws::parser::status::invalid_utf8) {
                     st_->protocol_error = true;
+                    st_->invalid_utf8 = s == ws::parser::status::invalid_utf8;
                     st_->poke();
                     co_return;
                 }

@@ -30,6 +30,42 @@ std::string encode_close(std::uint16_t code, std::string_view reason) {
     return encode(opcode::close, payload);
 }
 
+bool valid_close_code(std::uint16_t code) noexcept {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+bool parser::utf8_step(unsigned char b) noexcept {
+    if (utf8_need_ == 0) {
+        if (b < 0x80)
+            return true;
+        utf8_lo_ = 0x80;
+        utf8_hi_ = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+            utf8_need_ = 1;
+        else if (b == 0xE0)
+            utf8_need_ = 2, utf8_lo_ = 0xA0; // no overlong three-byte forms
+        else if (b == 0xED)
+            utf8_need_ = 2, utf8_hi_ = 0x9F; // no surrogates
+        else if (b >= 0xE1 && b <= 0xEF)
+            utf8_need_ = 2;
+        else if (b == 0xF0)
+            utf8_need_ = 3, utf8_lo_ = 0x90; // no overlong four-byte forms
+        else if (b >= 0xF1 && b <= 0xF3)
+            utf8_need_ = 3;
+        else if (b == 0xF4)
+            utf8_need_ = 3, utf8_hi_ = 0x8F; // nothing past U+10FFFF
+        else
+            return false;
+        return true;
+    }
+    if (b < utf8_lo_ || b > utf8_hi_)
+        return false;
+    --utf8_need_;
+    utf8_lo_ = 0x80;
+    utf8_hi_ = 0xBF;
+    return true;
+}
+
 parser::status parser::feed(std::string_view& in, frame& out) {
     for (;;) {
         if (!in_payload_) {
@@ -68,22 +104,51 @@ parser::status parser::feed(std::string_view& in, frame& out) {
             auto op = b0 & 0x0f;
             if (op != 0 && op != 1 && op != 2 && op != 8 && op != 9 && op != 10)
                 return status::protocol_error;
+            if (!control) {
+                // A continuation continues a message; a new text or binary frame may not interrupt one.
+                if ((op == 0) != in_message_)
+                    return status::protocol_error;
+                if (op != 0)
+                    text_message_ = op == 1;
+                in_message_ = !current_.fin;
+            }
+            if (current_.op == opcode::close && len == 1)
+                return status::protocol_error; // a close payload is empty or starts with a 2-byte code
             remaining_ = len;
             offset_ = 0;
             in_payload_ = true;
             header_.clear();
         }
-        bool control = static_cast<std::uint8_t>(current_.op) >= 8;
+        const bool control = static_cast<std::uint8_t>(current_.op) >= 8;
+        const bool text = !control && text_message_;
         std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
-        if (control)
-            for (std::size_t i = 0; i < take; ++i)
-                current_.payload.push_back(static_cast<char>(in[i] ^ mask_[(offset_ + i) % 4]));
+        for (std::size_t i = 0; i < take; ++i) {
+            char c = static_cast<char>(in[i] ^ mask_[(offset_ + i) % 4]);
+            if (control)
+                current_.payload.push_back(c);
+            else if (text && !utf8_step(static_cast<unsigned char>(c)))
+                return status::invalid_utf8;
+        }
         in.remove_prefix(take);
         remaining_ -= take;
         offset_ += take;
         if (remaining_ > 0)
             return status::need_more;
         in_payload_ = false;
+        if (text && current_.fin && utf8_need_ != 0)
+            return status::invalid_utf8; // the message ends inside a character
+        if (current_.op == opcode::close && current_.payload.size() >= 2) {
+            auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(current_.payload[0]) << 8) |
+                                                   static_cast<unsigned char>(current_.payload[1]));
+            if (!valid_close_code(code))
+                return status::protocol_error;
+            parser reason;
+            for (std::size_t i = 2; i < current_.payload.size(); ++i)
+                if (!reason.utf8_step(static_cast<unsigned char>(current_.payload[i])))
+                    return status::invalid_utf8;
+            if (reason.utf8_need_ != 0)
+                return status::invalid_utf8;
+        }
         out = std::move(current_);
         return status::frame_ready;
     }

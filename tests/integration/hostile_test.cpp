@@ -241,3 +241,46 @@ TEST_CASE("descriptors run out: clients are refused, accepting resumes, the log 
     CHECK(lines >= 1);
     CHECK(lines <= 4);
 }
+
+namespace {
+
+// A masked client frame (the payload under 126 bytes).
+std::string client_frame(int opcode, const std::string& payload) {
+    std::string out{static_cast<char>(0x80 | opcode), static_cast<char>(0x80 | payload.size()), 1, 2, 3, 4};
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        out.push_back(static_cast<char>(payload[i] ^ (1 + i % 4)));
+    return out;
+}
+
+// The close code the server answers `frame` with on the log stream (0 when it sent none).
+int close_code_for(const gateway& d, const std::string& frame) {
+    auto res =
+        d.raw(upgrade("/v0/logs?token=" + token + "&after=999999", "") + frame, std::chrono::seconds(3));
+    auto body = res.find("\r\n\r\n");
+    if (body == std::string::npos)
+        return 0;
+    // Server frames: 0x88 len code...; skip any data frames before the close.
+    for (std::size_t at = body + 4; at + 1 < res.size();) {
+        auto op = static_cast<unsigned char>(res[at]) & 0x0f;
+        std::size_t len = static_cast<unsigned char>(res[at + 1]) & 0x7f, head = 2;
+        if (len == 126) {
+            len = (static_cast<unsigned char>(res[at + 2]) << 8) | static_cast<unsigned char>(res[at + 3]);
+            head = 4;
+        }
+        if (op == 8 && len >= 2 && at + 3 < res.size())
+            return (static_cast<unsigned char>(res[at + 2]) << 8) | static_cast<unsigned char>(res[at + 3]);
+        at += head + len;
+    }
+    return 0;
+}
+
+} // namespace
+
+TEST_CASE(
+    "log stream WebSocket: invalid close codes and short close payloads get 1002, bad UTF-8 gets 1007") {
+    gateway d;
+    CHECK(close_code_for(d, client_frame(8, std::string("\x03\xe8", 2))) == 1000); // echoed
+    CHECK(close_code_for(d, client_frame(8, std::string("\x03\xe7", 2))) == 1002); // 999
+    CHECK(close_code_for(d, client_frame(8, "x")) == 1002);
+    CHECK(close_code_for(d, client_frame(1, "\xff\xfe")) == 1007);
+}

@@ -109,6 +109,51 @@ TEST_CASE("ws frames: encode lengths, parse masked client frames, reject bad one
     CHECK(strict2.feed(fp, f) == ws::parser::status::protocol_error);
 }
 
+namespace {
+ws::parser::status feed_all(const std::string& bytes) {
+    ws::parser p;
+    ws::frame f;
+    std::string_view in = bytes;
+    auto s = ws::parser::status::need_more;
+    while (!in.empty()) {
+        s = p.feed(in, f);
+        if (s != ws::parser::status::frame_ready && s != ws::parser::status::need_more)
+            return s;
+    }
+    return s;
+}
+} // namespace
+
+TEST_CASE("ws frames: close codes and lengths, fragment order and UTF-8 as RFC 6455 asks of a receiver") {
+    using st = ws::parser::status;
+    auto close_with = [](std::uint16_t code, std::string reason = {}) {
+        return masked(ws::opcode::close,
+                      std::string{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)} + reason);
+    };
+    CHECK(feed_all(close_with(1000)) == st::frame_ready);
+    CHECK(feed_all(close_with(4000, "bye")) == st::frame_ready);
+    CHECK(feed_all(masked(ws::opcode::close, "")) == st::frame_ready);
+    for (std::uint16_t bad : {0, 999, 1004, 1005, 1006, 1015, 2999, 5000})
+        CHECK_MESSAGE(feed_all(close_with(bad)) == st::protocol_error, bad);
+    CHECK(feed_all(masked(ws::opcode::close, "x")) == st::protocol_error); // one byte: no room for a code
+    CHECK(feed_all(close_with(1000, "\xff")) == st::invalid_utf8);
+    // Text must be UTF-8, even split across fragments; binary is anything.
+    CHECK(feed_all(masked(ws::opcode::text, "caf\xc3\xa9")) == st::frame_ready);
+    CHECK(feed_all(masked(ws::opcode::text, "caf\xc3", false) + masked(ws::opcode::continuation, "\xa9")) ==
+          st::frame_ready);
+    CHECK(feed_all(masked(ws::opcode::text, "\xc3")) == st::invalid_utf8);
+    CHECK(feed_all(masked(ws::opcode::text, "\xed\xa0\x80")) == st::invalid_utf8); // a surrogate
+    CHECK(feed_all(masked(ws::opcode::text, "\xc0\xaf")) == st::invalid_utf8);     // overlong '/'
+    CHECK(feed_all(masked(ws::opcode::binary, "\xff\xfe")) == st::frame_ready);
+    // A continuation with nothing to continue, and a new message in the middle of one.
+    CHECK(feed_all(masked(ws::opcode::continuation, "x")) == st::protocol_error);
+    CHECK(feed_all(masked(ws::opcode::text, "a", false) + masked(ws::opcode::text, "b")) ==
+          st::protocol_error);
+    // A ping between fragments is fine.
+    CHECK(feed_all(masked(ws::opcode::text, "a", false) + masked(ws::opcode::ping, "") +
+                   masked(ws::opcode::continuation, "b")) == st::frame_ready);
+}
+
 TEST_CASE("hub: backlog then live with no gap, level filter, wake-ups") {
     test::temp_dir dir;
     journal j(dir.path);
