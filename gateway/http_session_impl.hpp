@@ -670,7 +670,15 @@ asio::awaitable<void> run_session(session_env& env, Stream stream, std::string r
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
             log::access("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
         }
-        if (!ok || !keep_alive)
+        if (!ok) {
+            // A response cut short (its producer failed, the file shrank, the client stalled) ends with a
+            // reset, never with what a client could take for a complete body.
+            boost::system::error_code ec;
+            lowest(stream).socket().set_option(asio::socket_base::linger(true, 0), ec);
+            lowest(stream).socket().close(ec);
+            co_return;
+        }
+        if (!keep_alive)
             break;
     }
 

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -40,6 +41,7 @@ struct channel final : thread_sink {
     std::deque<std::string> chunks;
     std::size_t buffered = 0;
     bool done = false;
+    std::string failure; // what the producer threw, when it did
     bool cancelled = false;
     bool consumer_waiting = false;
 
@@ -79,13 +81,15 @@ stream_from_thread(std::function<void(thread_sink&)> produce, std::size_t max_bu
             ++producers_running;
         }
         std::thread([ch, produce] {
+            std::string failure;
             try {
                 produce(*ch);
             } catch (const std::exception& e) {
-                log::error("streamed response producer failed: {}", e.what());
+                failure = e.what();
             }
             {
                 std::lock_guard lock(ch->mutex);
+                ch->failure = std::move(failure);
                 ch->done = true;
                 ch->notify_consumer(ch);
             }
@@ -107,17 +111,22 @@ stream_from_thread(std::function<void(thread_sink&)> produce, std::size_t max_bu
         std::deque<std::string> batch;
         for (;;) {
             bool finished = false;
+            std::string failure;
             {
                 std::lock_guard lock(ch->mutex);
                 batch.swap(ch->chunks);
                 ch->buffered = 0;
                 finished = ch->done && batch.empty();
+                failure = ch->failure;
                 if (batch.empty() && !finished) {
                     ch->consumer_waiting = true;
                     ch->wake.expires_after(std::chrono::seconds(1));
                 }
                 ch->space.notify_all();
             }
+            // A producer that failed must not look like one that finished: the caller cuts the response.
+            if (finished && !failure.empty())
+                throw std::runtime_error(failure);
             if (finished)
                 co_return;
             if (batch.empty()) {

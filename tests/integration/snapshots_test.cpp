@@ -163,6 +163,29 @@ TEST_CASE("snapshots: bad and unknown CIDs, CAR export") {
     CHECK(car.body.size() > 0x39 + 34);
 }
 
+TEST_CASE("snapshots: a CAR whose block went missing ends as a failed transfer, not a short complete one") {
+    test::temp_dir root;
+    put(root.path + "/workspace/a.txt", "a\n");
+    put(root.path + "/workspace/sub/deeper/b.txt", "b\n");
+    gateway g({"--snapshot-interval", "0"}, root.path);
+    const std::string cid = sync(g)["snapshotCid"];
+    // Remove a directory block other than the root: the export fails after its first bytes went out.
+    std::string removed;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root.path + "/.agent-gateway/blocks"))
+        if (e.is_regular_file() && e.path().filename() != cid && removed.empty()) {
+            removed = e.path().string();
+            std::filesystem::remove(e.path());
+        }
+    REQUIRE(!removed.empty());
+    const std::string url =
+        "http://127.0.0.1:" + std::to_string(g.port()) + g.api("/snapshots/" + cid + "/car");
+    auto rc = sh("curl -s -o /dev/null -H 'Authorization: Bearer " + std::string(gateway::token) + "' " +
+                 url + "; echo $?");
+    CHECK(rc != "0"); // curl sees the transfer fail (no terminating chunk, a reset)
+    CHECK(g.log().find("streamed response failed") != std::string::npos);
+    CHECK(g.get("/healthz").status == 200);
+}
+
 TEST_CASE("snapshots: taken automatically when the workspace changed; concurrent syncs are serialised") {
     test::temp_dir root;
     put(root.path + "/workspace/a.txt", "a\n");
