@@ -6,6 +6,7 @@
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
+#include "gateway/async_mutex.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection_limiter.hpp"
@@ -175,6 +176,7 @@ struct server::impl {
               &git_ws,
               git_cache.get(),
               &snapshots,
+              workspace_gate,
               load_created_at(c.state_dir)}
         // Caught from construction on: "listening on" is printed before run(), and a SIGTERM sent as soon as
         // it appears must not meet the default action (it waits until run() arms the handler).
@@ -235,6 +237,7 @@ struct server::impl {
     git::workspace git_ws;
     std::unique_ptr<git::clone_cache> git_cache;
     snapshots::service snapshots;
+    async_mutex workspace_gate;
     services svc;
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
@@ -275,6 +278,7 @@ struct server::impl {
             if (ec || stopping)
                 break;
             try {
+                auto gate = co_await workspace_gate.lock();
                 co_await pool.run([this] { snapshots.sync("Automatic snapshot"); });
             } catch (const std::exception& e) {
                 log::warn("automatic snapshot failed: {}", e.what());

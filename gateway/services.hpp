@@ -6,6 +6,7 @@
 namespace ag {
 
 struct config;
+class async_mutex;
 class blocking_pool;
 namespace auth {
 class token_store;
@@ -41,7 +42,10 @@ struct services {
     git::workspace* git;           // the workspace repository (CONTRACT §13)
     git::clone_cache* git_cache;   // null when clones are packed from scratch
     snapshots::service* snapshots; // CONTRACT §12
-    std::string created_at;        // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
+    // holds no pool thread.
+    async_mutex& workspace_gate;
+    std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
     std::atomic<int> execs_running{0};
 };
 

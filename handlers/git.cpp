@@ -4,6 +4,7 @@
 
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
+#include "gateway/async_mutex.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
@@ -135,6 +136,7 @@ asio::awaitable<response> receive_pack(services& svc, request& req) {
     }
     git::receive_session::outcome result;
     try {
+        auto gate = co_await svc.workspace_gate.lock();
         result = co_await svc.pool.call([&] {
             return session->finish(
                 [](std::string_view content) { return engine::manifest_problem(content); });

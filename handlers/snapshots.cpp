@@ -1,6 +1,7 @@
 // CONTRACT §12: snapshots — list, status, take one now, reset to one, export one as a CAR.
 #include "handlers/routes.hpp"
 
+#include "gateway/async_mutex.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
@@ -57,7 +58,11 @@ asio::awaitable<response> status(services& svc, request&) {
 }
 
 asio::awaitable<response> sync_now(services& svc, request&) {
-    auto result = co_await svc.pool.call([&] { return svc.snapshots->sync(); });
+    snapshots::service::sync_result result;
+    {
+        auto gate = co_await svc.workspace_gate.lock();
+        result = co_await svc.pool.call([&] { return svc.snapshots->sync(); });
+    }
     // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
     // stays (listed, pending) and the pinning thread keeps trying.
     if (auto err = co_await svc.pool.call([&] { return svc.snapshots->pin_pending(); }))
@@ -89,6 +94,7 @@ asio::awaitable<response> reset(services& svc, request& req) {
     auto target = parse_cid(body.contains("snapshotCid") ? body["snapshotCid"] : json());
     std::optional<snapshots::service::reset_result> result;
     try {
+        auto gate = co_await svc.workspace_gate.lock();
         result = co_await svc.pool.call([&] { return svc.snapshots->reset(target); });
     } catch (const snapshots::ipfs_error& e) {
         using kind = snapshots::ipfs_error::kind_t;

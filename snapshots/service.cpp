@@ -158,12 +158,14 @@ std::optional<std::string> service::pin_pending() {
             pin_error_ = e.what();
             return pin_error_;
         }
-        std::lock_guard lock(mutex_);
-        for (auto& r : records_)
-            if (r.cid == text)
-                r.pinned = true;
-        pin_error_.reset();
-        save_locked();
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& r : records_)
+                if (r.cid == text)
+                    r.pinned = true;
+            pin_error_.reset();
+        }
+        save();
         log::info("snapshot {} pinned on {}", text, ipfs_->url());
     }
     return std::nullopt;
@@ -259,15 +261,28 @@ std::optional<std::string> service::last_sync() const {
     return last_sync_;
 }
 
-void service::save_locked() {
-    nlohmann::json list = nlohmann::json::array();
-    std::size_t start = records_.size() > kept ? records_.size() - kept : 0;
-    for (std::size_t i = start; i < records_.size(); ++i)
-        list.push_back(to_json(records_[i]));
-    nlohmann::json j{{"version", 1}, {"snapshots", list}};
-    if (last_sync_)
-        j["lastSync"] = *last_sync_;
-    fs_util::write_file_atomic(dir_ + "/index.json", j.dump(), 0600);
+// The records are copied under mutex_ and written (with its fsync) outside it: readers on the I/O thread
+// never wait for the disk. A writer that finds a newer state already written leaves it.
+void service::save() {
+    std::string text;
+    std::uint64_t seq;
+    {
+        std::lock_guard lock(mutex_);
+        nlohmann::json list = nlohmann::json::array();
+        std::size_t start = records_.size() > kept ? records_.size() - kept : 0;
+        for (std::size_t i = start; i < records_.size(); ++i)
+            list.push_back(to_json(records_[i]));
+        nlohmann::json j{{"version", 1}, {"snapshots", list}};
+        if (last_sync_)
+            j["lastSync"] = *last_sync_;
+        text = j.dump();
+        seq = ++save_seq_;
+    }
+    std::lock_guard saving(save_mutex_);
+    if (seq < saved_seq_)
+        return;
+    fs_util::write_file_atomic(dir_ + "/index.json", text, 0600);
+    saved_seq_ = seq;
 }
 
 service::sync_result service::sync(const char* why) {
@@ -290,13 +305,14 @@ service::sync_result service::sync_locked(git_repository* repo, const char* why)
     const std::string head_hex = git::to_hex(head);
     std::string previous;
     {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         if (!records_.empty())
             previous = records_.back().commit;
         if (previous == head_hex) {
             last_sync_ = now;
-            save_locked();
             result.latest = records_.back();
+            lock.unlock();
+            save();
             return result;
         }
     }
@@ -323,10 +339,12 @@ service::sync_result service::sync_locked(git_repository* repo, const char* why)
     log::info("snapshot {} of {}: {} files read ({} bytes), {} reused; DAG {} ms, sync {} ms", r.cid,
               head_hex.substr(0, 12), stats.files_read, stats.bytes_read, stats.reused, ms(t1 - t0),
               ms(t2 - t1));
-    std::lock_guard lock(mutex_);
-    records_.push_back(r);
-    last_sync_ = now;
-    save_locked();
+    {
+        std::lock_guard lock(mutex_);
+        records_.push_back(r);
+        last_sync_ = now;
+    }
+    save();
     result.created = true;
     result.latest = std::move(r);
     return result;
@@ -400,9 +418,11 @@ std::optional<record> service::fetch_from_ipfs(const cid& target) {
     r.created_at = time_format::iso8601_ms_now();
     r.pinned = true;
     log::info("snapshot {} fetched from {} ({} blocks)", r.cid, ipfs_->url(), blocks.size());
-    std::lock_guard records(mutex_);
-    records_.push_back(r);
-    save_locked();
+    {
+        std::lock_guard records(mutex_);
+        records_.push_back(r);
+    }
+    save();
     return r;
 }
 

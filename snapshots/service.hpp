@@ -7,6 +7,7 @@
 #include "snapshots/tree_import.hpp"
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,7 +78,7 @@ public:
 private:
     // why == nullptr: record HEAD as it is, without committing pending changes first.
     sync_result sync_locked(git_repository* repo, const char* why);
-    void save_locked();
+    void save(); // without mutex_ held
     std::optional<record> fetch_from_ipfs(const cid& target);
     void finish_reset(git_repository* repo, const std::string& commit_hex, const std::string& cid_text);
 
@@ -90,7 +91,10 @@ private:
     std::vector<record> records_; // newest last
     std::optional<std::string> last_sync_;
     std::unique_ptr<ipfs_client> ipfs_;
-    std::mutex pin_mutex_; // one pinning pass at a time
+    std::uint64_t save_seq_ = 0;  // under mutex_: states handed to save()
+    std::mutex save_mutex_;       // one index.json writer at a time
+    std::uint64_t saved_seq_ = 0; // under save_mutex_: the newest state written
+    std::mutex pin_mutex_;        // one pinning pass at a time
     std::optional<std::string> pin_error_;
     std::condition_variable pin_wake_;
     bool stopping_ = false;

@@ -1,0 +1,75 @@
+#include "gateway/async_mutex.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace ag {
+
+namespace asio = boost::asio;
+
+struct async_mutex::waiter {
+    explicit waiter(const asio::any_io_executor& ex)
+        : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer; // cancelled, on its own executor, when the mutex is handed over
+    bool granted = false;     // under mutex_
+};
+
+asio::awaitable<async_mutex::guard> async_mutex::lock() {
+    auto self = std::make_shared<waiter>(co_await asio::this_coro::executor);
+    {
+        std::lock_guard lock(mutex_);
+        if (!locked_) {
+            locked_ = true;
+            co_return guard(this);
+        }
+        waiters_.push_back(self);
+    }
+    // A waiter whose coroutine is destroyed (shutdown) leaves the queue, or passes on what it was granted.
+    struct leave_on_destroy {
+        async_mutex* m;
+        std::shared_ptr<waiter> w;
+        bool owned = false;
+        ~leave_on_destroy() {
+            if (owned)
+                return;
+            bool granted;
+            {
+                std::lock_guard lock(m->mutex_);
+                granted = w->granted;
+                if (!granted)
+                    std::erase(m->waiters_, w);
+            }
+            if (granted)
+                m->unlock();
+        }
+    } leave{this, self};
+    for (;;) {
+        co_await self->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::lock_guard lock(mutex_);
+        if (self->granted) {
+            leave.owned = true;
+            co_return guard(this);
+        }
+    }
+}
+
+void async_mutex::unlock() noexcept {
+    std::shared_ptr<waiter> next;
+    {
+        std::lock_guard lock(mutex_);
+        if (waiters_.empty()) {
+            locked_ = false;
+            return;
+        }
+        // Ownership passes to the oldest waiter; the mutex stays locked.
+        next = std::move(waiters_.front());
+        waiters_.pop_front();
+        next->granted = true;
+    }
+    asio::post(next->timer.get_executor(), [next] { next->timer.cancel(); });
+}
+
+} // namespace ag
