@@ -29,6 +29,11 @@ void init_library() {
             git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
         // Objects, packs and refs reach the disk before a push is reported as accepted.
         git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+        // libgit2 maps packs in 1 GiB windows up to 8 GiB by default; every page of a pack it reads or
+        // indexes stays in the daemon's resident set. Smaller windows under a small cap keep a large push
+        // or clone from growing the daemon by the pack's size.
+        git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, std::size_t{8} << 20);
+        git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, std::size_t{64} << 20);
     });
 }
 

@@ -510,6 +510,33 @@ crash_loop_during_pushes() {
     sync_snapshot
 }
 
+# A push is streamed to disk: a daemon of its own takes 200 MB of incompressible files and its peak
+# resident set stays far below the pack's size (the bound is skipped under ASan, whose allocator keeps
+# freed memory).
+large_push_memory() {
+    mkdir -p "$work/mem-root/workspace"
+    echo seed >"$work/mem-root/workspace/seed.txt"
+    "$binary" --root "$work/mem-root" --token "$token" --listen 127.0.0.1:0 --agent-id box \
+        --snapshot-interval 0 >"$work/mem.out" 2>"$work/mem.log" &
+    local pid=$! mport=""
+    for _ in $(seq 200); do grep -q "listening on" "$work/mem.log" 2>/dev/null && break; sleep 0.05; done
+    mport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/mem.log" | head -1)
+    git clone -q "http://x:$token@127.0.0.1:$mport/v0/agents/box/git" mem-client
+    for i in $(seq 20); do head -c 10000000 /dev/urandom >"mem-client/big-$i.bin"; done
+    git -C mem-client add -A
+    git -C mem-client commit -qm "200 MB"
+    git -C mem-client -c core.bigFileThreshold=1m -c pack.compression=0 push -q origin main
+    cmp mem-client/big-20.bin "$work/mem-root/workspace/big-20.bin"
+    local peak
+    peak=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status")
+    kill "$pid"
+    { wait "$pid" || true; } 2>/dev/null
+    rm -rf mem-client "$work/mem-root"
+    echo "daemon peak RSS during a 200 MB push: $peak kB"
+    if [ -n "${TEST_SANITIZED:-}" ]; then return 0; fi
+    [ "$peak" -lt 150000 ]
+}
+
 wrong_token() {
     local bad=${url/$token/wrong-token}
     fails git ls-remote "$bad" 2>err
@@ -556,6 +583,7 @@ if daemon_only; then
     scenario "a refused push whose files the agent also wrote leaves the repository whole" refused_push_same_bytes
     scenario "a push refused during its checkout leaves the work tree as it was" refused_push_keeps_work_tree
     scenario "pushes that transfer.fsckObjects would refuse are refused, with the reason" fsck_rules_refuse_pushes
+    scenario "a 200 MB push keeps the daemon's memory far below the pack's size" large_push_memory
 fi
 
 # Last: it restarts the daemon on other ports (cleanup stops whichever daemon.pid names).
