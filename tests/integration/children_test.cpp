@@ -4,10 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,15 +24,11 @@ nlohmann::json exec(const gateway& d, const nlohmann::json& body) {
 
 // errno of a connect to 127.0.0.1:port (0 when it was accepted).
 int connect_errno(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    int err = rc == 0 ? 0 : errno;
+    int fd = test::connect_loopback(port);
+    if (fd < 0)
+        return errno;
     ::close(fd);
-    return err;
+    return 0;
 }
 
 // Whether any process runs with exactly this command line (arguments joined by spaces).

@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,19 +19,6 @@ using test::wait_until;
 namespace {
 
 const std::string token = gateway::token;
-
-int connect_to(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // True when the server closed `fd` (EOF or reset) within `limit`; false when it is still open.
 bool closed_within(int fd, std::chrono::milliseconds limit) {
@@ -195,9 +180,9 @@ TEST_CASE("connections: a silent one goes after 10 s; one address holds at most 
     auto t0 = std::chrono::steady_clock::now();
     std::vector<int> held;
     for (int i = 0; i < 4; ++i)
-        held.push_back(connect_to(d.port()));
+        held.push_back(test::connect_loopback(d.port()));
     // The fifth from the same address is closed unanswered, at once.
-    int extra = connect_to(d.port());
+    int extra = test::connect_loopback(d.port());
     REQUIRE(extra >= 0);
     CHECK(closed_within(extra, std::chrono::seconds(3)));
     ::close(extra);
@@ -221,7 +206,7 @@ TEST_CASE("descriptors run out: clients are refused, accepting resumes, the log 
     gateway d({"--max-connections-per-client", "100000"}, {}, {"prlimit", "--nofile=64:64", "--"});
     std::vector<int> fds;
     for (int i = 0; i < 120; ++i) {
-        int fd = connect_to(d.port());
+        int fd = test::connect_loopback(d.port());
         if (fd >= 0)
             fds.push_back(fd);
     }

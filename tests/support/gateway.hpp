@@ -20,6 +20,9 @@ std::string read_file(const std::string& path);
 bool exists(const std::string& path);
 std::vector<std::string> list_dir(const std::string& path); // sorted names
 
+// A plain TCP connection to 127.0.0.1:port: the descriptor, or -1 with errno set.
+int connect_loopback(int port);
+
 struct http_result {
     int status = 0;
     std::map<std::string, std::string> headers; // lower-case names
