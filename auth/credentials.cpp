@@ -44,8 +44,8 @@ std::string strip_cookie(std::string_view header, std::string_view name) {
     return out;
 }
 
-std::vector<candidate> offered_tokens(const std::vector<std::string_view>& authorizations,
-                                      const std::vector<std::string_view>& cookie_headers,
+std::vector<candidate> offered_tokens(std::span<const std::string_view> authorizations,
+                                      std::span<const std::string_view> cookie_headers,
                                       const text::query_params& query) {
     std::vector<candidate> out;
     for (std::string_view authorization : authorizations) {

@@ -2,6 +2,7 @@
 // Where a request's gateway token may come from (CONTRACT §4), as pure functions of the request's fields.
 #include "util/text.hpp"
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,13 +20,12 @@ struct candidate {
 // query parameter, the `gw_token` cookie. A request may carry several (an app's own Authorization plus our
 // cookie); it is authenticated when any of them is the token.
 // Every Authorization header, Cookie header and `token` parameter counts, not only the first of each.
-std::vector<candidate> offered_tokens(const std::vector<std::string_view>& authorizations,
-                                      const std::vector<std::string_view>& cookie_headers,
+std::vector<candidate> offered_tokens(std::span<const std::string_view> authorizations,
+                                      std::span<const std::string_view> cookie_headers,
                                       const text::query_params& query);
 inline std::vector<candidate> offered_tokens(std::string_view authorization, std::string_view cookie_header,
                                              const text::query_params& query) {
-    return offered_tokens(std::vector<std::string_view>{authorization},
-                          std::vector<std::string_view>{cookie_header}, query);
+    return offered_tokens(std::span(&authorization, 1), std::span(&cookie_header, 1), query);
 }
 
 // The value of cookie `name` in a Cookie header (the first, when it is there twice).

@@ -99,7 +99,8 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     }
 
     // Authentication comes before the route lookup, so unauthenticated callers learn nothing about routes.
-    auto offered = auth::offered_tokens(in.authorizations, in.cookies, out.req.query);
+    auto offered = auth::offered_tokens({in.authorizations.data(), in.authorizations.size()},
+                                        {in.cookies.data(), in.cookies.size()}, out.req.query);
     auto unauthorized = [&] {
         response r = error_response(401, "Unauthorized");
         if (is_git_path(parts))
@@ -144,7 +145,8 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, service
     if (accepted->from == auth::carrier::query)
         out.headers.emplace_back("Set-Cookie", fmt::format("gw_token={}; Path=/; HttpOnly; SameSite=Lax{}",
                                                            accepted->token, secure ? "; Secure" : ""));
-    out.req.auth_token = accepted->token;
+    if (in.upgrade)
+        out.req.auth_token = accepted->token; // a stream closes when a rotation retires it
 
     if (parts.size() >= 3 && parts[1] == "agents" && parts[2] != cfg.agent_id) {
         out.immediate = not_found("Agent not found");

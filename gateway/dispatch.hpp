@@ -4,6 +4,8 @@
 #include "gateway/request.hpp"
 #include "gateway/router.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,8 +20,9 @@ struct dispatch_input {
     method verb = method::get;
     std::string_view target;
     std::string_view host;
-    std::vector<std::string_view> authorizations; // every Authorization header
-    std::vector<std::string_view> cookies;        // every Cookie header
+    // Every Authorization and Cookie header (almost always one each: no allocation for that).
+    boost::container::small_vector<std::string_view, 2> authorizations;
+    boost::container::small_vector<std::string_view, 2> cookies;
     std::string_view origin;
     std::string_view forwarded_proto;
     std::string_view forwarded_for; // every X-Forwarded-For value, joined by commas

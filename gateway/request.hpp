@@ -45,7 +45,7 @@ struct request {
     std::vector<std::pair<std::string, std::string>> params; // from the route pattern
     std::string body;
     std::string remote_address; // the client: the peer, or what a trusted proxy says (CONTRACT §4)
-    std::string auth_token;     // the token the request was authenticated with
+    std::string auth_token;     // WebSocket upgrades: the token the request was authenticated with
     bool secure = false;
 
     // A request header by name (case-insensitive); empty when absent.
