@@ -1,4 +1,4 @@
-// agent-gateway: one agent's HTTP API. See README.md and CONTRACT §1-§2 for the command line.
+// agent-gateway: one agent's HTTP API. See README.md and docs/api.md §1-§2 for the command line.
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"

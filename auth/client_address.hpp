@@ -1,5 +1,5 @@
 #pragma once
-// Who a request comes from (CONTRACT §4, §5): the TCP peer, or, when the peer is a trusted proxy, the last
+// Who a request comes from (docs/api.md §4, §5): the TCP peer, or, when the peer is a trusted proxy, the last
 // X-Forwarded-For hop that is not one. Pure functions.
 #include <array>
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// Where a request's gateway token may come from (CONTRACT §4), as pure functions of the request's fields.
+// Where a request's gateway token may come from (docs/api.md §4), as pure functions of the request's fields.
 #include "util/text.hpp"
 
 #include <span>

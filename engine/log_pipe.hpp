@@ -1,5 +1,5 @@
 #pragma once
-// A pipe whose read end feeds the log: every line written to it becomes an entry (decoded as CONTRACT §7
+// A pipe whose read end feeds the log: every line written to it becomes an entry (decoded as docs/api.md §7
 // says), an unfinished line is flushed after a second of silence, and the pipe is drained until every writer
 // closed it, whatever the log readers do.
 #include <sys/types.h>

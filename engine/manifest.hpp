@@ -20,7 +20,7 @@ struct manifest {
 manifest load_manifest(const std::string& path);
 
 // Why `content` cannot be the manifest (not JSON, not an object, "version" other than 1); "" when it can. A
-// push that would check out such a manifest is refused with this reason (CONTRACT §13).
+// push that would check out such a manifest is refused with this reason (docs/api.md §13).
 std::string manifest_problem(std::string_view content);
 
 // Thread-safe holder of the current manifest.

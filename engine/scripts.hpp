@@ -1,5 +1,5 @@
 #pragma once
-// The manifest's lifecycle scripts (CONTRACT §6): `build` (cwd ROOT, 5-minute timeout) at start, after a
+// The manifest's lifecycle scripts (docs/api.md §6): `build` (cwd ROOT, 5-minute timeout) at start, after a
 // push and on retry; when it succeeds, `start` runs detached and supervised. Output goes to the log as
 // `script/build` and `script/start`. Runs on the reaper's io_context; the other calls are thread-safe.
 #include <boost/asio/awaitable.hpp>

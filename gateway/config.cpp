@@ -28,7 +28,7 @@ struct option_spec {
     const char* help;
 };
 
-// Every option of CONTRACT §2, plus --threads and --config. Values are validated in build_config().
+// Every option of docs/api.md §2, plus --threads and --config. Values are validated in build_config().
 constexpr option_spec options[] = {
     {"listen", "ADDR", true, "HOST:PORT, [V6]:PORT or unix:/path (default 127.0.0.1:18789)"},
     {"agent-id", "ID", false, "the agent this daemon serves, [a-z0-9-]{1,63} (default local)"},

@@ -1,5 +1,5 @@
 #pragma once
-// CONTRACT §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate limiting,
+// docs/api.md §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate limiting,
 // agent id, route lookup, body limit. Pure of I/O, so it is unit-tested directly.
 #include "gateway/request.hpp"
 #include "gateway/router.hpp"

@@ -273,7 +273,7 @@ inline std::string redacted(session_env& env, std::string_view target) {
     return text::redact_target(target, env.svc.tokens.current());
 }
 
-// The handler's answer, or the error it threw mapped to status and JSON (CONTRACT §5).
+// The handler's answer, or the error it threw mapped to status and JSON (docs/api.md §5).
 inline asio::awaitable<response> call_handler(const route& r, request& req) {
     try {
         co_return co_await r.handler(req);

@@ -44,7 +44,7 @@ struct request {
     text::query_params query;
     std::vector<std::pair<std::string, std::string>> params; // from the route pattern
     std::string body;
-    std::string remote_address; // the client: the peer, or what a trusted proxy says (CONTRACT §4)
+    std::string remote_address; // the client: the peer, or what a trusted proxy says (docs/api.md §4)
     std::string auth_token;     // WebSocket upgrades: the token the request was authenticated with
     bool secure = false;
 

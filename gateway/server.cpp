@@ -198,7 +198,7 @@ struct server::impl {
         }
         for (auto& w : workers)
             envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get(), &limiter}));
-        // Before anything serves or builds: the workspace must be a repository (CONTRACT §13).
+        // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
             git_cache->load();
@@ -268,7 +268,7 @@ struct server::impl {
         }
     }
 
-    // CONTRACT §12: a snapshot every --snapshot-interval seconds when the workspace changed (a clean
+    // docs/api.md §12: a snapshot every --snapshot-interval seconds when the workspace changed (a clean
     // workspace costs one pass of stat calls).
     asio::awaitable<void> take_snapshots() {
         asio::steady_timer t(workers[0]->ioc);

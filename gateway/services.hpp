@@ -39,9 +39,9 @@ struct services {
     logs::hub& logs;
     engine::supervisor* engine; // null without --engine
     engine::scripts& scripts;
-    git::workspace* git;           // the workspace repository (CONTRACT §13)
+    git::workspace* git;           // the workspace repository (docs/api.md §13)
     git::clone_cache* git_cache;   // null when clones are packed from scratch
-    snapshots::service* snapshots; // CONTRACT §12
+    snapshots::service* snapshots; // docs/api.md §12
     // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
     // holds no pool thread.
     async_mutex& workspace_gate;

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The engine's run output lives in /runs/: never part of the repository (CONTRACT §12).
+// The engine's run output lives in /runs/: never part of the repository (docs/api.md §12).
 void keep_runs_ignored(const std::string& git_dir) {
     const fs::path exclude = fs::path(git_dir) / "info" / "exclude";
     std::error_code ec;

@@ -1,5 +1,5 @@
 #pragma once
-// The workspace as a git repository (CONTRACT §13, §12): made one at start if needed, committed on demand,
+// The workspace as a git repository (docs/api.md §13, §12): made one at start if needed, committed on demand,
 // and one lock that orders everything that moves its refs or its files (pushes, snapshots, checkouts).
 #include "git/libgit2.hpp"
 

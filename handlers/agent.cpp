@@ -1,4 +1,4 @@
-// GET /v0/agents/{id}, POST …/restart, POST …/scripts/retry (CONTRACT §6) and GET …/platform/whoami (§15).
+// GET /v0/agents/{id}, POST …/restart, POST …/scripts/retry and GET …/platform/whoami (docs/api.md §6).
 #include "handlers/routes.hpp"
 #include "handlers/skills.hpp"
 

@@ -1,4 +1,4 @@
-// POST …/console/exec (CONTRACT §8).
+// POST …/console/exec (docs/api.md §8).
 #include "handlers/routes.hpp"
 
 #include "engine/exec.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// Pure rules of the file endpoints (CONTRACT §9), unit-tested without a server.
+// Pure rules of the file endpoints (docs/api.md §9), unit-tested without a server.
 #include <cstdint>
 #include <optional>
 #include <string>

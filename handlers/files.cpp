@@ -1,4 +1,4 @@
-// GET/HEAD …/files?path=P (CONTRACT §9): raw bytes with validators and ranges, or a directory listing.
+// GET/HEAD …/files?path=P (docs/api.md §9): raw bytes with validators and ranges, or a directory listing.
 #include "handlers/file_rules.hpp"
 #include "handlers/routes.hpp"
 

@@ -1,4 +1,4 @@
-// Logs (CONTRACT §7): GET …/logs, and the WebSocket stream at /v0/logs and …/logs/stream.
+// Logs (docs/api.md §7): GET …/logs, and the WebSocket stream at /v0/logs and …/logs/stream.
 //
 // The stream frames its own messages: every entry is encoded once as a WebSocket frame by the hub and the
 // same bytes go to every subscriber, many per write. One writer per connection sends entries, pings, pongs

@@ -1,4 +1,4 @@
-// CONTRACT §12: snapshots — list, status, take one now, reset to one, export one as a CAR.
+// docs/api.md §12: snapshots — list, status, take one now, reset to one, export one as a CAR.
 #include "handlers/routes.hpp"
 
 #include "gateway/async_mutex.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// The one journal of log entries (CONTRACT §7): producers append lines, the journal assigns `seq`, keeps the
+// The one journal of log entries (docs/api.md §7): producers append lines, the journal assigns `seq`, keeps the
 // last entries in memory and on disk under STATE/logs, and continues the sequence after a restart.
 // Thread-safe.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Snapshots (CONTRACT §12): a commit of the workspace plus the UnixFS CID of its tree, recorded under
+// Snapshots (docs/api.md §12): a commit of the workspace plus the UnixFS CID of its tree, recorded under
 // STATE/snapshots; reset to any recorded snapshot; CAR export. Blocking calls, for the blocking pool; each
 // takes the workspace lock (shared with git pushes) for as long as it touches the repository.
 #include "snapshots/block_store.hpp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The git client scenarios of CONTRACT §13, run with the real git against a real server:
+# The git client scenarios of docs/api.md §13, run with the real git against a real server:
 #   scenarios.sh daemon BINARY   agent-gateway on a free loopback port, workspace in a temp root
 #   scenarios.sh oracle          git http-backend behind nginx + fcgiwrap (tests/git/http_backend.sh)
 # The same scenarios run against both; those that test what only the daemon promises (auth, pending changes

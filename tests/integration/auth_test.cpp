@@ -1,4 +1,4 @@
-// CONTRACT §4: token carriers, cookie, failures, 429, rotation, redaction.
+// docs/api.md §4: token carriers, cookie, failures, 429, rotation, redaction.
 #include "support/gateway.hpp"
 
 #include <boost/beast/core/detail/base64.hpp>

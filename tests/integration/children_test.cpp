@@ -1,4 +1,4 @@
-// What children of the daemon inherit (CONTRACT §2): no descriptor, none of the daemon's own settings; and an
+// What children of the daemon inherit (docs/api.md §2): no descriptor, none of the daemon's own settings; and an
 // exec that times out takes its whole process group along (§8).
 #include "support/engine_helpers.hpp"
 

@@ -1,4 +1,4 @@
-// CONTRACT §8: console exec against real child processes.
+// docs/api.md §8: console exec against real child processes.
 #include "support/gateway.hpp"
 
 #include <doctest/doctest.h>

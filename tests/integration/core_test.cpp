@@ -1,4 +1,4 @@
-// Dispatch, errors and common behaviour (CONTRACT §3, §5, §6) against the real binary.
+// Dispatch, errors and common behaviour (docs/api.md §3, §5, §6) against the real binary.
 #include "support/gateway.hpp"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// The supervised engine and the manifest scripts (CONTRACT §6), with the test engine as a real child.
+// The supervised engine and the manifest scripts (docs/api.md §6), with the test engine as a real child.
 #include "support/engine_helpers.hpp"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// CONTRACT §9 reads: bytes, validators, ranges, listings, limits.
+// docs/api.md §9 reads: bytes, validators, ranges, listings, limits.
 #include "support/gateway.hpp"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// The HTTP side of Git Smart HTTP (CONTRACT §13) that the git client does not show: content types, no-cache
+// The HTTP side of Git Smart HTTP (docs/api.md §13) that the git client does not show: content types, no-cache
 // headers, errors, the credentials probe, gzip bodies, and the workspace made a repository at start. The git
 // client scenarios themselves are in tests/git/scenarios.sh.
 #include "support/gateway.hpp"

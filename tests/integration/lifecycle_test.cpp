@@ -1,4 +1,4 @@
-// Command line (CONTRACT §1-§2), listeners, graceful shutdown, PID 1 reaping.
+// Command line (docs/api.md §1-§2), listeners, graceful shutdown, PID 1 reaping.
 #include "support/gateway.hpp"
 
 #include <doctest/doctest.h>

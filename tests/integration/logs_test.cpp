@@ -1,4 +1,4 @@
-// Logs (CONTRACT §7): entries from the engine, the daemon and log files; GET …/logs; the WebSocket stream
+// Logs (docs/api.md §7): entries from the engine, the daemon and log files; GET …/logs; the WebSocket stream
 // with backlog, resume, level filter, many and stalled subscribers, rotation and shutdown.
 #include "support/engine_helpers.hpp"
 #include "support/ws_client.hpp"

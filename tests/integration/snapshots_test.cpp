@@ -1,4 +1,4 @@
-// Snapshots (CONTRACT §12) through the API of the real binary: records that survive restarts, reset that
+// Snapshots (docs/api.md §12) through the API of the real binary: records that survive restarts, reset that
 // loses nothing, automatic snapshots, serialised syncs, errors, and crashes in the middle of a reset. CIDs
 // against an independent importer are checked in tests/snapshots/oracle.sh.
 #include "support/engine_helpers.hpp"

@@ -1,4 +1,4 @@
-// CONTRACT §9 uploads: names, base64 rules, limits, never overwriting, nothing half-written.
+// docs/api.md §9 uploads: names, base64 rules, limits, never overwriting, nothing half-written.
 #include "support/gateway.hpp"
 
 #include <boost/beast/core/detail/base64.hpp>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pinning to a real IPFS node (CONTRACT §12, --ipfs-api): js-ipfs 0.66 from npm, offline, bound to loopback.
+# Pinning to a real IPFS node (docs/api.md §12, --ipfs-api): js-ipfs 0.66 from npm, offline, bound to loopback.
 # A snapshot is pinned before POST …/snapshots/sync answers; with the node down the answer is 503, the snapshot
 # is kept and listed as pending, and it is pinned once the node is back.
 #   ipfs.sh BINARY

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snapshot CIDs against an independent implementation (CONTRACT §12): trees are committed into the daemon's
+# Snapshot CIDs against an independent implementation (docs/api.md §12): trees are committed into the daemon's
 # workspace, POST …/snapshots/sync computes the CID, and ipfs-unixfs-importer (npm; Kubo's
 # `ipfs add -r --hidden` rules: v0 with its unixfs-v0-2015 profile, v1 with its defaults) computes it for a
 # checkout of the same commit. The CAR export is read back with @ipld/car and every block's hash checked.

@@ -1,5 +1,5 @@
 // pkt-line framing, request-body inflating, the manifest check a push must pass and the checks its objects
-// must pass (CONTRACT §13).
+// must pass (docs/api.md §13).
 #include "engine/manifest.hpp"
 #include "git/libgit2.hpp"
 #include "git/object_check.hpp"
