@@ -1,6 +1,6 @@
 #pragma once
-// How many connections each client address holds (docs/api.md §5): past the limit a new one is closed at once.
-// Peers listed as trusted proxies carry many clients and are not limited; nor are unix-socket clients.
+// How many connections each client address holds (docs/api.md §5): past the limit a new one is closed at
+// once. Peers listed as trusted proxies carry many clients and are not limited; nor are unix-socket clients.
 // Thread-safe (one lock per connection opened and closed).
 #include "auth/client_address.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
-// docs/api.md §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate limiting,
-// agent id, route lookup, body limit. Pure of I/O, so it is unit-tested directly.
+// docs/api.md §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate
+// limiting, agent id, route lookup, body limit. Pure of I/O, so it is unit-tested directly.
 #include "gateway/request.hpp"
 #include "gateway/router.hpp"
 

@@ -1,5 +1,5 @@
-// docs/api.md §13: Git Smart HTTP on the workspace repository (protocol v0/v1, stateless-rpc). Authentication,
-// with WWW-Authenticate: Basic on 401, happens in dispatch like every other route.
+// docs/api.md §13: Git Smart HTTP on the workspace repository (protocol v0/v1, stateless-rpc).
+// Authentication, with WWW-Authenticate: Basic on 401, happens in dispatch like every other route.
 #include "handlers/routes.hpp"
 
 #include "engine/manifest.hpp"

@@ -1,4 +1,5 @@
-// POST …/files/upload (docs/api.md §9): base64 in, a new file in WORKSPACE/uploads, never overwriting, atomic.
+// POST …/files/upload (docs/api.md §9): base64 in, a new file in WORKSPACE/uploads, never overwriting,
+// atomic.
 #include "handlers/file_rules.hpp"
 #include "handlers/routes.hpp"
 #include "handlers/upload_body.hpp"

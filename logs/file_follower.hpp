@@ -1,9 +1,9 @@
 #pragma once
 // Follows the engine's own log files (--engine-log GLOB, repeatable): new lines become entries, decoded as
-// docs/api.md §7 says. Files present at start are followed from their end (what they held before is old news);
-// files that appear later (a daily rollover, a rotation) from their start. A file replaced under its name is
-// read to its end before the new one is opened; a truncated file is read again from the start.
-// tick() does blocking file I/O: call it from the blocking pool, one call at a time.
+// docs/api.md §7 says. Files present at start are followed from their end (what they held before is old
+// news); files that appear later (a daily rollover, a rotation) from their start. A file replaced under its
+// name is read to its end before the new one is opened; a truncated file is read again from the start. tick()
+// does blocking file I/O: call it from the blocking pool, one call at a time.
 #include "logs/decode.hpp"
 #include "logs/line_splitter.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
-// The one journal of log entries (docs/api.md §7): producers append lines, the journal assigns `seq`, keeps the
-// last entries in memory and on disk under STATE/logs, and continues the sequence after a restart.
+// The one journal of log entries (docs/api.md §7): producers append lines, the journal assigns `seq`, keeps
+// the last entries in memory and on disk under STATE/logs, and continues the sequence after a restart.
 // Thread-safe.
 //
 // On disk: append-only segment files of JSON lines, `segment-<first seq>.jsonl`. A crash mid-write can leave

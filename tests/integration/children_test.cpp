@@ -1,5 +1,5 @@
-// What children of the daemon inherit (docs/api.md §2): no descriptor, none of the daemon's own settings; and an
-// exec that times out takes its whole process group along (§8).
+// What children of the daemon inherit (docs/api.md §2): no descriptor, none of the daemon's own settings; and
+// an exec that times out takes its whole process group along (§8).
 #include "support/engine_helpers.hpp"
 
 #include <doctest/doctest.h>

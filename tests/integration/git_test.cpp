@@ -1,6 +1,6 @@
-// The HTTP side of Git Smart HTTP (docs/api.md §13) that the git client does not show: content types, no-cache
-// headers, errors, the credentials probe, gzip bodies, and the workspace made a repository at start. The git
-// client scenarios themselves are in tests/git/scenarios.sh.
+// The HTTP side of Git Smart HTTP (docs/api.md §13) that the git client does not show: content types,
+// no-cache headers, errors, the credentials probe, gzip bodies, and the workspace made a repository at start.
+// The git client scenarios themselves are in tests/git/scenarios.sh.
 #include "support/gateway.hpp"
 #include "support/shell.hpp"
 

@@ -1,6 +1,6 @@
-// What a hostile client or a crowded network does to the daemon (docs/api.md §4, §5): guessers behind a shared
-// proxy, cross-site requests riding on the cookie, framing a proxy in front might read differently, tokens
-// hidden under other spellings, connection floods and an exhausted descriptor table.
+// What a hostile client or a crowded network does to the daemon (docs/api.md §4, §5): guessers behind a
+// shared proxy, cross-site requests riding on the cookie, framing a proxy in front might read differently,
+// tokens hidden under other spellings, connection floods and an exhausted descriptor table.
 #include "support/engine_helpers.hpp"
 
 #include <doctest/doctest.h>
