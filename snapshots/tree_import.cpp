@@ -190,7 +190,8 @@ void import_blobs(git_repository* repo, const git_oid& tree, const std::string& 
                 ::lstat((workdir + "/" + j.path).c_str(), &j.st) != 0 || !S_ISREG(j.st.st_mode))
                 continue;
             j.from_disk = static_cast<std::uint32_t>(j.st.st_size) == e->file_size &&
-                          static_cast<std::uint32_t>(j.st.st_mtim.tv_sec) == e->mtime.seconds &&
+                          static_cast<std::uint32_t>(j.st.st_mtim.tv_sec) ==
+                              static_cast<std::uint32_t>(e->mtime.seconds) &&
                           static_cast<std::uint32_t>(j.st.st_mtim.tv_nsec) == e->mtime.nanoseconds;
         }
     }
