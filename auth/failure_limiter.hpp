@@ -23,6 +23,8 @@ public:
     std::optional<std::chrono::seconds> blocked(const std::string& address,
                                                 clock::time_point now = clock::now());
     void record_failure(const std::string& address, clock::time_point now = clock::now());
+    // How many addresses are tracked (never more than max_addresses).
+    std::size_t tracked() const { return tracked_.load(std::memory_order_acquire); }
 
 private:
     void prune(clock::time_point now);

@@ -86,11 +86,14 @@ TEST_CASE("failure_limiter blocks after N failures in the window, then forgets")
 TEST_CASE("failure_limiter stays bounded under an address flood") {
     failure_limiter f(20, std::chrono::seconds(60), 100);
     auto t = failure_limiter::clock::now();
-    for (int i = 0; i < 10000; ++i)
+    for (int i = 0; i < 10000; ++i) {
         f.record_failure("addr" + std::to_string(i), t);
+        REQUIRE(f.tracked() <= 100);
+    }
     for (int i = 0; i < 20; ++i)
         f.record_failure("attacker", t);
     CHECK(f.blocked("attacker", t));
+    CHECK(f.tracked() <= 100);
 }
 
 TEST_CASE("client address: the peer, unless a trusted proxy names the client in X-Forwarded-For") {
