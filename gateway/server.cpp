@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -329,12 +330,14 @@ struct server::impl {
         int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         for (;;) {
             auto [ec, sock] = co_await acc.async_accept(use_tuple);
-            if (!acc.is_open() || ec == asio::error::operation_aborted)
+            if (!acc.is_open() || ec.value() == ECANCELED)
                 break;
             if (ec) {
                 log::warn_rarely(accept_failures, "accept failed: {}", ec.message());
-                const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-                                        ec == asio::error::no_buffer_space;
+                // accept(2)'s own errno values (comparing with asio's enumerators trips UBSan's vptr check on
+                // the category object of the separately compiled Asio).
+                const bool out_of_fds = ec.value() == EMFILE || ec.value() == ENFILE ||
+                                        ec.value() == ENOBUFS || ec.value() == ENOMEM;
                 if (out_of_fds && reserve >= 0) {
                     ::close(reserve);
                     int fd = ::accept4(acc.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
