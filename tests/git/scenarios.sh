@@ -27,14 +27,20 @@ cleanup() {
 trap cleanup EXIT
 
 token=scenario-token-0123456789
-# Starts the daemon on a free port (again, after a kill); sets port, url and api.
+# Starts a daemon on ROOT and a free port, logging to NAME.log, its pid in NAME.pid; sets launched_port.
+launch() { # ROOT NAME
+    "$binary" --root "$1" --token "$token" --listen 127.0.0.1:0 --agent-id box --snapshot-interval 0 \
+        >"$work/$2.out" 2>"$work/$2.log" &
+    echo $! >"$work/$2.pid"
+    # Bounded wait for the event itself: the line that says the port is bound.
+    for _ in $(seq 200); do grep -q "listening on" "$work/$2.log" 2>/dev/null && break; sleep 0.05; done
+    launched_port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$2.log" | head -1)
+    [ -n "$launched_port" ] || { echo "not ok - daemon did not start"; cat "$work/$2.log"; return 1; }
+}
+# The daemon of the scenarios (again, after a kill); sets port, url and api.
 start_daemon() {
-    "$binary" --root "$work/root" --token "$token" --listen 127.0.0.1:0 --agent-id box --snapshot-interval 0 \
-        >"$work/daemon.out" 2>"$work/daemon.log" &
-    echo $! >"$work/daemon.pid"
-    for _ in $(seq 200); do grep -q "listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/daemon.log" | head -1)
-    [ -n "$port" ] || { echo "not ok - daemon did not start"; cat "$work/daemon.log"; return 1; }
+    launch "$work/root" daemon || return 1
+    port=$launched_port
     url="http://x:$token@127.0.0.1:$port/v0/agents/box/git"
     api="http://127.0.0.1:$port/v0/agents/box"
 }
@@ -516,12 +522,10 @@ crash_loop_during_pushes() {
 large_push_memory() {
     mkdir -p "$work/mem-root/workspace"
     echo seed >"$work/mem-root/workspace/seed.txt"
-    "$binary" --root "$work/mem-root" --token "$token" --listen 127.0.0.1:0 --agent-id box \
-        --snapshot-interval 0 >"$work/mem.out" 2>"$work/mem.log" &
-    local pid=$! mport=""
-    for _ in $(seq 200); do grep -q "listening on" "$work/mem.log" 2>/dev/null && break; sleep 0.05; done
-    mport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/mem.log" | head -1)
-    git clone -q "http://x:$token@127.0.0.1:$mport/v0/agents/box/git" mem-client
+    launch "$work/mem-root" mem
+    local pid
+    pid=$(cat "$work/mem.pid")
+    git clone -q "http://x:$token@127.0.0.1:$launched_port/v0/agents/box/git" mem-client
     for i in $(seq 20); do head -c 10000000 /dev/urandom >"mem-client/big-$i.bin"; done
     git -C mem-client add -A
     git -C mem-client commit -qm "200 MB"
