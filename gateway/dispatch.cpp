@@ -5,7 +5,7 @@
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
-#include "gateway/services.hpp"
+#include "gateway/errors.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -36,140 +36,157 @@ bool same_origin(std::string_view origin, std::string_view scheme, std::string_v
     return text::iequals(origin.substr(0, sep), scheme) && text::iequals(origin.substr(sep + 3), host);
 }
 
-response not_found(std::string_view message = "Not found") {
-    return error_response(404, message);
+using answer = std::optional<response>;
+
+// The context every phase reads and the result it fills in.
+struct phase_state {
+    const dispatch_input& in;
+    const gate& g;
+    dispatch_result& out;
+    std::vector<std::string_view> parts; // the path's segments
+    bool origin_allowed = false;         // Origin is one of --allow-origin
+    const auth::candidate* accepted = nullptr;
+    std::vector<auth::candidate> offered;
+};
+
+// CORS applies to every answer for a listed origin, errors included, so browsers can read them.
+answer cors(phase_state& s) {
+    const auto& cfg = s.g.cfg;
+    s.origin_allowed = !s.in.origin.empty() && std::find(cfg.allow_origin.begin(), cfg.allow_origin.end(),
+                                                         s.in.origin) != cfg.allow_origin.end();
+    if (!s.origin_allowed)
+        return {};
+    s.out.headers.emplace_back("Access-Control-Allow-Origin", std::string(s.in.origin));
+    s.out.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+    s.out.headers.emplace_back("Vary", "Origin");
+    if (s.in.verb != method::options || !s.in.preflight)
+        return {};
+    response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"},
+                 {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                 {"Access-Control-Max-Age", "600"}};
+    return r;
+}
+
+answer health(phase_state& s) {
+    if (s.out.req.path == "/healthz" && (s.in.verb == method::get || s.in.verb == method::head))
+        return json_response({{"status", "ok"}});
+    return {};
+}
+
+// {other}.DOMAIN is another agent's host: not ours to serve. Only /v0 is served at all.
+answer host(phase_state& s) {
+    const auto& cfg = s.g.cfg;
+    if (cfg.base_domain) {
+        std::string h(host_without_port(s.in.host));
+        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string suffix = "." + *cfg.base_domain;
+        if (h.size() > suffix.size() && h.ends_with(suffix) &&
+            h.substr(0, h.size() - suffix.size()) != cfg.agent_id)
+            return error_response(error_kind::not_found, "Agent not found");
+    }
+    s.parts = split_path(s.out.req.path);
+    if (s.parts.empty() || s.parts[0] != "v0")
+        return error_response(error_kind::not_found, "Not found");
+    return {};
+}
+
+// Before the route lookup, so unauthenticated callers learn nothing about routes. The right token is always
+// accepted: behind an edge proxy every client may share one address, and one guesser must not lock the owner
+// out. Only wrong attempts are limited.
+answer authenticate(phase_state& s) {
+    s.offered = auth::offered_tokens({s.in.authorizations.data(), s.in.authorizations.size()},
+                                     {s.in.cookies.data(), s.in.cookies.size()}, s.out.req.query);
+    auto unauthorized = [&] {
+        response r = error_response(error_kind::unauthorized, "Unauthorized");
+        if (is_git_path(s.parts))
+            r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="agent-gateway")");
+        return r;
+    };
+    if (s.offered.empty())
+        return unauthorized();
+    for (const auto& c : s.offered)
+        if (s.g.tokens.check(c.token)) {
+            s.accepted = &c;
+            return {};
+        }
+    const std::string& address = s.out.req.remote_address;
+    if (auto wait = s.g.failures.blocked(address)) {
+        response r = error_response(error_kind::rate_limited, "Too many failed attempts");
+        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+        return r;
+    }
+    s.g.failures.record_failure(address);
+    return unauthorized();
+}
+
+// A browser sends the cookie and a ?token= URL on its own, from any page: such a request from another origin
+// may read (GET) but not act, and may not open a WebSocket.
+answer cross_site(phase_state& s) {
+    const auto& in = s.in;
+    const bool secure = in.secure || text::iequals(in.forwarded_proto, "https");
+    const bool ambient =
+        s.accepted->from == auth::carrier::cookie || s.accepted->from == auth::carrier::query;
+    const bool acts =
+        in.upgrade || !(in.verb == method::get || in.verb == method::head || in.verb == method::options);
+    if (ambient && acts && !in.origin.empty() && !s.origin_allowed &&
+        !same_origin(in.origin, secure ? "https" : "http", in.host))
+        return error_response(error_kind::forbidden, "Cross-origin request refused");
+    if (s.accepted->from == auth::carrier::query)
+        s.out.headers.emplace_back("Set-Cookie", fmt::format("gw_token={}; Path=/; HttpOnly; SameSite=Lax{}",
+                                                             s.accepted->token, secure ? "; Secure" : ""));
+    if (in.upgrade)
+        s.out.req.auth_token = s.accepted->token; // a stream closes when a rotation retires it
+    return {};
+}
+
+answer find_route(phase_state& s, const router& routes) {
+    if (s.parts.size() >= 3 && s.parts[1] == "agents" && s.parts[2] != s.g.cfg.agent_id)
+        return error_response(error_kind::not_found, "Agent not found");
+    auto m = routes.match(s.in.verb, s.parts, s.in.upgrade);
+    if (!m.found) {
+        if (m.allow.empty())
+            return error_response(error_kind::not_found, "Not found");
+        response r = error_response(error_kind::method_not_allowed, "Method not allowed");
+        r.headers.emplace_back("Allow", m.allow);
+        return r;
+    }
+    s.out.target = m.found;
+    s.out.req.params = std::move(m.params);
+    return {};
+}
+
+// A declared body over the route's limit is refused before a byte of it is read.
+answer body_limit(phase_state& s) {
+    const auto& options = s.out.target->options;
+    if (s.in.content_length && *s.in.content_length > options.body_limit)
+        return error_response(error_kind::too_large, options.too_large_message);
+    return {};
 }
 
 } // namespace
 
-dispatch_result dispatch(const dispatch_input& in, const router& routes, services& svc) {
+dispatch_result dispatch(const dispatch_input& in, const router& routes, const gate& g) {
     dispatch_result out;
-    const config& cfg = svc.cfg;
-
     auto q = in.target.find('?');
     out.req.verb = in.verb;
     out.req.target = in.target;
     out.req.path = text::percent_decode(in.target.substr(0, q), false); // in a path, '+' is a plus
     if (q != std::string_view::npos)
         out.req.query = text::parse_query(in.target.substr(q + 1));
-    out.req.remote_address = auth::client_address(*in.remote_address, in.forwarded_for, cfg.trusted_proxies);
+    out.req.remote_address =
+        auth::client_address(*in.remote_address, in.forwarded_for, g.cfg.trusted_proxies);
     out.req.secure = in.secure;
 
-    // CORS applies to every answer for a listed origin, errors included, so browsers can read them.
-    bool origin_allowed = !in.origin.empty() && std::find(cfg.allow_origin.begin(), cfg.allow_origin.end(),
-                                                          in.origin) != cfg.allow_origin.end();
-    if (origin_allowed) {
-        out.headers.emplace_back("Access-Control-Allow-Origin", std::string(in.origin));
-        out.headers.emplace_back("Access-Control-Allow-Credentials", "true");
-        out.headers.emplace_back("Vary", "Origin");
-        if (in.verb == method::options && in.preflight) {
-            response r;
-            r.status = 204;
-            r.content_type.clear();
-            r.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"},
-                         {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
-                         {"Access-Control-Max-Age", "600"}};
-            out.immediate = std::move(r);
-            return out;
-        }
-    }
-
-    if (out.req.path == "/healthz" && (in.verb == method::get || in.verb == method::head)) {
-        out.immediate = json_response({{"status", "ok"}});
+    phase_state s{in, g, out, {}};
+    answer a;
+    if (!((a = cors(s)) || (a = health(s)) || (a = host(s)) || (a = authenticate(s)) || (a = cross_site(s)) ||
+          (a = find_route(s, routes)) || (a = body_limit(s))))
         return out;
-    }
-
-    if (cfg.base_domain) {
-        // {other}.DOMAIN is another agent's host: not ours to serve.
-        std::string host(host_without_port(in.host));
-        std::transform(host.begin(), host.end(), host.begin(),
-                       [](unsigned char c) { return std::tolower(c); });
-        std::string suffix = "." + *cfg.base_domain;
-        if (host.size() > suffix.size() && host.ends_with(suffix) &&
-            host.substr(0, host.size() - suffix.size()) != cfg.agent_id) {
-            out.immediate = not_found("Agent not found");
-            return out;
-        }
-    }
-
-    auto parts = split_path(out.req.path);
-    if (parts.empty() || parts[0] != "v0") {
-        out.immediate = not_found();
-        return out;
-    }
-
-    // Authentication comes before the route lookup, so unauthenticated callers learn nothing about routes.
-    auto offered = auth::offered_tokens({in.authorizations.data(), in.authorizations.size()},
-                                        {in.cookies.data(), in.cookies.size()}, out.req.query);
-    auto unauthorized = [&] {
-        response r = error_response(401, "Unauthorized");
-        if (is_git_path(parts))
-            r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="agent-gateway")");
-        return r;
-    };
-    if (offered.empty()) {
-        out.immediate = unauthorized();
-        return out;
-    }
-    const auth::candidate* accepted = nullptr;
-    for (const auto& c : offered)
-        if (svc.tokens.check(c.token)) {
-            accepted = &c;
-            break;
-        }
-    // The right token is always accepted: behind an edge proxy every client may share one address, and one
-    // guesser must not lock the owner out. Only wrong attempts are limited.
-    if (!accepted) {
-        const std::string& address = out.req.remote_address;
-        if (auto wait = svc.failures.blocked(address)) {
-            response r = error_response(429, "Too many failed attempts");
-            r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-            out.immediate = std::move(r);
-            return out;
-        }
-        svc.failures.record_failure(address);
-        out.immediate = unauthorized();
-        return out;
-    }
-    const bool secure = in.secure || text::iequals(in.forwarded_proto, "https");
-    // A browser sends the cookie and a ?token= URL on its own, from any page: such a request from another
-    // origin may read (GET) but not act, and may not open a WebSocket.
-    const bool ambient = accepted->from == auth::carrier::cookie || accepted->from == auth::carrier::query;
-    const bool acts =
-        in.upgrade || !(in.verb == method::get || in.verb == method::head || in.verb == method::options);
-    if (ambient && acts && !in.origin.empty() && !origin_allowed &&
-        !same_origin(in.origin, secure ? "https" : "http", in.host)) {
-        out.immediate = error_response(403, "Cross-origin request refused");
-        return out;
-    }
-    if (accepted->from == auth::carrier::query)
-        out.headers.emplace_back("Set-Cookie", fmt::format("gw_token={}; Path=/; HttpOnly; SameSite=Lax{}",
-                                                           accepted->token, secure ? "; Secure" : ""));
-    if (in.upgrade)
-        out.req.auth_token = accepted->token; // a stream closes when a rotation retires it
-
-    if (parts.size() >= 3 && parts[1] == "agents" && parts[2] != cfg.agent_id) {
-        out.immediate = not_found("Agent not found");
-        return out;
-    }
-
-    auto m = routes.match(in.verb, parts, in.upgrade);
-    if (!m.found) {
-        if (!m.allow.empty()) {
-            response r = error_response(405, "Method not allowed");
-            r.headers.emplace_back("Allow", m.allow);
-            out.immediate = std::move(r);
-        } else {
-            out.immediate = not_found();
-        }
-        return out;
-    }
-    if (in.content_length && *in.content_length > m.found->options.body_limit) {
-        out.immediate = error_response(413, m.found->options.too_large_message);
-        return out;
-    }
-    out.target = m.found;
-    out.req.params = std::move(m.params);
+    out.immediate = std::move(a);
+    out.target = nullptr;
     return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// docs/api.md §3-§5 before any body is read: health, host check, CORS preflight, authentication, rate
-// limiting, agent id, route lookup, body limit. Pure of I/O, so it is unit-tested directly.
+// docs/api.md §3-§5 before any body is read, as ordered phases: CORS preflight, health, host, authentication
+// (with rate limiting), cross-site, agent id and route, body limit. The first phase that answers ends it.
+// Pure of I/O, so it is unit-tested directly (tests/unit/dispatch_test.cpp).
 #include "gateway/request.hpp"
 #include "gateway/router.hpp"
 
@@ -14,7 +15,18 @@
 
 namespace ag {
 
-struct services;
+struct config;
+namespace auth {
+class token_store;
+class failure_limiter;
+} // namespace auth
+
+// What dispatch consults: the configuration and the two stores that decide who may come in.
+struct gate {
+    const config& cfg;
+    auth::token_store& tokens;
+    auth::failure_limiter& failures;
+};
 
 struct dispatch_input {
     method verb = method::get;
@@ -40,6 +52,6 @@ struct dispatch_result {
     std::vector<std::pair<std::string, std::string>> headers; // added to whatever the answer is
 };
 
-dispatch_result dispatch(const dispatch_input& in, const router& routes, services& svc);
+dispatch_result dispatch(const dispatch_input& in, const router& routes, const gate& g);
 
 } // namespace ag

@@ -1,41 +1,47 @@
 #include "gateway/errors.hpp"
 
+#include <array>
+
 namespace ag {
+namespace {
+
+struct entry {
+    error_kind kind;
+    unsigned status;
+};
+
+// In the enum's order; the static_assert below keeps the two in step.
+constexpr std::array table{
+    entry{error_kind::bad_request, 400},
+    entry{error_kind::unauthorized, 401},
+    entry{error_kind::forbidden, 403},
+    entry{error_kind::not_found, 404},
+    entry{error_kind::method_not_allowed, 405},
+    entry{error_kind::conflict, 409},
+    entry{error_kind::too_large, 413},
+    entry{error_kind::unsupported_media, 415},
+    entry{error_kind::range_not_satisfiable, 416},
+    entry{error_kind::rate_limited, 429},
+    entry{error_kind::internal, 500},
+    entry{error_kind::not_implemented, 501},
+    entry{error_kind::bad_gateway, 502},
+    entry{error_kind::unavailable, 503},
+    entry{error_kind::gateway_timeout, 504},
+};
+
+constexpr bool in_enum_order() {
+    for (std::size_t i = 0; i < table.size(); ++i)
+        if (static_cast<std::size_t>(table[i].kind) != i)
+            return false;
+    return true;
+}
+static_assert(in_enum_order() && table.back().kind == error_kind::gateway_timeout);
+
+} // namespace
 
 unsigned status_of(error_kind kind) noexcept {
-    switch (kind) {
-    case error_kind::bad_request:
-        return 400;
-    case error_kind::unauthorized:
-        return 401;
-    case error_kind::forbidden:
-        return 403;
-    case error_kind::not_found:
-        return 404;
-    case error_kind::method_not_allowed:
-        return 405;
-    case error_kind::conflict:
-        return 409;
-    case error_kind::too_large:
-        return 413;
-    case error_kind::unsupported_media:
-        return 415;
-    case error_kind::range_not_satisfiable:
-        return 416;
-    case error_kind::rate_limited:
-        return 429;
-    case error_kind::internal:
-        return 500;
-    case error_kind::not_implemented:
-        return 501;
-    case error_kind::bad_gateway:
-        return 502;
-    case error_kind::unavailable:
-        return 503;
-    case error_kind::gateway_timeout:
-        return 504;
-    }
-    return 500;
+    auto i = static_cast<std::size_t>(kind);
+    return i < table.size() ? table[i].status : 500;
 }
 
 } // namespace ag

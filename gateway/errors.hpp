@@ -1,7 +1,9 @@
 #pragma once
-// The one error type handlers throw to abort a request, and the one table mapping it to a status.
+// The one error vocabulary of the HTTP core: handlers throw api_error, dispatch and the session answer with
+// error_response(kind, ...), and the one table below maps a kind to its status (docs/api.md §5).
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,15 +29,21 @@ enum class error_kind {
 
 unsigned status_of(error_kind kind) noexcept;
 
-// What the client sees is `message`; details for the operator go to the log separately.
+// What the client sees is `what()`; `detail`, when set, is for the operator's log only (paths, errno text,
+// an upstream's answer) and never reaches the client.
 struct api_error : std::runtime_error {
     api_error(error_kind k, const std::string& message,
               std::vector<std::pair<std::string, std::string>> extra_headers = {})
         : std::runtime_error(message)
         , kind(k)
         , headers(std::move(extra_headers)) {}
+    api_error with_detail(std::string d) && {
+        detail = std::move(d);
+        return std::move(*this);
+    }
     error_kind kind;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::string detail;
 };
 
 } // namespace ag

@@ -32,11 +32,11 @@ std::string_view method_name(method m) noexcept {
 }
 
 std::string_view request::header(std::string_view name) const {
-    if (!fields_)
+    if (!fields)
         return {};
-    const auto& f = *static_cast<const boost::beast::http::fields*>(fields_);
-    auto it = f.find(name);
-    return it == f.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+    auto it = fields->find(name);
+    return it == fields->end() ? std::string_view{}
+                               : std::string_view(it->value().data(), it->value().size());
 }
 
 std::string_view request::param(std::string_view name) const {
@@ -80,8 +80,14 @@ response json_response(const nlohmann::json& value, unsigned status) {
     return r;
 }
 
-response error_response(unsigned status, std::string_view message) {
-    return json_response(nlohmann::json{{"error", message}}, status);
+response error_response(error_kind kind, std::string_view message) {
+    return json_response(nlohmann::json{{"error", message}}, status_of(kind));
+}
+
+response error_response(const api_error& e) {
+    response r = error_response(e.kind, e.what());
+    r.headers = e.headers;
+    return r;
 }
 
 } // namespace ag

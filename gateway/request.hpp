@@ -15,7 +15,13 @@
 #include <utility>
 #include <vector>
 
+namespace boost::beast::http {
+template <class Allocator> class basic_fields;
+}
+
 namespace ag {
+
+using http_fields = boost::beast::http::basic_fields<std::allocator<char>>;
 
 enum class method { get, head, post, put, patch, delete_, options, other };
 std::string_view method_name(method m) noexcept;
@@ -55,8 +61,8 @@ struct request {
     // the body is not an object.
     nlohmann::json json_body() const;
 
-    body_reader* body_stream = nullptr; // set instead of `body` for streaming routes
-    const void* fields_ = nullptr;      // beast::http::fields of the request, set by the session
+    body_reader* body_stream = nullptr;  // set instead of `body` for streaming routes
+    const http_fields* fields = nullptr; // the request's header fields, set by the session
 };
 
 // An open file range sent with sendfile where the transport allows it.
@@ -86,7 +92,13 @@ struct response {
 // A JSON object from a request body; empty counts as {}. Throws api_error 400 "Invalid JSON: ...".
 nlohmann::json parse_json_object(std::string_view body);
 
+enum class error_kind;
+struct api_error;
+
 response json_response(const nlohmann::json& value, unsigned status = 200);
-response error_response(unsigned status, std::string_view message);
+// {"error": message} with the status of `kind` (gateway/errors.hpp).
+response error_response(error_kind kind, std::string_view message);
+// What a handler's api_error becomes: its status, message and headers (never its detail).
+response error_response(const api_error& e);
 
 } // namespace ag

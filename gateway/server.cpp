@@ -10,6 +10,7 @@
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection_limiter.hpp"
+#include "gateway/dispatch.hpp"
 #include "gateway/http_session.hpp"
 #include "gateway/router.hpp"
 #include "gateway/services.hpp"
@@ -198,7 +199,8 @@ struct server::impl {
                 throw usage_error("--tls-key: cannot load '" + *cfg.tls_key + "': " + ec.message());
         }
         for (auto& w : workers)
-            envs.push_back(std::make_unique<session_env>(session_env{routes, svc, *w, tls.get(), &limiter}));
+            envs.push_back(
+                std::make_unique<session_env>(session_env{routes, front, *w, tls.get(), &limiter}));
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -240,6 +242,7 @@ struct server::impl {
     snapshots::service snapshots;
     async_mutex workspace_gate;
     services svc;
+    gate front{cfg, tokens, failures};
     router routes;
     std::unique_ptr<asio::ssl::context> tls;
     connection_limiter limiter{cfg.max_connections_per_client, cfg.trusted_proxies};

@@ -1,0 +1,171 @@
+// dispatch(): the phases before a body is read, value in, value out (docs/api.md §3-§5).
+#include "auth/client_address.hpp"
+#include "auth/failure_limiter.hpp"
+#include "auth/token_store.hpp"
+#include "gateway/config.hpp"
+#include "gateway/dispatch.hpp"
+#include "gateway/router.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace ag;
+
+namespace {
+
+struct dispatch_fixture {
+    config cfg;
+    auth::token_store tokens = auth::token_store::fixed("right-token");
+    auth::failure_limiter failures{3};
+    gate g{cfg, tokens, failures};
+    router routes;
+    std::string peer = "198.51.100.4";
+
+    dispatch_fixture() {
+        cfg.agent_id = "a1";
+        cfg.base_domain = "agents.example";
+        cfg.allow_origin = {"https://console.example"};
+        auto noop = [](request&) -> boost::asio::awaitable<response> { co_return response{}; };
+        routes.add(method::get, "/v0/agents/{agentId}", noop);
+        route_options small;
+        small.body_limit = 10;
+        small.too_large_message = "Too big for this";
+        routes.add(method::post, "/v0/agents/{agentId}/console/exec", noop, small);
+    }
+
+    dispatch_input input(method verb, std::string_view target) const {
+        dispatch_input in;
+        in.verb = verb;
+        in.target = target;
+        in.host = "a1.agents.example";
+        in.remote_address = &peer;
+        return in;
+    }
+    dispatch_result run(const dispatch_input& in) { return dispatch(in, routes, g); }
+};
+
+std::string header(const std::vector<std::pair<std::string, std::string>>& h, std::string_view name) {
+    for (const auto& [k, v] : h)
+        if (k == name)
+            return v;
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("dispatch: health and host come before authentication") {
+    dispatch_fixture f;
+    auto health = f.run(f.input(method::get, "/healthz"));
+    REQUIRE(health.immediate);
+    CHECK(health.immediate->status == 200);
+
+    auto other = f.input(method::get, "/v0/agents/a1");
+    other.host = "b2.agents.example:443";
+    auto r = f.run(other);
+    REQUIRE(r.immediate);
+    CHECK(r.immediate->status == 404);
+    CHECK(r.immediate->body == R"({"error":"Agent not found"})");
+
+    auto outside = f.run(f.input(method::get, "/elsewhere"));
+    REQUIRE(outside.immediate);
+    CHECK(outside.immediate->status == 404);
+}
+
+TEST_CASE("dispatch: 401 without a token (with a Basic challenge for git), routes hidden from strangers") {
+    dispatch_fixture f;
+    auto none = f.run(f.input(method::get, "/v0/agents/a1/nothing-here"));
+    REQUIRE(none.immediate);
+    CHECK(none.immediate->status == 401); // not 404: no route is revealed
+    CHECK(header(none.immediate->headers, "WWW-Authenticate").empty());
+    auto git = f.run(f.input(method::get, "/v0/agents/a1/git/info/refs"));
+    REQUIRE(git.immediate);
+    CHECK(git.immediate->status == 401);
+    CHECK(header(git.immediate->headers, "WWW-Authenticate") == R"(Basic realm="agent-gateway")");
+}
+
+TEST_CASE("dispatch: wrong tokens are limited per address; the right one always comes in") {
+    dispatch_fixture f;
+    auto wrong = f.input(method::get, "/v0/agents/a1");
+    wrong.authorizations.push_back("Bearer wrong");
+    for (int i = 0; i < 3; ++i)
+        CHECK(f.run(wrong).immediate->status == 401);
+    auto limited = f.run(wrong);
+    CHECK(limited.immediate->status == 429);
+    CHECK_FALSE(header(limited.immediate->headers, "Retry-After").empty());
+
+    auto right = f.input(method::get, "/v0/agents/a1");
+    right.authorizations.push_back("Bearer wrong");
+    right.authorizations.push_back("Bearer right-token"); // any carrier with the right token counts
+    auto ok = f.run(right);
+    CHECK_FALSE(ok.immediate);
+    REQUIRE(ok.target);
+    CHECK(ok.req.param("agentId") == "a1");
+}
+
+TEST_CASE("dispatch: a cookie or ?token= from another origin may read but not act") {
+    dispatch_fixture f;
+    auto post = f.input(method::post, "/v0/agents/a1/console/exec");
+    post.cookies.push_back("gw_token=right-token");
+    post.origin = "https://evil.example";
+    auto refused = f.run(post);
+    REQUIRE(refused.immediate);
+    CHECK(refused.immediate->status == 403);
+
+    post.origin = "http://a1.agents.example"; // its own origin
+    CHECK_FALSE(f.run(post).immediate);
+    post.origin = "https://console.example"; // a listed one, with CORS headers on the answer
+    auto listed = f.run(post);
+    CHECK_FALSE(listed.immediate);
+    CHECK(header(listed.headers, "Access-Control-Allow-Origin") == "https://console.example");
+
+    auto bearer = f.input(method::post, "/v0/agents/a1/console/exec");
+    bearer.authorizations.push_back("Bearer right-token");
+    bearer.origin = "https://evil.example"; // a header the page cannot make the browser send
+    CHECK_FALSE(f.run(bearer).immediate);
+
+    auto get = f.input(method::get, "/v0/agents/a1?token=right-token");
+    get.origin = "https://evil.example";
+    auto read = f.run(get);
+    CHECK_FALSE(read.immediate);
+    CHECK(header(read.headers, "Set-Cookie").starts_with("gw_token=right-token; Path=/; HttpOnly"));
+}
+
+TEST_CASE("dispatch: another agent's id, 405 with Allow, 413 from Content-Length, CORS preflight") {
+    dispatch_fixture f;
+    auto other = f.input(method::get, "/v0/agents/zz");
+    other.authorizations.push_back("Bearer right-token");
+    CHECK(f.run(other).immediate->body == R"({"error":"Agent not found"})");
+
+    auto wrong_method = f.input(method::delete_, "/v0/agents/a1");
+    wrong_method.authorizations.push_back("Bearer right-token");
+    auto r405 = f.run(wrong_method);
+    CHECK(r405.immediate->status == 405);
+    CHECK(header(r405.immediate->headers, "Allow") == "GET, HEAD");
+
+    auto big = f.input(method::post, "/v0/agents/a1/console/exec");
+    big.authorizations.push_back("Bearer right-token");
+    big.content_length = 11;
+    auto r413 = f.run(big);
+    CHECK(r413.immediate->status == 413);
+    CHECK(r413.immediate->body == R"({"error":"Too big for this"})");
+    CHECK(r413.target == nullptr);
+    big.content_length = 10;
+    CHECK_FALSE(f.run(big).immediate);
+
+    auto preflight = f.input(method::options, "/v0/agents/a1/console/exec");
+    preflight.origin = "https://console.example";
+    preflight.preflight = true;
+    auto pf = f.run(preflight);
+    REQUIRE(pf.immediate);
+    CHECK(pf.immediate->status == 204); // before authentication: browsers send no credentials here
+    CHECK_FALSE(header(pf.immediate->headers, "Access-Control-Allow-Methods").empty());
+    CHECK(header(pf.headers, "Access-Control-Allow-Origin") == "https://console.example");
+}
+
+TEST_CASE("dispatch: the client address is the peer unless a trusted proxy names it") {
+    dispatch_fixture f;
+    auto in = f.input(method::get, "/healthz");
+    in.forwarded_for = "203.0.113.9";
+    CHECK(f.run(in).req.remote_address == "198.51.100.4");
+    f.cfg.trusted_proxies.push_back(*auth::parse_cidr("198.51.100.0/24"));
+    CHECK(f.run(in).req.remote_address == "203.0.113.9");
+}
