@@ -1,8 +1,7 @@
 // agent-gateway: one agent's HTTP API. See README.md and docs/api.md §1-§2 for the command line.
+#include "app/daemon.hpp"
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
-#include "gateway/server.hpp"
-#include "handlers/routes.hpp"
 #include "util/log.hpp"
 
 #include <csignal>
@@ -65,14 +64,7 @@ int main(int argc, char** argv) {
     }
 
     try {
-        ag::server srv(cfg, *tokens);
-        ag::register_agent_routes(srv.routes(), srv.svc());
-        ag::register_console_routes(srv.routes(), srv.svc());
-        ag::register_file_routes(srv.routes(), srv.svc());
-        ag::register_upload_routes(srv.routes(), srv.svc());
-        ag::register_log_routes(srv.routes(), srv.svc());
-        ag::register_git_routes(srv.routes(), srv.svc());
-        ag::register_snapshot_routes(srv.routes(), srv.svc());
+        ag::app::daemon srv(cfg, *tokens);
 
         auto bound = srv.bind();
         for (const auto& b : bound)

@@ -1,6 +1,10 @@
 #pragma once
-// Owns the I/O workers, listeners, blocking pool and long-lived subsystems; starts them in order and stops
-// them in reverse. Not thread-safe except request_stop().
+// The HTTP server: I/O workers, listeners, the blocking pool, the deadline sweep, signals and the graceful
+// stop. It knows no API area: the composition root (app/daemon.cpp) adds routes and services to it.
+// Not thread-safe except request_stop().
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,8 +12,10 @@
 namespace ag {
 
 struct config;
-struct services;
+struct gate;
+class blocking_pool;
 class router;
+class service;
 namespace auth {
 class token_store;
 }
@@ -23,13 +29,23 @@ public:
     server& operator=(const server&) = delete;
 
     router& routes();
-    services& svc();
+    const gate& front() const;
+    blocking_pool& pool();
+    // Worker 0's context: where services run their timers and children.
+    boost::asio::io_context& main_context();
+
+    // Started by run() in the order added, before the first connection is accepted; at a stop, stopped in
+    // reverse, each once the one added after it has stopped.
+    void add_service(service& s);
+    // SIGHUP: each runs on the main thread.
+    void on_reload(std::function<void()> fn);
 
     // Binds every listener. Returns what was bound, e.g. "127.0.0.1:43121" or "unix:/run/x.sock" (port 0 is
     // resolved). Throws std::system_error.
     std::vector<std::string> bind();
 
-    // Serves until SIGTERM/SIGINT or request_stop(); returns the exit code. Runs worker 0 on this thread.
+    // Starts the services and serves until SIGTERM/SIGINT or request_stop(); returns the exit code. Runs
+    // worker 0 on this thread. Throws what a service's start() throws.
     int run();
 
     // Begins a graceful stop (as SIGTERM does). Safe from any thread.

@@ -162,6 +162,10 @@ clone_cache::clone_cache(std::string dir, workspace& ws)
     , ws_(ws) {}
 
 clone_cache::~clone_cache() {
+    stop();
+}
+
+void clone_cache::stop() noexcept {
     stop_ = true;
     if (worker_.joinable())
         worker_.join();
@@ -269,7 +273,7 @@ void clone_cache::rebuild() {
 }
 
 void clone_cache::rebuild_in_background() {
-    if (building_.exchange(true))
+    if (stop_ || building_.exchange(true))
         return;
     if (worker_.joinable())
         worker_.join();

@@ -28,6 +28,8 @@ public:
     void rebuild();
     // Starts rebuild() on a background thread unless one is running.
     void rebuild_in_background();
+    // A running rebuild gives up and its thread is joined; later calls to rebuild_in_background do nothing.
+    void stop() noexcept;
 
     // Streams a pack with every object reachable from `wants` (a clone: no haves, no depth) built from the
     // cached pack plus what it lacks. False, with nothing written, when there is no cached pack yet.

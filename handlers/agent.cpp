@@ -9,7 +9,6 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -20,31 +19,33 @@ nlohmann::json engine_of(const engine::manifest& m) {
     return m.engine ? nlohmann::json(*m.engine) : nullptr;
 }
 
-std::string name_of(const services& svc, const engine::manifest& m) {
-    return m.agent_name.value_or(svc.cfg.agent_id);
+std::string name_of(const agent_routes& area, const engine::manifest& m) {
+    return m.agent_name.value_or(area.cfg.agent_id);
 }
 
-boost::asio::awaitable<response> get_agent(services& svc, request&) {
-    auto found = co_await svc.pool.call([&] { return skills::scan(svc.cfg.workspace); });
-    auto m = svc.manifest.current();
+boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
+    auto found = area.skills.cached();
+    if (!found)
+        found = co_await area.pool.call([&] { return area.skills.rescan(); });
+    auto m = area.manifest.current();
     nlohmann::json skill_list = nlohmann::json::array();
-    for (auto& s : found)
-        skill_list.push_back({{"agentId", svc.cfg.agent_id},
+    for (const auto& s : *found)
+        skill_list.push_back({{"agentId", area.cfg.agent_id},
                               {"skillId", s.id},
                               {"name", s.name},
                               {"description", s.description ? nlohmann::json(*s.description) : nullptr},
                               {"path", "skills/" + s.id}});
     engine::supervisor::status engine_status;
-    if (svc.engine)
-        engine_status = svc.engine->current();
+    if (area.engine)
+        engine_status = area.engine->current();
     std::string process_status(engine::state_name(engine_status.state));
-    auto scripts = svc.scripts.states();
+    auto scripts = area.scripts.states();
     co_return json_response({
         {"agent",
-         {{"agentId", svc.cfg.agent_id},
-          {"name", name_of(svc, *m)},
+         {{"agentId", area.cfg.agent_id},
+          {"name", name_of(area, *m)},
           {"engine", engine_of(*m)},
-          {"createdAt", svc.created_at},
+          {"createdAt", area.created_at},
           {"status", process_status},
           {"lastSync", nullptr},
           {"snapshotCid", nullptr}}},
@@ -58,41 +59,42 @@ boost::asio::awaitable<response> get_agent(services& svc, request&) {
     });
 }
 
-boost::asio::awaitable<response> restart_engine(services& svc, request&) {
-    if (!svc.engine)
+boost::asio::awaitable<response> restart_engine(const agent_routes& area, request&) {
+    if (!area.engine)
         throw api_error(error_kind::conflict, "No engine configured (start the daemon with --engine)");
-    auto previous = co_await svc.engine->restart();
+    auto previous = co_await area.engine->restart();
     co_return json_response(
         {{"success", true},
          {"message", "Engine restarted"},
          {"previousProcessId", previous ? nlohmann::json(std::to_string(*previous)) : nullptr}});
 }
 
-boost::asio::awaitable<response> retry_scripts(services& svc, request&) {
+boost::asio::awaitable<response> retry_scripts(const agent_routes& area, request&) {
     // The manifest may have changed since start (an edit, a reset): read it again first.
-    co_await svc.pool.run([&] { svc.manifest.reload(); });
-    if (!svc.scripts.configured())
+    co_await area.pool.run([&] { area.manifest.reload(); });
+    if (!area.scripts.configured())
         throw api_error(error_kind::conflict, "No scripts configured in the manifest");
-    svc.scripts.rebuild();
+    area.scripts.rebuild();
     co_return json_response({{"success", true}, {"message", "Scripts restarted: build, then start"}});
 }
 
-boost::asio::awaitable<response> get_whoami(services& svc, request&) {
-    auto m = svc.manifest.current();
+boost::asio::awaitable<response> get_whoami(const agent_routes& area, request&) {
+    auto m = area.manifest.current();
     co_return json_response(
-        {{"agentId", svc.cfg.agent_id}, {"name", name_of(svc, *m)}, {"engine", engine_of(*m)}});
+        {{"agentId", area.cfg.agent_id}, {"name", name_of(area, *m)}, {"engine", engine_of(*m)}});
 }
 
 } // namespace
 
-void register_agent_routes(router& r, services& svc) {
-    r.add(method::get, "/v0/agents/{agentId}", [&svc](request& req) { return get_agent(svc, req); });
+void agent_routes::add_to(router& r) const {
+    const agent_routes& area = *this;
+    r.add(method::get, "/v0/agents/{agentId}", [&area](request& req) { return get_agent(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/restart",
-          [&svc](request& req) { return restart_engine(svc, req); });
+          [&area](request& req) { return restart_engine(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/scripts/retry",
-          [&svc](request& req) { return retry_scripts(svc, req); });
+          [&area](request& req) { return retry_scripts(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/platform/whoami",
-          [&svc](request& req) { return get_whoami(svc, req); });
+          [&area](request& req) { return get_whoami(area, req); });
 }
 
 } // namespace ag

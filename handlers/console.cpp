@@ -5,7 +5,6 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
 
@@ -32,8 +31,8 @@ struct exec_slot {
     ~exec_slot() { running.fetch_sub(1); }
 };
 
-engine::exec_request parse_exec(const services& svc, const nlohmann::json& body) {
-    const config& cfg = svc.cfg;
+engine::exec_request parse_exec(const console_routes& area, const nlohmann::json& body) {
+    const config& cfg = area.cfg;
     engine::exec_request req;
     auto command = body.find("command");
     if (command == body.end() || !command->is_string() || command->get<std::string>().empty())
@@ -88,18 +87,18 @@ engine::exec_request parse_exec(const services& svc, const nlohmann::json& body)
     return req;
 }
 
-boost::asio::awaitable<response> post_exec(services& svc, request& http_req) {
-    auto req = parse_exec(svc, http_req.json_body());
-    if (svc.execs_running.fetch_add(1) >= max_concurrent_execs) {
-        svc.execs_running.fetch_sub(1);
+boost::asio::awaitable<response> post_exec(const console_routes& area, request& http_req) {
+    auto req = parse_exec(area, http_req.json_body());
+    if (area.execs_running.fetch_add(1) >= max_concurrent_execs) {
+        area.execs_running.fetch_sub(1);
         throw api_error(error_kind::rate_limited, "Too many commands running (at most 16 at once)");
     }
-    exec_slot slot(svc.execs_running);
+    exec_slot slot(area.execs_running);
     std::string command = req.command;
     std::string timestamp = time_format::iso8601_ms_now();
     engine::exec_result result;
     try {
-        result = co_await engine::run_exec(svc.reaper, std::move(req));
+        result = co_await engine::run_exec(area.reaper, std::move(req));
     } catch (const std::system_error& e) {
         if (e.code().value() == E2BIG)
             throw api_error(error_kind::bad_request,
@@ -119,12 +118,13 @@ boost::asio::awaitable<response> post_exec(services& svc, request& http_req) {
 
 } // namespace
 
-void register_console_routes(router& r, services& svc) {
+void console_routes::add_to(router& r) const {
+    const console_routes& area = *this;
     route_options opts;
     opts.body_limit = 8 * 1024 * 1024; // a command plus its stdin
     r.add(
         method::post, "/v0/agents/{agentId}/console/exec",
-        [&svc](request& req) { return post_exec(svc, req); }, opts);
+        [&area](request& req) { return post_exec(area, req); }, opts);
 }
 
 } // namespace ag

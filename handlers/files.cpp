@@ -6,7 +6,6 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "util/time_format.hpp"
 
 #include <nlohmann/json.hpp>
@@ -137,13 +136,13 @@ nlohmann::json list_directory(int fd, const std::string& path) {
     return out;
 }
 
-boost::asio::awaitable<response> get_file(services& svc, request& req) {
+boost::asio::awaitable<response> get_file(const file_routes& area, request& req) {
     auto p = text::find_param(req.query, "path");
     if (!p || p->empty())
         throw api_error(error_kind::bad_request, "Missing path");
     if (p->find('\0') != std::string_view::npos)
         throw api_error(error_kind::bad_request, "Invalid path");
-    std::string path = p->front() == '/' ? std::string(*p) : svc.cfg.root + "/" + std::string(*p);
+    std::string path = p->front() == '/' ? std::string(*p) : area.cfg.root + "/" + std::string(*p);
 
     // O_NONBLOCK: opening a FIFO must not wait for a writer. Metadata calls stay on the I/O thread (like
     // nginx); reading a directory, which can be large, goes to the pool.
@@ -157,7 +156,7 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
         throw_open_error(err);
     }
     if (S_ISDIR(st.st_mode)) {
-        auto listing = co_await svc.pool.call([&] { return list_directory(fd, path); });
+        auto listing = co_await area.pool.call([&] { return list_directory(fd, path); });
         co_return json_response(listing);
     }
     if (!S_ISREG(st.st_mode)) {
@@ -168,8 +167,8 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
     // limit) and sent with the length read.
     std::optional<std::string> content;
     if (size_unknown(fd, st)) {
-        content = co_await svc.pool.call(
-            [fd, limit = svc.cfg.max_file_bytes] { return read_up_to(fd, limit + 1); });
+        content = co_await area.pool.call(
+            [fd, limit = area.cfg.max_file_bytes] { return read_up_to(fd, limit + 1); });
         st.st_size = static_cast<off_t>(content->size());
     }
     auto file = std::make_shared<file_range>(fd, 0, static_cast<std::uint64_t>(st.st_size));
@@ -205,7 +204,7 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
     case file_rules::range_status::multiple:
         throw api_error(error_kind::range_not_satisfiable, "Only one range per request is supported");
     case file_rules::range_status::none:
-        if (size > svc.cfg.max_file_bytes)
+        if (size > area.cfg.max_file_bytes)
             throw api_error(error_kind::too_large, "File too large");
         break;
     }
@@ -219,8 +218,9 @@ boost::asio::awaitable<response> get_file(services& svc, request& req) {
 
 } // namespace
 
-void register_file_routes(router& r, services& svc) {
-    r.add(method::get, "/v0/agents/{agentId}/files", [&svc](request& req) { return get_file(svc, req); });
+void file_routes::add_to(router& r) const {
+    const file_routes& area = *this;
+    r.add(method::get, "/v0/agents/{agentId}/files", [&area](request& req) { return get_file(area, req); });
 }
 
 } // namespace ag

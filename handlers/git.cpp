@@ -8,7 +8,6 @@
 #include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "gateway/thread_stream.hpp"
 #include "git/advertise.hpp"
 #include "git/clone_cache.hpp"
@@ -75,7 +74,7 @@ template <class Sink> asio::awaitable<void> read_body(request& req, std::size_t 
         throw api_error(error_kind::bad_request, "Request body: the gzip stream is incomplete");
 }
 
-asio::awaitable<response> info_refs(services& svc, request& req) {
+asio::awaitable<response> info_refs(const git_routes& area, request& req) {
     const std::string_view name = text::find_param(req.query, "service").value_or("");
     git::service which;
     if (name == "git-upload-pack")
@@ -87,8 +86,8 @@ asio::awaitable<response> info_refs(services& svc, request& req) {
             error_kind::forbidden,
             "Unsupported git service: only smart HTTP (service=git-upload-pack or git-receive-pack)");
     response res;
-    res.body = co_await svc.pool.call([&] {
-        auto repo = svc.git->open();
+    res.body = co_await area.pool.call([&] {
+        auto repo = area.git.open();
         return git::advertisement(repo.get(), which);
     });
     res.content_type = std::string("application/x-") + std::string(name) + "-advertisement";
@@ -103,7 +102,7 @@ struct sink_adapter final : git::output {
     bool write(std::string_view data) override { return out.write(data); }
 };
 
-asio::awaitable<response> upload_pack(services& svc, request& req) {
+asio::awaitable<response> upload_pack(const git_routes& area, request& req) {
     require_content_type(req, "application/x-git-upload-pack-request");
     auto body = std::make_shared<std::string>();
     co_await read_body(req, upload_request_limit, [&](std::string piece) -> asio::awaitable<void> {
@@ -115,8 +114,8 @@ asio::awaitable<response> upload_pack(services& svc, request& req) {
     response res;
     res.content_type = "application/x-git-upload-pack-result";
     no_cache(res);
-    git::workspace* ws = svc.git;
-    git::clone_cache* cache = svc.git_cache;
+    git::workspace* ws = &area.git;
+    git::clone_cache* cache = area.git_cache;
     res.stream = stream_from_thread([ws, cache, body](thread_sink& out) {
         sink_adapter adapter(out);
         git::upload_pack(*ws, cache, *body, adapter);
@@ -124,20 +123,20 @@ asio::awaitable<response> upload_pack(services& svc, request& req) {
     co_return res;
 }
 
-asio::awaitable<response> receive_pack(services& svc, request& req) {
+asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
     require_content_type(req, "application/x-git-receive-pack-request");
-    auto session = std::make_shared<git::receive_session>(*svc.git);
+    auto session = std::make_shared<git::receive_session>(area.git);
     try {
         co_await read_body(req, push_limit, [&](std::string piece) -> asio::awaitable<void> {
-            co_await svc.pool.run([&] { session->feed(piece); });
+            co_await area.pool.run([&] { session->feed(piece); });
         });
     } catch (const git::error& e) {
         throw api_error(error_kind::bad_request, e.what());
     }
     git::receive_session::outcome result;
     try {
-        auto gate = co_await svc.workspace_gate.lock();
-        result = co_await svc.pool.call([&] {
+        auto gate = co_await area.workspace_gate.lock();
+        result = co_await area.pool.call([&] {
             return session->finish(
                 [](std::string_view content) { return engine::manifest_problem(content); });
         });
@@ -146,11 +145,11 @@ asio::awaitable<response> receive_pack(services& svc, request& req) {
     }
     if (result.checked_out_moved) {
         log::info("git: push updated the working tree; rebuilding");
-        svc.manifest.reload();
-        svc.scripts.rebuild();
+        area.manifest.reload();
+        area.scripts.rebuild();
     }
-    if (result.refs_removed && svc.git_cache)
-        svc.git_cache->rebuild_in_background(); // a deleted branch's objects leave the clone pack
+    if (result.refs_removed && area.git_cache)
+        area.git_cache->rebuild_in_background(); // a deleted branch's objects leave the clone pack
     response res;
     res.content_type = "application/x-git-receive-pack-result";
     res.body = std::move(result.body);
@@ -160,22 +159,23 @@ asio::awaitable<response> receive_pack(services& svc, request& req) {
 
 } // namespace
 
-void register_git_routes(router& r, services& svc) {
+void git_routes::add_to(router& r) const {
+    const git_routes& area = *this;
     r.add(method::get, "/v0/agents/{agentId}/git/info/refs",
-          [&svc](request& req) { return info_refs(svc, req); });
+          [&area](request& req) { return info_refs(area, req); });
     route_options fetch;
     fetch.stream_body = true;
     fetch.body_limit = upload_request_limit;
     r.add(
         method::post, "/v0/agents/{agentId}/git/git-upload-pack",
-        [&svc](request& req) { return upload_pack(svc, req); }, fetch);
+        [&area](request& req) { return upload_pack(area, req); }, fetch);
     route_options push;
     push.stream_body = true;
     push.body_limit = push_limit;
     push.too_large_message = "Push too large";
     r.add(
         method::post, "/v0/agents/{agentId}/git/git-receive-pack",
-        [&svc](request& req) { return receive_pack(svc, req); }, push);
+        [&area](request& req) { return receive_pack(area, req); }, push);
 }
 
 } // namespace ag

@@ -9,7 +9,6 @@
 #include "auth/token_store.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "gateway/websocket_session.hpp"
 #include "logs/hub.hpp"
 #include "logs/ws_frame.hpp"
@@ -41,7 +40,7 @@ constexpr auto peer_silence_limit = 95s;  // three pings unanswered: the peer is
 constexpr auto token_check_every = 500ms; // with the token file polled as often: closed within 2 s
 constexpr auto close_grace = 2s;
 
-boost::asio::awaitable<response> get_logs(services& svc, request& req) {
+boost::asio::awaitable<response> get_logs(const log_routes& area, request& req) {
     std::size_t n = default_lines;
     if (auto v = text::find_param(req.query, "lines")) {
         auto parsed = text::parse_u64(*v);
@@ -50,7 +49,7 @@ boost::asio::awaitable<response> get_logs(services& svc, request& req) {
         n = static_cast<std::size_t>(*parsed);
     }
     std::string out;
-    for (const auto& e : svc.logs.entries().last(n)) {
+    for (const auto& e : area.logs.entries().last(n)) {
         if (!out.empty())
             out += '\n';
         out += logs::to_line(e);
@@ -109,14 +108,14 @@ struct stream_state {
 
 class log_stream {
 public:
-    log_stream(services& svc, websocket_connection& conn, std::shared_ptr<stream_state> st,
+    log_stream(const log_routes& area, websocket_connection& conn, std::shared_ptr<stream_state> st,
                std::shared_ptr<logs::hub::subscription> sub, std::string token)
-        : svc_(svc)
+        : area_(area)
         , conn_(conn)
         , st_(std::move(st))
         , sub_(std::move(sub))
         , token_(std::move(token))
-        , generation_(svc.tokens.generation()) {}
+        , generation_(area.tokens.generation()) {}
 
     asio::awaitable<void> writer(std::vector<logs::shared_frame> backlog) {
         for (auto& f : backlog) {
@@ -158,7 +157,7 @@ public:
                 st_->pong.reset();
             }
             std::size_t start = out_.size();
-            if (auto dropped = svc_.logs.poll_into(*sub_, out_, write_batch))
+            if (auto dropped = area_.logs.poll_into(*sub_, out_, write_batch))
                 out_.insert(start, drop_marker(dropped)); // rare: only a reader 1 MiB behind
             if (now >= next_ping) {
                 out_ += ws::encode(ws::opcode::ping, {});
@@ -229,11 +228,11 @@ private:
     }
 
     bool rotated() {
-        auto g = svc_.tokens.generation();
+        auto g = area_.tokens.generation();
         if (g == generation_)
             return false;
         generation_ = g;
-        return !svc_.tokens.check(token_);
+        return !area_.tokens.check(token_);
     }
 
     // Sends our close (after whatever is queued) and gives the peer a moment to answer before the
@@ -251,7 +250,7 @@ private:
 
     void finish() { conn_.abort(); } // ends the reader
 
-    services& svc_;
+    const log_routes& area_;
     websocket_connection& conn_;
     std::shared_ptr<stream_state> st_;
     std::shared_ptr<logs::hub::subscription> sub_;
@@ -260,7 +259,7 @@ private:
     std::string out_;
 };
 
-asio::awaitable<void> stream_logs(services& svc, websocket_connection& conn, request& req) {
+asio::awaitable<void> stream_logs(const log_routes& area, websocket_connection& conn, request& req) {
     using namespace asio::experimental::awaitable_operators;
     auto params = parse_stream_params(req);
     auto ex = co_await asio::this_coro::executor;
@@ -273,17 +272,17 @@ asio::awaitable<void> stream_logs(services& svc, websocket_connection& conn, req
             if (!ec)
                 conn.abort();
         });
-        log_stream stream(svc, conn, st, nullptr, {});
+        log_stream stream(area, conn, st, nullptr, {});
         co_await (stream.refuse(params.error) && stream.reader());
         st->shutdown_timer.cancel();
         co_return;
     }
-    auto [backlog, sub] = svc.logs.subscribe({params.min_level, params.after, default_lines, [weak, ex] {
-                                                  asio::post(ex, [weak] {
-                                                      if (auto s = weak.lock())
-                                                          s->poke();
-                                                  });
-                                              }});
+    auto [backlog, sub] = area.logs.subscribe({params.min_level, params.after, default_lines, [weak, ex] {
+                                                   asio::post(ex, [weak] {
+                                                       if (auto s = weak.lock())
+                                                           s->poke();
+                                                   });
+                                               }});
     conn.on_shutdown = [weak, &conn] {
         auto s = weak.lock();
         if (!s)
@@ -298,18 +297,19 @@ asio::awaitable<void> stream_logs(services& svc, websocket_connection& conn, req
         });
     };
     // The token this stream was opened with, to notice when a rotation retires it.
-    log_stream stream(svc, conn, st, sub, req.auth_token);
+    log_stream stream(area, conn, st, sub, req.auth_token);
     co_await (stream.writer(std::move(backlog)) && stream.reader());
-    svc.logs.unsubscribe(*sub);
+    area.logs.unsubscribe(*sub);
     conn.on_shutdown = nullptr;
     st->shutdown_timer.cancel();
 }
 
 } // namespace
 
-void register_log_routes(router& r, services& svc) {
-    r.add(method::get, "/v0/agents/{agentId}/logs", [&svc](request& req) { return get_logs(svc, req); });
-    auto stream = [&svc](websocket_connection& c, request& req) { return stream_logs(svc, c, req); };
+void log_routes::add_to(router& r) const {
+    const log_routes& area = *this;
+    r.add(method::get, "/v0/agents/{agentId}/logs", [&area](request& req) { return get_logs(area, req); });
+    auto stream = [&area](websocket_connection& c, request& req) { return stream_logs(area, c, req); };
     r.add_websocket("/v0/logs", stream);
     r.add_websocket("/v0/agents/{agentId}/logs/stream", stream);
 }

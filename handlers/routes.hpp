@@ -1,14 +1,100 @@
 #pragma once
-// Each API area registers its routes here; main() calls them in order.
-namespace ag {
-class router;
-struct services;
+// One route object per API area: it holds only what its handlers use, and add_to() registers them. The
+// composition root (app/daemon.cpp) builds each from the long-lived parts; a test can build one alone.
+// Objects must outlive the router they were added to (handlers refer to them).
+#include <atomic>
+#include <string>
 
-void register_agent_routes(router& r, services& svc);
-void register_console_routes(router& r, services& svc);
-void register_file_routes(router& r, services& svc);
-void register_upload_routes(router& r, services& svc);
-void register_log_routes(router& r, services& svc);
-void register_git_routes(router& r, services& svc);
-void register_snapshot_routes(router& r, services& svc);
+namespace ag {
+
+struct config;
+class async_mutex;
+class blocking_pool;
+class router;
+namespace auth {
+class token_store;
+}
+namespace engine {
+class child_reaper;
+class manifest_store;
+class supervisor;
+class scripts;
+} // namespace engine
+namespace logs {
+class hub;
+}
+namespace git {
+class workspace;
+class clone_cache;
+} // namespace git
+namespace snapshots {
+class service;
+}
+namespace skills {
+class catalog;
+}
+
+// docs/api.md §6: the agent, engine restart, scripts retry, whoami.
+struct agent_routes {
+    const config& cfg;
+    engine::manifest_store& manifest;
+    engine::supervisor* engine; // null without --engine
+    engine::scripts& scripts;
+    skills::catalog& skills;
+    blocking_pool& pool;
+    std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    void add_to(router& r) const;
+};
+
+// docs/api.md §8: console exec.
+struct console_routes {
+    const config& cfg;
+    engine::child_reaper& reaper;
+    std::atomic<int>& execs_running;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §9: file reads and directory listings.
+struct file_routes {
+    const config& cfg;
+    blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §10: uploads.
+struct upload_routes {
+    const config& cfg;
+    blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §7: the log journal and its WebSocket stream.
+struct log_routes {
+    logs::hub& logs;
+    auth::token_store& tokens; // a stream closes when a rotation retires its token
+    void add_to(router& r) const;
+};
+
+// docs/api.md §13: Git Smart HTTP.
+struct git_routes {
+    git::workspace& git;
+    git::clone_cache* git_cache; // null when clones are packed from scratch
+    engine::manifest_store& manifest;
+    engine::scripts& scripts;
+    blocking_pool& pool;
+    // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
+    // holds no pool thread.
+    async_mutex& workspace_gate;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §12: snapshots.
+struct snapshot_routes {
+    const config& cfg;
+    snapshots::service& snapshots;
+    blocking_pool& pool;
+    async_mutex& workspace_gate;
+    void add_to(router& r) const;
+};
+
 } // namespace ag

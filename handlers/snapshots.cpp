@@ -6,7 +6,6 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "gateway/thread_stream.hpp"
 #include "snapshots/service.hpp"
 
@@ -26,51 +25,51 @@ json or_null(const std::string& v) {
     return v.empty() ? json(nullptr) : json(v);
 }
 
-asio::awaitable<response> list(services& svc, request&) {
-    auto records = co_await svc.pool.call([&] { return svc.snapshots->latest(10); });
+asio::awaitable<response> list(const snapshot_routes& area, request&) {
+    auto records = co_await area.pool.call([&] { return area.snapshots.latest(10); });
     json out = json::array();
     for (const auto& r : records)
-        out.push_back({{"agentId", svc.cfg.agent_id},
+        out.push_back({{"agentId", area.cfg.agent_id},
                        {"snapshotCid", r.cid},
                        {"commitSha", or_null(r.commit)},
                        {"changeSummary", or_null(r.change_summary)},
                        {"contentDiff", or_null(r.content_diff)},
                        {"createdAt", r.created_at}});
-    co_return json_response({{"agentId", svc.cfg.agent_id}, {"snapshots", out}});
+    co_return json_response({{"agentId", area.cfg.agent_id}, {"snapshots", out}});
 }
 
-asio::awaitable<response> status(services& svc, request&) {
-    auto last = svc.snapshots->last_sync();
-    auto latest = svc.snapshots->latest(1);
+asio::awaitable<response> status(const snapshot_routes& area, request&) {
+    auto last = area.snapshots.last_sync();
+    auto latest = area.snapshots.latest(1);
     std::string message =
         latest.empty() ? "No snapshot yet"
                        : "Latest snapshot " + latest.front().cid + " taken " + latest.front().created_at;
-    co_return json_response({{"agentId", svc.cfg.agent_id},
+    co_return json_response({{"agentId", area.cfg.agent_id},
                              {"configured", true},
                              {"missing", json::array()},
                              {"lastSync", or_null(last)},
                              {"message", message},
                              {"pinning",
-                              {{"configured", svc.snapshots->pinning_configured()},
-                               {"url", or_null(svc.snapshots->pinning_url())},
-                               {"pending", svc.snapshots->pins_pending()},
-                               {"lastError", or_null(svc.snapshots->last_pin_error())}}}});
+                              {{"configured", area.snapshots.pinning_configured()},
+                               {"url", or_null(area.snapshots.pinning_url())},
+                               {"pending", area.snapshots.pins_pending()},
+                               {"lastError", or_null(area.snapshots.last_pin_error())}}}});
 }
 
-asio::awaitable<response> sync_now(services& svc, request&) {
+asio::awaitable<response> sync_now(const snapshot_routes& area, request&) {
     snapshots::service::sync_result result;
     {
-        auto gate = co_await svc.workspace_gate.lock();
-        result = co_await svc.pool.call([&] { return svc.snapshots->sync(); });
+        auto gate = co_await area.workspace_gate.lock();
+        result = co_await area.pool.call([&] { return area.snapshots.sync(); });
     }
     // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
     // stays (listed, pending) and the pinning thread keeps trying.
-    if (auto err = co_await svc.pool.call([&] { return svc.snapshots->pin_pending(); }))
+    if (auto err = co_await area.pool.call([&] { return area.snapshots.pin_pending(); }))
         throw api_error(error_kind::unavailable,
                         "IPFS node unreachable; the snapshot is kept and will be pinned later: " + *err);
     json out{{"success", true},
              {"message", result.created ? "Snapshot created" : "No changes"},
-             {"lastSync", or_null(svc.snapshots->last_sync())},
+             {"lastSync", or_null(area.snapshots.last_sync())},
              {"snapshotCid", nullptr},
              {"commitSha", nullptr},
              {"changeSummary", nullptr}};
@@ -89,13 +88,13 @@ snapshots::cid parse_cid(const json& v) {
     throw api_error(error_kind::bad_request, "Invalid snapshot CID");
 }
 
-asio::awaitable<response> reset(services& svc, request& req) {
+asio::awaitable<response> reset(const snapshot_routes& area, request& req) {
     json body = req.json_body();
     auto target = parse_cid(body.contains("snapshotCid") ? body["snapshotCid"] : json());
     std::optional<snapshots::service::reset_result> result;
     try {
-        auto gate = co_await svc.workspace_gate.lock();
-        result = co_await svc.pool.call([&] { return svc.snapshots->reset(target); });
+        auto gate = co_await area.workspace_gate.lock();
+        result = co_await area.pool.call([&] { return area.snapshots.reset(target); });
     } catch (const snapshots::ipfs_error& e) {
         using kind = snapshots::ipfs_error::kind_t;
         if (e.kind == kind::unreachable)
@@ -112,14 +111,14 @@ asio::awaitable<response> reset(services& svc, request& req) {
                              {"commitSha", result->commit}});
 }
 
-asio::awaitable<response> car(services& svc, request& req) {
+asio::awaitable<response> car(const snapshot_routes& area, request& req) {
     auto root = parse_cid(json(std::string(req.param("cid"))));
-    if (!svc.snapshots->find(root.to_string()))
+    if (!area.snapshots.find(root.to_string()))
         throw api_error(error_kind::not_found, "Snapshot not found");
     response res;
     res.content_type = "application/vnd.ipld.car";
     res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + root.to_string() + ".car\"");
-    snapshots::service* s = svc.snapshots;
+    snapshots::service* s = &area.snapshots;
     res.stream = stream_from_thread([s, root](thread_sink& out) {
         s->write_car(root, [&out](std::string_view bytes) { return out.write(bytes); });
     });
@@ -128,16 +127,17 @@ asio::awaitable<response> car(services& svc, request& req) {
 
 } // namespace
 
-void register_snapshot_routes(router& r, services& svc) {
-    r.add(method::get, "/v0/agents/{agentId}/snapshots", [&svc](request& req) { return list(svc, req); });
+void snapshot_routes::add_to(router& r) const {
+    const snapshot_routes& area = *this;
+    r.add(method::get, "/v0/agents/{agentId}/snapshots", [&area](request& req) { return list(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/snapshots/sync",
-          [&svc](request& req) { return status(svc, req); });
+          [&area](request& req) { return status(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/snapshots/sync",
-          [&svc](request& req) { return sync_now(svc, req); });
+          [&area](request& req) { return sync_now(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/snapshots/reset",
-          [&svc](request& req) { return reset(svc, req); });
+          [&area](request& req) { return reset(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/snapshots/{cid}/car",
-          [&svc](request& req) { return car(svc, req); });
+          [&area](request& req) { return car(area, req); });
 }
 
 } // namespace ag

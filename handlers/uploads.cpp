@@ -8,7 +8,6 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "gateway/services.hpp"
 #include "util/atomic_file.hpp"
 #include "util/base64.hpp"
 #include "util/log.hpp"
@@ -18,14 +17,14 @@
 namespace ag {
 namespace {
 
-boost::asio::awaitable<response> post_upload(services& svc, request& req) {
-    const std::uint64_t max = svc.cfg.max_file_bytes;
+boost::asio::awaitable<response> post_upload(const upload_routes& area, request& req) {
+    const std::uint64_t max = area.cfg.max_file_bytes;
     struct outcome {
         std::string name;
         std::size_t size = 0;
     };
     // Decoding, fsync and rename all block: the whole job runs on the pool.
-    auto done = co_await svc.pool.call([&] {
+    auto done = co_await area.pool.call([&] {
         auto fields = parse_upload_body(req.body);
         if (!fields.filename || !file_rules::valid_upload_name(*fields.filename))
             throw api_error(error_kind::bad_request, "Invalid filename");
@@ -44,7 +43,7 @@ boost::asio::awaitable<response> post_upload(services& svc, request& req) {
             throw api_error(error_kind::bad_request, "Invalid base64");
         if (bytes.size() > max)
             throw api_error(error_kind::too_large, "File too large");
-        std::string dir = svc.cfg.workspace + "/uploads";
+        std::string dir = area.cfg.workspace + "/uploads";
         std::string name = *fields.filename;
         try {
             fs_util::make_directories(dir);
@@ -63,21 +62,22 @@ boost::asio::awaitable<response> post_upload(services& svc, request& req) {
         }
         return outcome{name, bytes.size()};
     });
-    co_return json_response({{"path", svc.cfg.workspace + "/uploads/" + done.name},
+    co_return json_response({{"path", area.cfg.workspace + "/uploads/" + done.name},
                              {"filename", done.name},
                              {"size", done.size}});
 }
 
 } // namespace
 
-void register_upload_routes(router& r, services& svc) {
+void upload_routes::add_to(router& r) const {
+    const upload_routes& area = *this;
     route_options opts;
     // Base64 is 4/3 of the bytes; leave room for line breaks, a data: prefix and the JSON around it.
-    opts.body_limit = static_cast<std::size_t>(svc.cfg.max_file_bytes / 2 * 3 + 64 * 1024);
+    opts.body_limit = static_cast<std::size_t>(area.cfg.max_file_bytes / 2 * 3 + 64 * 1024);
     opts.too_large_message = "File too large";
     r.add(
         method::post, "/v0/agents/{agentId}/files/upload",
-        [&svc](request& req) { return post_upload(svc, req); }, opts);
+        [&area](request& req) { return post_upload(area, req); }, opts);
 }
 
 } // namespace ag

@@ -113,6 +113,10 @@ service::service(git::workspace& ws, const std::string& state_dir, int cid_versi
 }
 
 service::~service() {
+    stop_pinning();
+}
+
+void service::stop_pinning() noexcept {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -172,7 +176,7 @@ std::optional<std::string> service::pin_pending() {
 }
 
 void service::start_pinning() {
-    if (!ipfs_ || pinner_.joinable())
+    if (!ipfs_ || pinner_.joinable() || stopping_)
         return;
     pinner_ = std::thread([this] {
         auto backoff = std::chrono::seconds(1);

@@ -66,6 +66,8 @@ public:
     std::optional<std::string> pin_pending();
     // A thread that retries pending pins: 1 s after a failure, doubling to 60 s.
     void start_pinning();
+    // Ends the pinning thread (a pin in flight finishes first); pins left pending wait for the next start.
+    void stop_pinning() noexcept;
     bool pinning_configured() const { return ipfs_ != nullptr; }
     std::string pinning_url() const { return ipfs_ ? ipfs_->url() : std::string(); }
     std::size_t pins_pending() const;

@@ -197,6 +197,31 @@ TEST_CASE("agent detail: manifest name, skills from SKILL.md, empty lists") {
     CHECK(j["skills"][1]["description"] == "Searches the web");
     CHECK(r.body.find(gateway::token) == std::string::npos);
 
+    // The list is cached between polls, and a change shows on the very next one: an edit, a new skill, a
+    // removed one, the agent's own commands: each lands as a file system event before the next request.
+    auto skill_names = [&] {
+        std::string out;
+        auto agent = d.get("/v0/agents/bot-1").json();
+        for (const auto& s : agent["skills"])
+            out += (out.empty() ? "" : ",") + s["name"].get<std::string>();
+        return out;
+    };
+    CHECK(skill_names() == "no-front,Web Search");
+    test::write_file(root / "workspace/skills/web-search/SKILL.md", "---\nname: Web Search 2\n---\n");
+    CHECK(skill_names() == "no-front,Web Search 2");
+    ::mkdir((root / "workspace/skills/later").c_str(), 0755);
+    test::write_file(root / "workspace/skills/later/SKILL.md", "---\nname: Later\n---\n");
+    CHECK(skill_names() == "Later,no-front,Web Search 2");
+    // The agent itself, through its console.
+    CHECK(d.post("/v0/agents/bot-1/console/exec",
+                 {{"command", "mkdir -p " + d.workspace() +
+                                  "/skills/up && printf -- '---\\nname: Up\\n---\\n' > " + d.workspace() +
+                                  "/skills/up/SKILL.md"}})
+              .json()["exitCode"] == 0);
+    CHECK(skill_names() == "Later,no-front,Up,Web Search 2");
+    ::unlink((root / "workspace/skills/no-front/SKILL.md").c_str());
+    CHECK(skill_names() == "Later,Up,Web Search 2");
+
     auto who = d.get("/v0/agents/bot-1/platform/whoami");
     CHECK(who.json() ==
           nlohmann::json{{"agentId", "bot-1"}, {"name", "Research Bot"}, {"engine", "openclaw"}});

@@ -1,0 +1,245 @@
+#include "app/daemon.hpp"
+
+#include "app/lifecycles.hpp"
+#include "auth/token_store.hpp"
+#include "engine/child_reaper.hpp"
+#include "engine/manifest.hpp"
+#include "engine/scripts.hpp"
+#include "engine/supervisor.hpp"
+#include "gateway/async_mutex.hpp"
+#include "gateway/blocking_pool.hpp"
+#include "gateway/config.hpp"
+#include "gateway/dispatch.hpp"
+#include "gateway/server.hpp"
+#include "git/clone_cache.hpp"
+#include "git/libgit2.hpp"
+#include "git/workspace.hpp"
+#include "handlers/routes.hpp"
+#include "handlers/skills.hpp"
+#include "logs/file_follower.hpp"
+#include "logs/hub.hpp"
+#include "logs/journal.hpp"
+#include "snapshots/service.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+#include "util/time_format.hpp"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <optional>
+
+namespace ag::app {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// The first start of this agent's daemon, kept under STATE so the agent's createdAt is stable.
+std::string load_created_at(const std::string& state_dir) {
+    std::string path = state_dir + "/agent.json";
+    std::ifstream in(path);
+    if (in) {
+        try {
+            auto j = nlohmann::json::parse(in);
+            if (j.contains("createdAt") && j["createdAt"].is_string())
+                return j["createdAt"].get<std::string>();
+        } catch (const std::exception&) {
+        }
+    }
+    std::string now = time_format::iso8601_ms_now();
+    try {
+        fs_util::write_file_atomic(path, nlohmann::json{{"createdAt", now}}.dump() + "\n", 0600);
+    } catch (const std::exception& e) {
+        log::warn("cannot record createdAt in {}: {}", path, e.what());
+    }
+    return now;
+}
+
+// The daemon's own log lines (not the access log) become entries with source "agent-gateway".
+void tap_to_hub(void* context, log::level lvl, std::string_view message) {
+    logs::level l = logs::level::info;
+    switch (lvl) {
+    case log::level::trace:
+        l = logs::level::trace;
+        break;
+    case log::level::debug:
+        l = logs::level::debug;
+        break;
+    case log::level::info:
+    case log::level::off:
+        l = logs::level::info;
+        break;
+    case log::level::warn:
+        l = logs::level::warn;
+        break;
+    case log::level::error:
+        l = logs::level::error;
+        break;
+    }
+    static_cast<logs::hub*>(context)->publish(l, "agent-gateway", message);
+}
+
+std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_context& ioc,
+                                                engine::child_reaper& reaper, logs::hub& hub) {
+    if (!cfg.engine)
+        return nullptr;
+    return std::make_unique<engine::supervisor>(
+        ioc, reaper, hub,
+        engine::process_spec{"engine", *cfg.engine, cfg.root,
+                             engine::environment_with({{"AGENT_ID", cfg.agent_id}}), "engine"});
+}
+
+} // namespace
+
+struct daemon::parts {
+    parts(const config& c, auth::token_store& t)
+        : cfg(c)
+        , tokens(t)
+        , srv(c, t)
+        , reaper(srv.main_context())
+        , manifest(c.manifest)
+        , journal(c.state_dir + "/logs")
+        , hub(journal)
+        , engine_proc(make_engine(c, srv.main_context(), reaper, hub))
+        , scripts(srv.main_context(), reaper, hub, manifest,
+                  {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
+        , git_ws(c.workspace)
+        , git_cache(c.state_dir + "/git-pack", git_ws)
+        , snapshots(git_ws, c.state_dir, c.cid_version, c.ipfs_api)
+        , skills(c.workspace)
+        , created_at(load_created_at(c.state_dir)) {
+        // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
+        try {
+            git_ws.prepare();
+            git_cache.load();
+            snapshots.load();
+        } catch (const git::error& e) {
+            throw usage_error(fmt::format("--workspace '{}': {}", c.workspace, e.what()));
+        }
+        if (!cfg.engine_log.empty())
+            follower = std::make_unique<logs::file_follower>(hub, cfg.engine_log);
+        log::set_tap(&tap_to_hub, &hub);
+        add_routes();
+        add_lifecycles();
+        srv.on_reload([this] {
+            tokens.reload(true);
+            manifest.reload();
+        });
+    }
+    ~parts() { log::set_tap(nullptr, nullptr); }
+
+    void add_routes() {
+        router& r = srv.routes();
+        auto& pool = srv.pool();
+        routes.agent.emplace(
+            agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at});
+        routes.console.emplace(console_routes{cfg, reaper, execs_running});
+        routes.files.emplace(file_routes{cfg, pool});
+        routes.uploads.emplace(upload_routes{cfg, pool});
+        routes.logs.emplace(log_routes{hub, tokens});
+        routes.git.emplace(git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate});
+        routes.snapshots.emplace(snapshot_routes{cfg, snapshots, pool, workspace_gate});
+        routes.agent->add_to(r);
+        routes.console->add_to(r);
+        routes.files->add_to(r);
+        routes.uploads->add_to(r);
+        routes.logs->add_to(r);
+        routes.git->add_to(r);
+        routes.snapshots->add_to(r);
+    }
+
+    // In start order; the server stops them in reverse.
+    void add_lifecycles() {
+        auto& ioc = srv.main_context();
+        auto& pool = srv.pool();
+        if (tokens.file())
+            lifecycles.push_back(std::make_unique<periodic_job>("token file watch", ioc, 500ms,
+                                                                [this]() -> asio::awaitable<void> {
+                                                                    tokens.reload();
+                                                                    co_return;
+                                                                }));
+        lifecycles.push_back(std::make_unique<plain_service>(
+            "child reaper", [this] { reaper.start(); }, [this] { reaper.stop(); }));
+        if (engine_proc)
+            lifecycles.push_back(std::make_unique<async_stopped_service>(
+                "engine", ioc, [this] { engine_proc->start(); }, [this] { return engine_proc->stop(); }));
+        lifecycles.push_back(std::make_unique<async_stopped_service>(
+            "scripts", ioc,
+            [this] {
+                if (scripts.configured())
+                    scripts.rebuild();
+            },
+            [this] { return scripts.stop(); }));
+        if (follower) {
+            follower->tick(); // notes where the existing files end
+            // Engine log files are polled twice a second on the pool (file reads never block an I/O thread).
+            lifecycles.push_back(std::make_unique<periodic_job>(
+                "engine log follower", ioc, 500ms, [this, &pool]() -> asio::awaitable<void> {
+                    co_await pool.run([this] { follower->tick(); });
+                }));
+        }
+        lifecycles.push_back(std::make_unique<plain_service>(
+            "clone cache", [this] { git_cache.rebuild_in_background(); }, [this] { git_cache.stop(); }));
+        lifecycles.push_back(std::make_unique<plain_service>(
+            "snapshot pinner", [this] { snapshots.start_pinning(); }, [this] { snapshots.stop_pinning(); }));
+        // docs/api.md §12: a snapshot every --snapshot-interval seconds when the workspace changed (a clean
+        // workspace costs one pass of stat calls).
+        if (cfg.snapshot_interval > 0)
+            lifecycles.push_back(std::make_unique<periodic_job>(
+                "automatic snapshots", ioc, std::chrono::seconds(cfg.snapshot_interval),
+                [this, &pool]() -> asio::awaitable<void> {
+                    auto gate = co_await workspace_gate.lock();
+                    co_await pool.run([this] { snapshots.sync("Automatic snapshot"); });
+                }));
+        for (auto& l : lifecycles)
+            srv.add_service(*l);
+    }
+
+    const config& cfg;
+    auth::token_store& tokens;
+    server srv;
+    engine::child_reaper reaper;
+    engine::manifest_store manifest;
+    logs::journal journal;
+    logs::hub hub;
+    std::unique_ptr<engine::supervisor> engine_proc;
+    engine::scripts scripts;
+    std::unique_ptr<logs::file_follower> follower;
+    git::workspace git_ws;
+    git::clone_cache git_cache;
+    snapshots::service snapshots;
+    async_mutex workspace_gate;
+    skills::catalog skills;
+    std::string created_at;
+    std::atomic<int> execs_running{0};
+    // Built once the parts above exist; the router's handlers refer to them.
+    struct {
+        std::optional<agent_routes> agent;
+        std::optional<console_routes> console;
+        std::optional<file_routes> files;
+        std::optional<upload_routes> uploads;
+        std::optional<log_routes> logs;
+        std::optional<git_routes> git;
+        std::optional<snapshot_routes> snapshots;
+    } routes;
+    std::vector<std::unique_ptr<service>> lifecycles;
+};
+
+daemon::daemon(const config& cfg, auth::token_store& tokens)
+    : parts_(std::make_unique<parts>(cfg, tokens)) {}
+daemon::~daemon() = default;
+
+std::vector<std::string> daemon::bind() {
+    return parts_->srv.bind();
+}
+int daemon::run() {
+    return parts_->srv.run();
+}
+void daemon::request_stop() {
+    parts_->srv.request_stop();
+}
+
+} // namespace ag::app
