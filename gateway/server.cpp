@@ -91,7 +91,7 @@ struct server::impl {
     asio::signal_set signals;
     asio::steady_timer drain_timer;
     std::atomic<bool> stopping{false};
-    std::size_t running = 0; // services[0, running) are started and not yet stopped (worker 0 only)
+    std::size_t running = 0;     // services[0, running) are started and not yet stopped (worker 0 only)
     bool stop_requested = false; // stop() was called on services[running - 1]
     bool drained = false;        // connections are done, or the drain deadline passed
     std::chrono::steady_clock::time_point drain_until;
@@ -146,7 +146,8 @@ struct server::impl {
                 open += w->connection_count.load();
             drained = open == 0 || std::chrono::steady_clock::now() >= drain_until;
             if (drained && open)
-                log::warn("{} connection(s) still busy after {}s; closing them", open, drain_deadline.count());
+                log::warn("{} connection(s) still busy after {}s; closing them", open,
+                          drain_deadline.count());
         }
         while (drained && running > 0) {
             service& s = *services[running - 1];
