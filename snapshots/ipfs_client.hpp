@@ -1,6 +1,9 @@
 #pragma once
-// The few Kubo RPC calls snapshots need (`POST /api/v0/dag/import`), over plain HTTP/1.1 on a socket of its
-// own. Blocking with timeouts: called from the pinning thread and the blocking pool, never an I/O thread.
+// The few Kubo RPC calls snapshots need (`POST /api/v0/dag/import`, `dag/export`), through the daemon's HTTP
+// client (upstream/client.hpp). Blocking with timeouts: called from the pinning thread and the blocking
+// pool, never an I/O thread.
+#include "upstream/client.hpp"
+
 #include <chrono>
 #include <functional>
 #include <stdexcept>
@@ -30,19 +33,18 @@ public:
     // Streams a CAR (written by `produce` through the callback it gets) to dag/import with pin-roots=true;
     // returns the root the node reports. Throws ipfs_error when the node cannot be reached, refuses, or
     // reports a pin error.
-    using body_producer = std::function<void(const std::function<bool(std::string_view)>&)>;
+    using body_producer = upstream::body_producer;
     std::string import_car(const body_producer& produce);
 
     // dag/export of `root`: the CAR as the node sends it (the caller verifies every block).
     std::string export_car(const std::string& root);
 
-    const std::string& url() const { return url_; }
+    const std::string& url() const { return to_.url; }
 
 private:
-    // One POST; returns the (de-chunked) body of a 200 answer, throws ipfs_error otherwise.
+    // One POST; returns the body of a 200 answer, throws ipfs_error otherwise.
     std::string post(const std::string& target, const std::string& content_type, const body_producer* body);
-    std::string url_, host_, port_, prefix_;
-    std::chrono::seconds timeout_{30};
+    upstream::endpoint to_;
 };
 
 } // namespace ag::snapshots
