@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <optional>
 
 namespace ag::app {
@@ -107,7 +108,8 @@ struct daemon::parts {
         , scripts(srv.main_context(), reaper, hub, manifest,
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
         , git_ws(c.workspace)
-        , git_cache(c.state_dir + "/git-pack", git_ws)
+        , git_cache(c.state_dir + "/git-pack", git_ws,
+                    [this](std::function<void()> job) { srv.pool().start(std::move(job), true); })
         , snapshots(git_ws, c.state_dir, c.cid_version, c.ipfs_api)
         , skills(c.workspace)
         , created_at(load_created_at(c.state_dir)) {
@@ -183,8 +185,24 @@ struct daemon::parts {
         }
         lifecycles.push_back(std::make_unique<plain_service>(
             "clone cache", [this] { git_cache.rebuild_in_background(); }, [this] { git_cache.stop(); }));
-        lifecycles.push_back(std::make_unique<plain_service>(
-            "snapshot pinner", [this] { snapshots.start_pinning(); }, [this] { snapshots.stop_pinning(); }));
+        // With --ipfs-api: pending pins are retried 1 s after a failure, doubling to 60 s.
+        if (snapshots.pinning_configured())
+            lifecycles.push_back(std::make_unique<periodic_job>(
+                "snapshot pinner", ioc, 1s, [this, &pool]() -> asio::awaitable<void> {
+                    auto now = std::chrono::steady_clock::now();
+                    if (snapshots.pins_pending() == 0) {
+                        pin_failures = 0;
+                        co_return;
+                    }
+                    if (now < next_pin)
+                        co_return;
+                    auto err = co_await pool.call([this] { return snapshots.pin_pending(); });
+                    pin_failures = err ? pin_failures + 1 : 0;
+                    auto delay = snapshots::service::pin_retry_delay(pin_failures);
+                    next_pin = std::chrono::steady_clock::now() + delay;
+                    if (err)
+                        log::warn("snapshots: pinning failed, retrying in {} s: {}", delay.count(), *err);
+                }));
         // docs/api.md §12: a snapshot every --snapshot-interval seconds when the workspace changed (a clean
         // workspace costs one pass of stat calls).
         if (cfg.snapshot_interval > 0)
@@ -215,6 +233,8 @@ struct daemon::parts {
     skills::catalog skills;
     std::string created_at;
     std::atomic<int> execs_running{0};
+    unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
+    std::chrono::steady_clock::time_point next_pin;
     // Built once the parts above exist; the router's handlers refer to them.
     struct {
         std::optional<agent_routes> agent;

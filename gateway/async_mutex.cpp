@@ -29,6 +29,11 @@ asio::awaitable<async_mutex::guard> async_mutex::lock() {
     }
     // A waiter whose coroutine is destroyed (shutdown) leaves the queue, or passes on what it was granted.
     struct leave_on_destroy {
+        leave_on_destroy(async_mutex* mutex, std::shared_ptr<waiter> waiting)
+            : m(mutex)
+            , w(std::move(waiting)) {}
+        leave_on_destroy(const leave_on_destroy&) = delete;
+        leave_on_destroy& operator=(const leave_on_destroy&) = delete;
         async_mutex* m;
         std::shared_ptr<waiter> w;
         bool owned = false;
@@ -45,7 +50,7 @@ asio::awaitable<async_mutex::guard> async_mutex::lock() {
             if (granted)
                 m->unlock();
         }
-    } leave{this, self};
+    } leave(this, self);
     for (;;) {
         co_await self->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         std::lock_guard lock(mutex_);

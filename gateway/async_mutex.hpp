@@ -16,6 +16,8 @@ class async_mutex {
 public:
     class guard {
     public:
+        guard(const guard&) = delete;
+        guard& operator=(const guard&) = delete;
         guard() = default;
         explicit guard(async_mutex* m)
             : m_(m) {}

@@ -1,7 +1,14 @@
 #pragma once
-// The small thread pool for blocking work (disk walks, fsync, hashing, libgit2). I/O threads await it.
+// The daemon's one place for blocking work: disk walks, fsync, hashing, libgit2, packs produced for a slow
+// client, the IPFS node's answers. I/O threads await it and never block themselves.
+//
+// `core` threads always wait for work. When every thread is busy (a pack producer waiting on a slow client
+// holds its thread), another starts, up to `max`; past that, work queues. Threads above `core` end after
+// 30 s without work. Background jobs (a clone pack rebuild) run on threads of their own at lowered priority.
+// Thread-safe.
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -12,7 +19,7 @@ namespace ag {
 
 class blocking_pool {
 public:
-    explicit blocking_pool(std::size_t threads);
+    blocking_pool(std::size_t core, std::size_t max);
     ~blocking_pool();
     blocking_pool(const blocking_pool&) = delete;
     blocking_pool& operator=(const blocking_pool&) = delete;
@@ -31,11 +38,19 @@ public:
         }
     }
 
-    void stop() noexcept; // waits for running work
+    // Runs fn on the pool without waiting for it (what it throws is logged). `background`: on a thread of
+    // its own at lowered priority, for work that must not compete with requests. Throws once stop() began.
+    void start(std::function<void()> fn, bool background = false);
+
+    // Refuses new work, lets running and queued work finish (up to `max_wait`), and returns.
+    void stop(std::chrono::milliseconds max_wait = std::chrono::seconds(5)) noexcept;
+
+    // Threads alive now (for tests and the metrics to come).
+    std::size_t threads() const;
 
 private:
     struct impl;
-    std::unique_ptr<impl> impl_;
+    std::shared_ptr<impl> impl_; // shared with its threads: one still finishing after stop() keeps it alive
 };
 
 } // namespace ag

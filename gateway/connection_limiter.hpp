@@ -20,6 +20,8 @@ public:
     // holds its maximum already.
     class slot {
     public:
+        slot(const slot&) = delete;
+        slot& operator=(const slot&) = delete;
         slot() = default;
         slot(slot&& o) noexcept;
         slot& operator=(slot&&) = delete;

@@ -398,15 +398,16 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
 
 void start_session(session_env& env, byte_stream stream, std::string remote) {
     auto ex = stream.get_executor();
-    asio::co_spawn(ex, run_session(env, std::move(stream), std::move(remote)), [](std::exception_ptr e) {
-        if (!e)
-            return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log::error("connection ended with an error: {}", ex.what());
-        }
-    });
+    asio::co_spawn(ex, run_session(env, std::move(stream), std::move(remote)),
+                   [](const std::exception_ptr& e) {
+                       if (!e)
+                           return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log::error("connection ended with an error: {}", ex.what());
+                       }
+                   });
 }
 
 void start_session(session_env& env, asio::ip::tcp::socket socket) {

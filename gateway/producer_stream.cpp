@@ -1,6 +1,8 @@
-#include "gateway/thread_stream.hpp"
+#include "gateway/producer_stream.hpp"
 
+#include "gateway/blocking_pool.hpp"
 #include "util/log.hpp"
+#include "util/scope_exit.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -14,7 +16,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 namespace ag {
 
@@ -22,11 +23,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::mutex producers_mutex;
-std::condition_variable producers_done;
-int producers_running = 0;
-
-struct channel final : thread_sink {
+struct channel final : producer_sink {
     channel(asio::any_io_executor ex, std::size_t max)
         : executor(std::move(ex))
         , wake(executor)
@@ -72,15 +69,11 @@ struct channel final : thread_sink {
 } // namespace
 
 std::function<asio::awaitable<void>(body_writer&)>
-stream_from_thread(std::function<void(thread_sink&)> produce, std::size_t max_buffered) {
-    return [produce = std::move(produce), max_buffered](body_writer& out) -> asio::awaitable<void> {
+stream_from_pool(blocking_pool& pool, std::function<void(producer_sink&)> produce, std::size_t max_buffered) {
+    return [&pool, produce = std::move(produce), max_buffered](body_writer& out) -> asio::awaitable<void> {
         auto ch = std::make_shared<channel>(co_await asio::this_coro::executor, max_buffered);
         ch->self_ref = ch;
-        {
-            std::lock_guard lock(producers_mutex);
-            ++producers_running;
-        }
-        std::thread([ch, produce] {
+        pool.start([ch, produce] {
             std::string failure;
             try {
                 produce(*ch);
@@ -93,20 +86,14 @@ stream_from_thread(std::function<void(thread_sink&)> produce, std::size_t max_bu
                 ch->done = true;
                 ch->notify_consumer(ch);
             }
-            std::lock_guard lock(producers_mutex);
-            --producers_running;
-            producers_done.notify_all();
-        }).detach();
+        });
 
         // However this coroutine ends (client gone, shutdown), the producer stops at its next write.
-        struct cancel_on_exit {
-            std::shared_ptr<channel> ch;
-            ~cancel_on_exit() {
-                std::lock_guard lock(ch->mutex);
-                ch->cancelled = true;
-                ch->space.notify_all();
-            }
-        } guard{ch};
+        scope_exit guard([ch] {
+            std::lock_guard lock(ch->mutex);
+            ch->cancelled = true;
+            ch->space.notify_all();
+        });
 
         std::deque<std::string> batch;
         for (;;) {
@@ -139,11 +126,6 @@ stream_from_thread(std::function<void(thread_sink&)> produce, std::size_t max_bu
             batch.clear();
         }
     };
-}
-
-void join_stream_threads(std::chrono::milliseconds max) {
-    std::unique_lock lock(producers_mutex);
-    producers_done.wait_for(lock, max, [] { return producers_running == 0; });
 }
 
 } // namespace ag

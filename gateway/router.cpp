@@ -18,7 +18,7 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 void router::add(method verb, std::string_view pattern, http_handler handler, route_options options) {
     auto parts = split_path(pattern);
-    routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, options});
+    routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, std::move(options)});
 }
 
 void router::add_websocket(std::string_view pattern, websocket_handler handler) {

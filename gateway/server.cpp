@@ -8,7 +8,6 @@
 #include "gateway/http_session.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/router.hpp"
-#include "gateway/thread_stream.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/worker.hpp"
 #include "util/log.hpp"
@@ -21,7 +20,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <atomic>
 #include <csignal>
@@ -63,7 +61,7 @@ struct server::impl {
     impl(const config& c, auth::token_store& t)
         : cfg(c)
         , front{c, t, failures}
-        , pool(2)
+        , pool(2, 16)
         , workers(make_workers(c.threads))
         , tls(make_tls_context(c))
         // Caught from construction on: "listening on" is printed before run(), and a SIGTERM sent as soon as
@@ -243,7 +241,6 @@ int server::run() {
     while (m.running > 0)
         m.services[--m.running]->stop();
     m.pool.stop();
-    join_stream_threads(std::chrono::seconds(5));
     // Only this thread is left. A second SIGTERM now would meet the default action once the signal_set is
     // gone (exit 143 instead of 0): keep such signals pending until the process ends.
     sigset_t stop_signals;

@@ -6,12 +6,12 @@
 #include "git/workspace.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
+#include "util/scope_exit.hpp"
 
 #include <openssl/evp.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +37,8 @@ std::uint32_t be32(const unsigned char* p) {
 }
 
 struct sha1 {
+    sha1(const sha1&) = delete;
+    sha1& operator=(const sha1&) = delete;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     sha1() { EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr); }
     ~sha1() { EVP_MD_CTX_free(ctx); }
@@ -45,7 +47,7 @@ struct sha1 {
         unsigned char out[EVP_MAX_MD_SIZE];
         unsigned len = 0;
         EVP_DigestFinal_ex(ctx, out, &len);
-        return std::string(reinterpret_cast<char*>(out), len);
+        return {reinterpret_cast<char*>(out), len};
     }
 };
 
@@ -157,9 +159,10 @@ struct clone_cache::pack {
     }
 };
 
-clone_cache::clone_cache(std::string dir, workspace& ws)
+clone_cache::clone_cache(std::string dir, workspace& ws, background_runner run_in_background)
     : dir_(std::move(dir))
-    , ws_(ws) {}
+    , ws_(ws)
+    , run_in_background_(std::move(run_in_background)) {}
 
 clone_cache::~clone_cache() {
     stop();
@@ -167,8 +170,8 @@ clone_cache::~clone_cache() {
 
 void clone_cache::stop() noexcept {
     stop_ = true;
-    if (worker_.joinable())
-        worker_.join();
+    std::unique_lock lock(building_mutex_);
+    built_.wait(lock, [this] { return !building_; });
 }
 
 std::shared_ptr<const clone_cache::pack> clone_cache::current() const {
@@ -273,22 +276,33 @@ void clone_cache::rebuild() {
 }
 
 void clone_cache::rebuild_in_background() {
-    if (stop_ || building_.exchange(true))
-        return;
-    if (worker_.joinable())
-        worker_.join();
-    worker_ = std::thread([this] {
-        // A clone pack is a convenience; the agent's own work comes first.
-        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-        try {
-            rebuild();
-        } catch (const std::exception& e) {
-            if (!stop_)
-                log::warn("git: clone pack rebuild failed: {}", e.what());
-        }
-        release_memory();
+    {
+        std::lock_guard lock(building_mutex_);
+        if (stop_ || building_)
+            return;
+        building_ = true;
+    }
+    auto done = [this] {
+        std::lock_guard lock(building_mutex_);
         building_ = false;
-    });
+        built_.notify_all();
+    };
+    try {
+        // A clone pack is a convenience; the agent's own work comes first (the runner lowers the priority).
+        run_in_background_([this, done] {
+            try {
+                rebuild();
+            } catch (const std::exception& e) {
+                if (!stop_)
+                    log::warn("git: clone pack rebuild failed: {}", e.what());
+            }
+            release_memory();
+            done();
+        });
+    } catch (const std::exception& e) {
+        log::warn("git: clone pack rebuild not started: {}", e.what());
+        done();
+    }
 }
 
 bool clone_cache::serve(git_repository* repo, const std::vector<git_oid>& wants, pack_sink& out) {
@@ -342,10 +356,7 @@ bool clone_cache::serve(git_repository* repo, const std::vector<git_oid>& wants,
     int tfd = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (tfd < 0)
         throw error("temporary pack: " + std::string(std::strerror(errno)));
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } close_tfd{tfd};
+    scope_exit close_tfd([tfd] { ::close(tfd); });
     check(git_packbuilder_foreach(
               raw_pb,
               [](void* buf, std::size_t size, void* payload) -> int {

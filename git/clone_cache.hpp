@@ -6,10 +6,11 @@
 #include "git/libgit2.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace ag::git {
@@ -19,16 +20,19 @@ class workspace;
 
 class clone_cache {
 public:
-    clone_cache(std::string dir, workspace& ws);
+    // How a rebuild runs in the background: the daemon's pool, at lowered priority.
+    using background_runner = std::function<void(std::function<void()>)>;
+    clone_cache(std::string dir, workspace& ws, background_runner run_in_background);
     ~clone_cache();
 
     // Loads the pack a previous run left (blocking).
     void load();
     // Builds a pack for the current refs unless the cached one covers them (blocking).
     void rebuild();
-    // Starts rebuild() on a background thread unless one is running.
+    // Starts rebuild() in the background unless one is running.
     void rebuild_in_background();
-    // A running rebuild gives up and its thread is joined; later calls to rebuild_in_background do nothing.
+    // A running rebuild gives up, and this waits until it has; later calls to rebuild_in_background do
+    // nothing.
     void stop() noexcept;
 
     // Streams a pack with every object reachable from `wants` (a clone: no haves, no depth) built from the
@@ -43,9 +47,11 @@ private:
     workspace& ws_;
     mutable std::mutex mutex_;
     std::shared_ptr<const pack> current_;
-    std::atomic<bool> building_{false};
-    std::atomic<bool> stop_{false}; // set at destruction: a running rebuild gives up
-    std::thread worker_;
+    background_runner run_in_background_;
+    std::mutex building_mutex_;
+    std::condition_variable built_;
+    bool building_ = false;         // under building_mutex_
+    std::atomic<bool> stop_{false}; // a running rebuild gives up
 };
 
 } // namespace ag::git

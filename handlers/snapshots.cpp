@@ -5,8 +5,8 @@
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
+#include "gateway/producer_stream.hpp"
 #include "gateway/router.hpp"
-#include "gateway/thread_stream.hpp"
 #include "snapshots/service.hpp"
 
 #include <nlohmann/json.hpp>
@@ -119,7 +119,7 @@ asio::awaitable<response> car(const snapshot_routes& area, request& req) {
     res.content_type = "application/vnd.ipld.car";
     res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + root.to_string() + ".car\"");
     snapshots::service* s = &area.snapshots;
-    res.stream = stream_from_thread([s, root](thread_sink& out) {
+    res.stream = stream_from_pool(area.pool, [s, root](producer_sink& out) {
         s->write_car(root, [&out](std::string_view bytes) { return out.write(bytes); });
     });
     co_return res;

@@ -112,19 +112,7 @@ service::service(git::workspace& ws, const std::string& state_dir, int cid_versi
         ipfs_ = std::make_unique<ipfs_client>(*ipfs_api);
 }
 
-service::~service() {
-    stop_pinning();
-}
-
-void service::stop_pinning() noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    pin_wake_.notify_all();
-    if (pinner_.joinable())
-        pinner_.join();
-}
+service::~service() = default;
 
 std::size_t service::pins_pending() const {
     std::lock_guard lock(mutex_);
@@ -175,30 +163,8 @@ std::optional<std::string> service::pin_pending() {
     return std::nullopt;
 }
 
-void service::start_pinning() {
-    if (!ipfs_ || pinner_.joinable() || stopping_)
-        return;
-    pinner_ = std::thread([this] {
-        auto backoff = std::chrono::seconds(1);
-        for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                pin_wake_.wait_for(lock, backoff, [this] { return stopping_; });
-                if (stopping_)
-                    return;
-            }
-            if (pins_pending() == 0) {
-                backoff = std::chrono::seconds(1);
-                continue;
-            }
-            if (auto err = pin_pending()) {
-                log::warn("snapshots: pinning failed, retrying in {} s: {}", backoff.count(), *err);
-                backoff = std::min(backoff * 2, std::chrono::seconds(60));
-            } else {
-                backoff = std::chrono::seconds(1);
-            }
-        }
-    });
+std::chrono::seconds service::pin_retry_delay(unsigned failures) {
+    return std::min(std::chrono::seconds(1u << std::min(failures, 6u)), std::chrono::seconds(60));
 }
 
 void service::load() {

@@ -6,6 +6,7 @@
 #include "snapshots/ipfs_client.hpp"
 #include "snapshots/tree_import.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -13,7 +14,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace ag::git {
@@ -64,10 +64,9 @@ public:
     // Pinning (with --ipfs-api): every recorded snapshot not pinned yet is sent as a CAR to dag/import.
     // Returns the error when the node could not take them (they stay pending). Blocking.
     std::optional<std::string> pin_pending();
-    // A thread that retries pending pins: 1 s after a failure, doubling to 60 s.
-    void start_pinning();
-    // Ends the pinning thread (a pin in flight finishes first); pins left pending wait for the next start.
-    void stop_pinning() noexcept;
+    // When pinning should be tried again after `failures` failures in a row: 1 s, doubling to 60 s. The
+    // daemon's pinner job (app/daemon.cpp) calls pin_pending() on the pool on that schedule.
+    static std::chrono::seconds pin_retry_delay(unsigned failures);
     bool pinning_configured() const { return ipfs_ != nullptr; }
     std::string pinning_url() const { return ipfs_ ? ipfs_->url() : std::string(); }
     std::size_t pins_pending() const;
@@ -89,7 +88,7 @@ private:
     int version_;
     block_store blocks_;
     node_cache cache_;
-    mutable std::mutex mutex_;    // records_, last_sync_, pin_error_, stopping_
+    mutable std::mutex mutex_;    // records_, last_sync_, pin_error_
     std::vector<record> records_; // newest last
     std::optional<std::string> last_sync_;
     std::unique_ptr<ipfs_client> ipfs_;
@@ -98,9 +97,6 @@ private:
     std::uint64_t saved_seq_ = 0; // under save_mutex_: the newest state written
     std::mutex pin_mutex_;        // one pinning pass at a time
     std::optional<std::string> pin_error_;
-    std::condition_variable pin_wake_;
-    bool stopping_ = false;
-    std::thread pinner_;
 };
 
 } // namespace ag::snapshots
