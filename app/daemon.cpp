@@ -96,6 +96,8 @@ std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_cont
 } // namespace
 
 struct daemon::parts {
+    parts(const parts&) = delete;
+    parts& operator=(const parts&) = delete;
     parts(const config& c, auth::token_store& t)
         : cfg(c)
         , tokens(t)

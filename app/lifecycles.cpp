@@ -34,7 +34,7 @@ void async_stopped_service::stop() noexcept {
     if (std::exchange(stopping_, true))
         return;
     try {
-        asio::co_spawn(ioc_, stop_(), [this](std::exception_ptr e) {
+        asio::co_spawn(ioc_, stop_(), [this](const std::exception_ptr& e) {
             if (e)
                 log::error("stopping {} failed", name_);
             done_ = true;
@@ -47,7 +47,7 @@ void async_stopped_service::stop() noexcept {
 
 void periodic_job::start() {
     running_ = true;
-    asio::co_spawn(timer_.get_executor(), loop(), [this](std::exception_ptr) { running_ = false; });
+    asio::co_spawn(timer_.get_executor(), loop(), [this](const std::exception_ptr&) { running_ = false; });
 }
 
 void periodic_job::stop() noexcept {

@@ -54,7 +54,7 @@ void token_store::set(std::string token) {
     state_ = std::move(s);
 }
 
-token_store token_store::fixed(std::string token) {
+token_store token_store::fixed(const std::string& token) {
     token_store t(std::nullopt);
     t.set(normalize_token(token));
     return t;

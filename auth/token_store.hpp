@@ -12,8 +12,10 @@ namespace ag::auth {
 
 class token_store {
 public:
+    token_store(const token_store&) = delete;
+    token_store& operator=(const token_store&) = delete;
     // A fixed token (--token), or a file (--token-file) that is re-read when it changes.
-    static token_store fixed(std::string token);
+    static token_store fixed(const std::string& token);
     static token_store from_file(std::string path); // throws std::runtime_error if unreadable or empty
     // No token configured: reuse STATE/gateway-token if a previous run made one, else make one (32 random
     // bytes, hex) and write it with mode 0600. `created` tells which happened.

@@ -1,17 +1,18 @@
 #include "engine/child_reaper.hpp"
 
 #include "util/log.hpp"
+#include "util/scope_exit.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <mutex>
 #include <system_error>
 #include <unordered_map>
@@ -93,14 +94,10 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    struct cleanup {
-        posix_spawn_file_actions_t* a;
-        posix_spawnattr_t* b;
-        ~cleanup() {
-            posix_spawn_file_actions_destroy(a);
-            posix_spawnattr_destroy(b);
-        }
-    } guard{&actions, &attr};
+    scope_exit guard([&] {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+    });
 
     // /dev/null is opened once for the daemon's life: one dup2 in the child instead of an open per stream.
     static const int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -120,13 +117,10 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     // A command longer than one argument may be (128 KiB on Linux) is read by the shell from a sealed
     // in-memory file on descriptor 3 instead.
     int script = -1;
-    struct close_script {
-        int& fd;
-        ~close_script() {
-            if (fd >= 0)
-                ::close(fd);
-        }
-    } script_guard{script};
+    scope_exit script_guard([&script] {
+        if (script >= 0)
+            ::close(script);
+    });
     std::string command = req.command;
     if (command.size() >= long_command_bytes) {
         script = ::memfd_create("agent-gateway-command", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -198,7 +192,8 @@ std::vector<std::string> environment_with(const std::vector<std::pair<std::strin
     std::vector<std::string> env = base.env;
     std::unordered_map<std::string, std::size_t> index;
     for (const auto& [k, v] : extra) {
-        std::string kv = k + "=" + v;
+        std::string kv = k;
+        kv.append("=").append(v);
         if (auto it = base.index.find(k); it != base.index.end()) {
             env[it->second] = std::move(kv);
         } else if (auto own = index.find(k); own != index.end()) {

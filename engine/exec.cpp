@@ -14,13 +14,13 @@
 #include <boost/asio/write.hpp>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <memory>
 #include <system_error>
 
@@ -68,6 +68,8 @@ struct pipe_pair {
 
 // Shared by the coroutines of one exec and the reaper's exit callback.
 struct exec_state {
+    exec_state(const exec_state&) = delete;
+    exec_state& operator=(const exec_state&) = delete;
     explicit exec_state(const asio::any_io_executor& ex)
         : event(ex)
         , out(ex)

@@ -29,6 +29,8 @@ struct script_states {
 
 class scripts {
 public:
+    scripts(const scripts&) = delete;
+    scripts& operator=(const scripts&) = delete;
     struct options {
         std::string cwd;
         std::vector<std::string> env;

@@ -11,10 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <mutex>
 
 namespace ag::engine {
@@ -106,7 +106,7 @@ struct supervisor::impl : std::enable_shared_from_this<impl> {
 
     void schedule_restart() {
         publish(run_state::starting, true);
-        log::warn("{}: restarting in {}s", spec.label, delay.count() / 1000.0);
+        log::warn("{}: restarting in {}s", spec.label, static_cast<double>(delay.count()) / 1000.0);
         backoff_timer.expires_after(delay);
         backoff_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec)

@@ -2,9 +2,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 
 namespace ag {
 
@@ -38,17 +40,8 @@ asio::awaitable<async_mutex::guard> async_mutex::lock() {
         std::shared_ptr<waiter> w;
         bool owned = false;
         ~leave_on_destroy() {
-            if (owned)
-                return;
-            bool granted;
-            {
-                std::lock_guard lock(m->mutex_);
-                granted = w->granted;
-                if (!granted)
-                    std::erase(m->waiters_, w);
-            }
-            if (granted)
-                m->unlock();
+            if (!owned)
+                m->leave(w);
         }
     } leave(this, self);
     for (;;) {
@@ -61,7 +54,30 @@ asio::awaitable<async_mutex::guard> async_mutex::lock() {
     }
 }
 
+void async_mutex::leave(const std::shared_ptr<waiter>& w) noexcept {
+    bool granted = false;
+    try {
+        std::lock_guard lock(mutex_);
+        granted = w->granted;
+        if (!granted)
+            std::erase(waiters_, w);
+    } catch (...) {
+        std::terminate(); // std::mutex failed: nothing can be trusted any more
+    }
+    if (granted)
+        unlock();
+}
+
 void async_mutex::unlock() noexcept {
+    // Handing over can only fail when the process cannot go on (no memory, an empty executor).
+    try {
+        hand_over();
+    } catch (...) {
+        std::terminate();
+    }
+}
+
+void async_mutex::hand_over() {
     std::shared_ptr<waiter> next;
     {
         std::lock_guard lock(mutex_);

@@ -39,6 +39,8 @@ public:
 private:
     struct waiter;
     void unlock() noexcept;
+    void hand_over();
+    void leave(const std::shared_ptr<waiter>& w) noexcept; // a waiter that will not wait any more
 
     std::mutex mutex_;
     bool locked_ = false;

@@ -94,7 +94,7 @@ public:
 
     // Puts bytes back in front of the stream: the next reads return them first (what a client sent behind
     // an upgrade request, already read with its header).
-    void unread(std::string bytes) { unread_.insert(0, bytes); }
+    void unread(std::string_view bytes) { unread_.insert(0, bytes); }
 
     template <class ConstBufferSequence, class Token>
     auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {

@@ -157,7 +157,9 @@ void add_json_file(raw_map& raw, const std::string& file) {
     }
     if (!j.is_object())
         fail(fmt::format("--config: '{}' must hold a JSON object", file));
-    for (auto& [key, value] : j.items()) {
+    for (auto& item : j.items()) {
+        const std::string& key = item.key();
+        const nlohmann::json& value = item.value();
         const auto* spec = find_option(key);
         if (!spec || key == "config")
             fail(fmt::format("--config: unknown option '{}' in '{}'", key, file));

@@ -20,6 +20,8 @@ class workspace;
 
 class clone_cache {
 public:
+    clone_cache(const clone_cache&) = delete;
+    clone_cache& operator=(const clone_cache&) = delete;
     // How a rebuild runs in the background: the daemon's pool, at lowered priority.
     using background_runner = std::function<void(std::function<void()>)>;
     clone_cache(std::string dir, workspace& ws, background_runner run_in_background);

@@ -53,7 +53,7 @@ repository_ptr open_repository(const std::string& path) {
 std::string to_hex(const git_oid& id) {
     char buf[GIT_OID_HEXSZ + 1];
     git_oid_tostr(buf, sizeof buf, &id);
-    return std::string(buf, GIT_OID_HEXSZ);
+    return {buf, GIT_OID_HEXSZ};
 }
 
 bool parse_oid(std::string_view hex, git_oid& out) {

@@ -26,8 +26,8 @@ namespace {
 constexpr std::size_t max_command_bytes = 1 << 20;
 
 struct command {
-    git_oid old_id;
-    git_oid new_id;
+    git_oid old_id{};
+    git_oid new_id{};
     std::string name;
     std::string error; // empty: accepted
 };
@@ -60,6 +60,7 @@ std::string check_out(git_repository* repo, const git_oid& target_id, const std:
     co.notify_payload = &conflicts;
     std::vector<std::string> copies = changed;
     std::vector<char*> pathspec;
+    pathspec.reserve(copies.size());
     for (auto& p : copies)
         pathspec.push_back(p.data());
     co.paths = {pathspec.data(), pathspec.size()};
@@ -209,7 +210,7 @@ struct receive_session::state {
             for (const auto* group : {&packs, &idxs})
                 for (const auto& p : *group) {
                     fs::rename(p, dest + p.filename().string());
-                    moved.push_back(dest + p.filename().string());
+                    moved.emplace_back(dest + p.filename().string());
                 }
             fs_util::fsync_dir(dest);
         }
@@ -220,8 +221,8 @@ struct receive_session::state {
     // A refused push's pack leaves the repository again (index first: then no reader looks into the pack).
     static void remove_migrated(const std::vector<fs::path>& moved) {
         std::error_code ec;
-        for (auto it = moved.rbegin(); it != moved.rend(); ++it)
-            fs::remove(*it, ec);
+        for (std::size_t i = moved.size(); i-- > 0;)
+            fs::remove(moved[i], ec);
     }
 };
 

@@ -279,7 +279,7 @@ void select_shallow(git_repository* repo, object_set& objects, const std::vector
 }
 
 struct progress_state {
-    pack_sink* sink;
+    pack_sink* sink = nullptr;
     std::chrono::steady_clock::time_point last{};
     int last_stage = -1;
 };

@@ -257,6 +257,7 @@ void workspace::restore_paths(const std::vector<std::string>& paths) {
     object_ptr owned(head);
     std::vector<char*> pathspec;
     std::vector<std::string> copies = paths;
+    pathspec.reserve(copies.size());
     for (auto& p : copies)
         pathspec.push_back(p.data());
     git_checkout_options co;

@@ -25,6 +25,8 @@ constexpr int max_concurrent_execs = 16;
 
 // Counts this exec against the limit for as long as it runs.
 struct exec_slot {
+    exec_slot(const exec_slot&) = delete;
+    exec_slot& operator=(const exec_slot&) = delete;
     std::atomic<int>& running;
     explicit exec_slot(std::atomic<int>& r)
         : running(r) {}

@@ -82,8 +82,10 @@ template <class Watch> std::vector<skill> read_skills(const std::string& workspa
         std::string name = e->d_name;
         if (name.empty() || name[0] == '.')
             continue;
-        watch(dir + "/" + name);
-        std::ifstream in(dir + "/" + name + "/SKILL.md");
+        std::string folder = dir;
+        folder.append("/").append(name);
+        watch(folder);
+        std::ifstream in(folder + "/SKILL.md");
         if (!in)
             continue;
         // Front matter is at the top; 64 KiB is plenty and bounds the work.

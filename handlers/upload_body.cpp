@@ -18,9 +18,10 @@ bool is_ws(char c) {
 // parser".
 std::optional<std::string_view> plain_string(const std::string& s, std::size_t& pos) {
     const char* begin = s.data() + pos;
-    const char* end = static_cast<const char*>(std::memchr(begin, '"', s.size() - pos));
-    if (!end)
+    auto quote = s.find('"', pos);
+    if (quote == std::string::npos)
         return std::nullopt;
+    const char* end = s.data() + quote;
     auto len = static_cast<std::size_t>(end - begin);
     if (std::memchr(begin, '\\', len))
         return std::nullopt;

@@ -132,13 +132,13 @@ void append_json_string(std::string& out, std::string_view s) {
 } // namespace
 
 void append_json(std::string& out, const entry& e) {
-    out += "{\"seq\":";
+    out += R"({"seq":)";
     out += std::to_string(e.seq);
-    out += ",\"timestamp\":";
+    out += R"(,"timestamp":)";
     append_json_string(out, e.timestamp);
-    out += ",\"level\":\"";
+    out += R"(,"level":")";
     out += level_name(e.lvl);
-    out += "\",\"source\":";
+    out += R"(","source":)";
     append_json_string(out, e.source);
     out += ",\"message\":";
     append_json_string(out, e.message);

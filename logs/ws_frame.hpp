@@ -18,8 +18,8 @@ std::string encode(opcode op, std::string_view payload);
 std::string encode_close(std::uint16_t code, std::string_view reason = {});
 
 struct frame {
-    opcode op;
-    bool fin;
+    opcode op{};
+    bool fin = false;
     std::string payload; // unmasked; left empty for data frames (the stream ignores what clients send)
 };
 

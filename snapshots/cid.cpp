@@ -18,7 +18,7 @@ std::optional<std::string> decode_base58(std::string_view s) {
         auto at = b58_alphabet.find(c);
         if (at == std::string_view::npos)
             return std::nullopt;
-        unsigned carry = static_cast<unsigned>(at);
+        auto carry = static_cast<unsigned>(at);
         for (auto& d : num) {
             carry += d * 58u;
             d = static_cast<unsigned char>(carry & 0xff);
@@ -87,8 +87,9 @@ std::string base58btc(std::string_view bytes) {
             break;
         out.push_back('1');
     }
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it)
-        out.push_back(b58_alphabet[*it]);
+    out.append(digits.size(), '\0');
+    std::transform(digits.rbegin(), digits.rend(), out.end() - static_cast<std::ptrdiff_t>(digits.size()),
+                   [](auto d) { return b58_alphabet[d]; });
     return out;
 }
 

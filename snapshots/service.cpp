@@ -220,9 +220,11 @@ std::vector<record> service::latest(std::size_t n) const {
 
 std::optional<record> service::find(const std::string& cid_text) const {
     std::lock_guard lock(mutex_);
-    for (auto it = records_.rbegin(); it != records_.rend(); ++it)
-        if (it->cid == cid_text)
-            return *it;
+    // The newest record of that CID.
+    auto it =
+        std::find_if(records_.rbegin(), records_.rend(), [&](const record& r) { return r.cid == cid_text; });
+    if (it != records_.rend())
+        return *it;
     return std::nullopt;
 }
 
@@ -424,14 +426,16 @@ bool service::write_car(const cid& root, const std::function<bool(std::string_vi
     // Header: dag-cbor {"roots":[CID(root)],"version":1}; keys in length-first order.
     std::string header;
     header += '\xa2';
-    header += "\x65roots";
+    header += static_cast<char>(0x65); // text(5)
+    header += "roots";
     header += '\x81';
     header += "\xd8\x2a"; // tag 42
     std::string cid_bytes = std::string(1, '\0') + root.binary();
     header += static_cast<char>(0x58);
     header += static_cast<char>(cid_bytes.size());
     header += cid_bytes;
-    header += "\x67version";
+    header += static_cast<char>(0x67); // text(7)
+    header += "version";
     header += '\x01';
     std::string prefix;
     append_varint(prefix, header.size());

@@ -33,6 +33,8 @@ struct record {
 
 class service {
 public:
+    service(const service&) = delete;
+    service& operator=(const service&) = delete;
     // `ipfs_api`: the Kubo RPC URL snapshots are pinned to (--ipfs-api), if any.
     service(git::workspace& ws, const std::string& state_dir, int cid_version,
             std::optional<std::string> ipfs_api = std::nullopt);

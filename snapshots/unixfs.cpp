@@ -135,7 +135,8 @@ std::uint64_t murmur3_x64_64(std::string_view key) {
     return h1;
 }
 
-node unixfs_builder::put(std::string block, codec kind, std::uint64_t links_tsize, std::uint64_t content) {
+node unixfs_builder::put(const std::string& block, codec kind, std::uint64_t links_tsize,
+                         std::uint64_t content) {
     node n;
     n.id = cid_of(version_, kind, block);
     n.tsize = block.size() + links_tsize;
@@ -191,11 +192,13 @@ node unixfs_builder::internal(const std::vector<node>& children) {
     for (const auto& c : children)
         append_varint_field(data, 0x20, c.content); // blocksizes: not packed, one tag each
     append_bytes_field(block, 0x0a, data);
-    return put(std::move(block), codec::dag_pb, links, content);
+    return put(block, codec::dag_pb, links, content);
 }
 
 node unixfs_builder::file(const std::function<std::size_t(char*, std::size_t)>& read) {
     struct file_scope {
+        file_scope(const file_scope&) = delete;
+        file_scope& operator=(const file_scope&) = delete;
         bool& flag;
         explicit file_scope(bool& f)
             : flag(f) {
@@ -254,7 +257,7 @@ node unixfs_builder::symlink(std::string_view target) {
     append_bytes_field(data, 0x12, target);
     std::string block;
     append_bytes_field(block, 0x0a, data);
-    return put(std::move(block), codec::dag_pb, 0, 0);
+    return put(block, codec::dag_pb, 0, 0);
 }
 
 node unixfs_builder::directory(std::vector<dir_entry> entries) {
@@ -265,6 +268,7 @@ node unixfs_builder::directory(std::vector<dir_entry> entries) {
         estimate += e.name.size() + e.child.id.binary().size();
     if (estimate > hamt_threshold) {
         std::vector<dir_entry*> all;
+        all.reserve(entries.size());
         for (auto& e : entries)
             all.push_back(&e);
         return hamt(all, 0);
@@ -276,7 +280,7 @@ node unixfs_builder::directory(std::vector<dir_entry> entries) {
         links += e.child.tsize;
     }
     block.append("\x0a\x02\x08\x01", 4); // Data: Type Directory
-    return put(std::move(block), codec::dag_pb, links, 0);
+    return put(block, codec::dag_pb, links, 0);
 }
 
 // A HAMT shard (boxo ipld/unixfs/hamt): 256 slots chosen by successive bytes of the name's hash; a slot with
@@ -317,7 +321,7 @@ node unixfs_builder::hamt(std::vector<dir_entry*>& entries, int depth) {
     append_varint_field(data, 0x28, 0x22); // hashType murmur3-x64-64
     append_varint_field(data, 0x30, 256);  // fanout
     append_bytes_field(block, 0x0a, data);
-    return put(std::move(block), codec::dag_pb, links, 0);
+    return put(block, codec::dag_pb, links, 0);
 }
 
 } // namespace ag::snapshots

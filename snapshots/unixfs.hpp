@@ -53,7 +53,7 @@ public:
 private:
     node leaf(std::string_view chunk);
     node internal(const std::vector<node>& children);
-    node put(std::string block, codec kind, std::uint64_t links_tsize, std::uint64_t content);
+    node put(const std::string& block, codec kind, std::uint64_t links_tsize, std::uint64_t content);
     node hamt(std::vector<dir_entry*>& entries, int depth);
     int version_;
     block_sink& sink_;
