@@ -99,6 +99,9 @@ struct clone_cache::pack {
     std::size_t idx_size = 0;
     std::vector<git_oid> tips;
 
+    pack() = default;
+    pack(const pack&) = delete;
+    pack& operator=(const pack&) = delete;
     ~pack() {
         if (fd >= 0)
             ::close(fd);
@@ -252,7 +255,6 @@ void clone_cache::rebuild() {
             throw error("the clone pack was not written");
         fs::rename(tmp + "/" + name + ".pack", dir_ + "/" + name + ".pack");
         fs::rename(tmp + "/" + name + ".idx", dir_ + "/" + name + ".idx");
-        fs_util::write_file_atomic(dir_ + "/tips", tips_text(name, tips), 0600);
         fs::remove_all(tmp, ec);
         auto fresh = pack::open(dir_, name, tips);
         if (!fresh)
@@ -261,6 +263,9 @@ void clone_cache::rebuild() {
             std::lock_guard lock(mutex_);
             current_ = fresh;
         }
+        // Last: a start finds a pack only with its tips (a crash before this rebuilds it), and the tips file
+        // appearing means clones are served from this pack already.
+        fs_util::write_file_atomic(dir_ + "/tips", tips_text(name, tips), 0600);
         if (old && old->name != name) {
             fs::remove(dir_ + "/" + old->name + ".pack", ec);
             fs::remove(dir_ + "/" + old->name + ".idx", ec);

@@ -1,4 +1,5 @@
 #include "util/atomic_file.hpp"
+#include "util/scope_exit.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -54,6 +55,10 @@ std::string random_suffix() {
 
 // A named temp file that is unlinked unless release()d.
 struct named_temp {
+    explicit named_temp(std::string p)
+        : path(std::move(p)) {}
+    named_temp(const named_temp&) = delete;
+    named_temp& operator=(const named_temp&) = delete;
     std::string path;
     bool keep = false;
     ~named_temp() {
@@ -147,14 +152,10 @@ std::string write_new_file(const std::string& dir, std::string_view bytes, mode_
     // replaces.
     unique_fd fd(::openat(dir_fd.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode));
     std::string tmp_name;
-    struct unlink_tmp {
-        int dir;
-        std::string* name;
-        ~unlink_tmp() {
-            if (!name->empty())
-                ::unlinkat(dir, name->c_str(), 0);
-        }
-    } cleanup{dir_fd.get(), &tmp_name};
+    scope_exit cleanup([&] {
+        if (!tmp_name.empty())
+            ::unlinkat(dir_fd.get(), tmp_name.c_str(), 0);
+    });
     if (fd.get() < 0) {
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
             throw_errno("create in " + dir);
@@ -187,7 +188,7 @@ std::string write_new_file(const std::string& dir, std::string_view bytes, mode_
             return name;
         }
         if (errno != EEXIST)
-            throw_errno("link " + dir + "/" + name);
+            throw_errno(std::string("link ").append(dir).append("/").append(name));
     }
     throw_errno("no free name in " + dir, EEXIST);
 }

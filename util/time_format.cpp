@@ -7,7 +7,7 @@ namespace ag::time_format {
 std::string iso8601_ms(std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
     auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    auto secs = static_cast<std::time_t>(ms / 1000);
     if (ms % 1000 < 0)
         --secs;
     std::tm tm{};

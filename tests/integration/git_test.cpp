@@ -1,6 +1,7 @@
 // The HTTP side of Git Smart HTTP (docs/api.md §13) that the git client does not show: content types,
 // no-cache headers, errors, the credentials probe, gzip bodies, and the workspace made a repository at start.
 // The git client scenarios themselves are in tests/git/scenarios.sh.
+#include "support/engine_helpers.hpp"
 #include "support/gateway.hpp"
 #include "support/shell.hpp"
 
@@ -191,10 +192,9 @@ TEST_CASE("git: clones come from the cached pack, with newer commits spliced aft
             std::string(200 + i, 'a' + i % 26) + "\n");
     gateway g({}, root.path);
     const std::string ws = g.workspace();
-    auto log_has = [&](const std::string& s) { return g.log().find(s) != std::string::npos; };
-    for (int i = 0; i < 200 && !log_has("clone pack rebuilt"); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    REQUIRE(log_has("clone pack rebuilt"));
+    // Clones are served from the cached pack once its tips file is written (git/clone_cache.cpp: last).
+    REQUIRE(test::wait_until([&] { return test::exists(root.path + "/.agent-gateway/git-pack/tips"); },
+                             std::chrono::seconds(10)));
     const std::string url = "http://x:" + std::string(gateway::token) +
                             "@127.0.0.1:" + std::to_string(g.port()) + "/v0/agents/local/git";
     // transfer.unpackLimit=1: the client keeps the pack as received (small ones are exploded otherwise).

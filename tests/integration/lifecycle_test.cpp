@@ -1,4 +1,5 @@
 // Command line (docs/api.md §1-§2), listeners, graceful shutdown, PID 1 reaping.
+#include "support/engine_helpers.hpp"
 #include "support/gateway.hpp"
 
 #include <doctest/doctest.h>
@@ -134,10 +135,11 @@ TEST_CASE("unix socket listener next to TCP") {
 
 TEST_CASE("SIGTERM: in-flight requests finish, idle connections close, exit 0") {
     gateway d;
+    const std::string started = d.root() + "/exec-started";
     auto slow = std::async(std::launch::async, [&] {
-        return d.post(d.api("/console/exec"), {{"command", "sleep 1; echo done"}});
+        return d.post(d.api("/console/exec"), {{"command", "touch " + started + "; sleep 1; echo done"}});
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(test::wait_until([&] { return test::exists(started); }, std::chrono::seconds(5)));
     auto t0 = std::chrono::steady_clock::now();
     ::kill(d.pid(), SIGTERM);
     auto r = slow.get();
@@ -162,15 +164,24 @@ TEST_CASE("as PID 1 the gateway reaps orphans") {
     // Double-fork: the grandchild is orphaned, reparented to PID 1 (us), and must not stay a zombie.
     for (int i = 0; i < 5; ++i)
         d.post(d.api("/console/exec"), {{"command", "(sh -c 'exit 0' &) ; true"}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    auto zombies = d.post(d.api("/console/exec"), {{"command", "ps -eo stat= | grep -c '^Z' || true"}});
-    CHECK(zombies.json()["stdout"] == "0\n");
+    // The orphans exit on their own schedule; each is reaped as its SIGCHLD arrives.
+    std::string zombies;
+    CHECK_MESSAGE(test::wait_until(
+                      [&] {
+                          zombies = d.post(d.api("/console/exec"),
+                                           {{"command", "ps -eo stat= | grep -c '^Z' || true"}})
+                                        .json()["stdout"];
+                          return zombies == "0\n";
+                      },
+                      std::chrono::seconds(3)),
+                  zombies);
 }
 
 TEST_CASE("a second SIGTERM during shutdown still exits 0, promptly") {
     for (int i = 0; i < 5; ++i) {
         gateway d;
         ::kill(d.pid(), SIGTERM);
+        // Not a wait for anything: the second SIGTERM lands at a different point of the shutdown each round.
         std::this_thread::sleep_for(std::chrono::milliseconds(i * 3));
         auto t0 = std::chrono::steady_clock::now();
         CHECK(d.stop() == 0);

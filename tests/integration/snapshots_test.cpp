@@ -32,11 +32,14 @@ nlohmann::json reset(const gateway& g, const std::string& cid, int expect = 200)
     return r.json();
 }
 
-// Sends a request from another thread and kills the daemon with SIGKILL `after` into it.
-void kill_during(gateway& g, std::chrono::microseconds after, const std::function<void()>& request) {
+// Sends a request from another thread and kills the daemon with SIGKILL `after` into it (a delay, not a
+// wait for anything: where the kill lands is the point). Returns whether the answer came first.
+bool kill_during(gateway& g, std::chrono::microseconds after, const std::function<void()>& request) {
+    std::atomic<bool> answered{false};
     std::thread caller([&] {
         try {
             request();
+            answered = true;
         } catch (...) { // the daemon died under it: expected
         }
     });
@@ -44,6 +47,15 @@ void kill_during(gateway& g, std::chrono::microseconds after, const std::functio
     ::kill(g.pid(), SIGKILL);
     caller.join();
     g.stop();
+    return answered;
+}
+
+// How long `op` takes, in microseconds: the kills are spread over that span.
+long long microseconds_of(const std::function<void()>& op) {
+    auto t0 = std::chrono::steady_clock::now();
+    op();
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+        .count();
 }
 
 std::string tree_of(const std::string& ws, const std::string& rev) {
@@ -192,8 +204,13 @@ TEST_CASE("snapshots: taken automatically when the workspace changed; concurrent
     gateway g({"--snapshot-interval", "1"}, root.path);
     auto count = [&] { return g.get(g.api("/snapshots")).json()["snapshots"].size(); };
     REQUIRE(wait_until([&] { return count() == 1; }, std::chrono::seconds(5)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-    CHECK(count() == 1); // nothing changed: nothing new
+    // Two more automatic passes (each sets lastSync, changes or not) find nothing changed: nothing new.
+    auto last_sync = [&] { return g.get(g.api("/snapshots/sync")).json()["lastSync"].dump(); };
+    for (int pass = 0; pass < 2; ++pass) {
+        const auto before = last_sync();
+        REQUIRE(wait_until([&] { return last_sync() != before; }, std::chrono::seconds(5)));
+    }
+    CHECK(count() == 1);
     put(g.workspace() + "/b.txt", "b\n");
     REQUIRE(wait_until([&] { return count() == 2; }, std::chrono::seconds(5)));
     CHECK(g.get(g.api("/snapshots")).json()["snapshots"][0]["changeSummary"] ==
@@ -219,6 +236,7 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
         put(ws + "/d" + std::to_string(i % 10) + "/f" + std::to_string(i) + ".txt",
             "A " + std::to_string(i) + "\n");
     std::string cid_a, tree_a, tree_b;
+    long long reset_us = 0;
     {
         gateway g({"--snapshot-interval", "0"}, root.path);
         cid_a = sync(g)["snapshotCid"];
@@ -228,11 +246,15 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
                 "B " + std::to_string(i) + "\n");
         for (int i = 0; i < 100; ++i)
             put(ws + "/new/n" + std::to_string(i) + ".txt", "B only\n");
-        sync(g);
+        auto cid_b = sync(g)["snapshotCid"].get<std::string>();
         tree_b = tree_of(ws, "HEAD");
+        // A reset's length here, both ways: the kills below fall within it.
+        for (const auto& target : {cid_a, cid_b})
+            reset_us = std::max(reset_us, microseconds_of([&] { reset(g, target); }));
     }
     std::mt19937 rng(42);
-    int saw_old = 0, saw_new = 0;
+    int saw_old = 0, saw_new = 0, inside = 0;
+    const std::string marker = root.path + "/.agent-gateway/snapshots/reset-pending";
     for (int round = 0; round < 8; ++round) {
         CAPTURE(round);
         {
@@ -241,9 +263,14 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
                 round % 2 == 0
                     ? cid_a
                     : g.get(g.api("/snapshots")).json()["snapshots"][1]["snapshotCid"].get<std::string>();
-            kill_during(g, std::chrono::microseconds(rng() % 60000), [&] {
-                g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}});
+            // Within the first half: the answer takes the rest (the work tree is written last, by then).
+            bool answered = kill_during(g, std::chrono::microseconds(rng() % (reset_us / 2 + 1)), [&] {
+                if (g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}}).status != 200)
+                    throw std::runtime_error("no answer");
             });
+            // Inside: the reset had begun (its marker is written first) and not finished (no answer).
+            if (!answered && test::exists(marker))
+                ++inside;
         }
         // The next start finishes an interrupted reset; the work tree then matches HEAD exactly.
         gateway g({"--snapshot-interval", "0"}, root.path);
@@ -254,7 +281,10 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
         (head == tree_a ? saw_old : saw_new)++;
         CHECK(g.get(g.api("/snapshots")).status == 200);
     }
-    MESSAGE("after the kills: " << saw_old << " times tree A, " << saw_new << " times tree B");
+    MESSAGE("after the kills: " << saw_old << " times tree A, " << saw_new << " times tree B; " << inside
+                                << " of 8 kills inside a reset of " << reset_us << " µs");
+    // A test of kills that all missed would test nothing.
+    CHECK(inside >= 1);
 }
 
 TEST_CASE("snapshots: lock files left by a killed writer do not block the next start") {
@@ -274,6 +304,8 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
     test::temp_dir root;
     const std::string ws = root.path + "/workspace";
     std::mt19937 rng(7);
+    int inside = 0;
+    long long sync_us = 0;
     for (int round = 0; round < 8; ++round) {
         CAPTURE(round);
         for (int i = 0; i < 200; ++i)
@@ -282,7 +314,20 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
                     "\n");
         {
             gateway g({"--snapshot-interval", "0"}, root.path);
-            kill_during(g, std::chrono::microseconds(rng() % 80000), [&] { sync(g); });
+            if (round == 0) {
+                // The first round measures a sync of this size (and leaves its snapshot); later ones kill
+                // within that span.
+                sync_us = microseconds_of([&] { sync(g); });
+                continue;
+            }
+            // Inside: the sync had begun (its first step writes the changed files as git objects) and had not
+            // answered.
+            auto objects = [&] { return sh("git -C " + ws + " count-objects"); };
+            const std::string objects_before = objects();
+            bool answered =
+                kill_during(g, std::chrono::microseconds(rng() % (sync_us + 1)), [&] { sync(g); });
+            if (!answered && objects() != objects_before)
+                ++inside;
         }
         gateway g({"--snapshot-interval", "0"}, root.path);
         CHECK(sh("git -C " + ws + " fsck --no-dangling --no-progress && echo fsck-ok").ends_with("fsck-ok"));
@@ -297,6 +342,8 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
         CHECK(car.status == 200);
         CHECK(car.body.size() > 200 * 1000);
     }
+    MESSAGE(inside << " of 7 kills inside a sync of " << sync_us << " µs");
+    CHECK(inside >= 2);
 }
 
 TEST_CASE("snapshots: a reset marker that cannot be acted on is set aside, not a reason to refuse to start") {

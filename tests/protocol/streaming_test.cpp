@@ -1,5 +1,6 @@
 // The server core's own mechanisms, before any product endpoint uses them: WebSocket upgrades and streaming
-// bodies in both directions. The real server runs in-process on loopback with routes registered by the test.
+// bodies in both directions. The real HTTP server (gateway/server: no API area, no child reaper) runs
+// in-process on loopback with routes registered by the test.
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
@@ -22,6 +23,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -74,6 +77,15 @@ asio::ip::tcp::endpoint endpoint(unsigned short port) {
     return {asio::ip::make_address("127.0.0.1"), port};
 }
 
+// Connects `sock` to the server; every blocking read and write on it then gives up after 10 s, so a
+// regression fails the test instead of hanging it.
+void connect_bounded(asio::ip::tcp::socket& sock, unsigned short port) {
+    sock.connect(endpoint(port));
+    timeval tv{10, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 } // namespace
 
 TEST_CASE("WebSocket routes: authenticated upgrade, messages both ways, refusal without a token") {
@@ -92,7 +104,7 @@ TEST_CASE("WebSocket routes: authenticated upgrade, messages both ways, refusal 
 
     asio::io_context ioc;
     websocket::stream<asio::ip::tcp::socket> ws(ioc);
-    ws.next_layer().connect(endpoint(s.port));
+    connect_bounded(ws.next_layer(), s.port);
     ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
         req.set(http::field::authorization, std::string("Bearer ") + token);
     }));
@@ -107,7 +119,7 @@ TEST_CASE("WebSocket routes: authenticated upgrade, messages both ways, refusal 
 
     // Browsers authenticate WebSockets with ?token=.
     websocket::stream<asio::ip::tcp::socket> browser(ioc);
-    browser.next_layer().connect(endpoint(s.port));
+    connect_bounded(browser.next_layer(), s.port);
     browser.handshake("127.0.0.1", std::string("/v0/agents/local/echo?token=") + token);
     browser.write(asio::buffer(std::string("hi")));
     beast::flat_buffer buf;
@@ -116,7 +128,7 @@ TEST_CASE("WebSocket routes: authenticated upgrade, messages both ways, refusal 
     browser.close(websocket::close_code::normal);
 
     websocket::stream<asio::ip::tcp::socket> anon(ioc);
-    anon.next_layer().connect(endpoint(s.port));
+    connect_bounded(anon.next_layer(), s.port);
     websocket::response_type res;
     boost::system::error_code ec;
     anon.handshake(res, "127.0.0.1", "/v0/agents/local/echo", ec);
@@ -155,7 +167,7 @@ TEST_CASE("streaming request bodies: read piece by piece, limit enforced while r
     auto send_chunked = [&](const std::string& target, std::size_t total) {
         asio::io_context ioc;
         asio::ip::tcp::socket sock(ioc);
-        sock.connect(endpoint(s.port));
+        connect_bounded(sock, s.port);
         std::string head = "POST " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
                            "\r\nTransfer-Encoding: chunked\r\n\r\n";
         asio::write(sock, asio::buffer(head));
@@ -188,7 +200,7 @@ TEST_CASE("streaming request bodies: read piece by piece, limit enforced while r
     // With Content-Length and Expect: 100-continue, as curl sends large bodies.
     asio::io_context ioc;
     asio::ip::tcp::socket sock(ioc);
-    sock.connect(endpoint(s.port));
+    connect_bounded(sock, s.port);
     std::string head = "POST /v0/agents/local/count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                        std::string(token) + "\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
     asio::write(sock, asio::buffer(head));
@@ -219,7 +231,7 @@ TEST_CASE("streaming responses: chunked, in order, HEAD sends headers only") {
 
     asio::io_context ioc;
     asio::ip::tcp::socket sock(ioc);
-    sock.connect(endpoint(s.port));
+    connect_bounded(sock, s.port);
     http::request<http::string_body> req{http::verb::get, "/v0/agents/local/numbers", 11};
     req.set(http::field::host, "x");
     req.set(http::field::authorization, std::string("Bearer ") + token);
