@@ -28,8 +28,8 @@ struct gate {
     auth::failure_limiter& failures;
 };
 
-// NOLINTNEXTLINE(bugprone-exception-escape): small_vector's destructor is not declared noexcept; it cannot
-// throw
+// small_vector's destructor is not declared noexcept, though it cannot throw:
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct dispatch_input {
     method verb = method::get;
     std::string_view target;
