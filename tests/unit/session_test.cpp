@@ -153,6 +153,16 @@ std::vector<parsed_response> parse_responses(std::string_view wire) {
     return out;
 }
 
+// Sends `request` on a connection of its own; the one answer, once the session has ended the connection.
+parsed_response answer_then_close(session_fixture& f, const std::string& request) {
+    auto c = f.connect();
+    c.send(request);
+    REQUIRE(c.run_until([&] { return c.ended(); }));
+    auto rs = parse_responses(c.take());
+    REQUIRE(rs.size() == 1);
+    return rs[0];
+}
+
 std::string get(std::string_view path, std::string_view extra = "") {
     return fmt::format("GET {} HTTP/1.1\r\nHost: h\r\n{}{}\r\n", path, auth_header, extra);
 }
@@ -191,38 +201,22 @@ TEST_CASE("session: malformed and smuggling-prone requests get 400 and the conne
              "GET /v0/hello HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(17 * 1024, 'x') + "\r\n\r\n",
          }) {
         CAPTURE(bad.substr(0, 60));
-        auto c = f.connect();
-        c.send(bad);
-        REQUIRE(c.run_until([&] { return c.ended(); }));
-        auto rs = parse_responses(c.take());
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 400);
-        CHECK(rs[0].body.starts_with(R"({"error":)"));
-        CHECK(rs[0].head.find("Connection: close") != std::string::npos);
+        auto r = answer_then_close(f, bad);
+        CHECK(r.status == 400);
+        CHECK(r.body.starts_with(R"({"error":)"));
+        CHECK(r.head.find("Connection: close") != std::string::npos);
     }
 }
 
 TEST_CASE("session: body limits — 413 before the body for a declared length, 413 mid-body for chunked") {
     session_fixture f;
-    {
-        auto c = f.connect();
-        c.send("POST /v0/small HTTP/1.1\r\nHost: h\r\n" + std::string(auth_header) +
-               "Content-Length: 11\r\n\r\n");
-        REQUIRE(c.run_until([&] { return c.ended(); }));
-        auto rs = parse_responses(c.take());
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 413);
-    }
-    {
-        auto c = f.connect();
-        c.send("POST /v0/count HTTP/1.1\r\nHost: h\r\n" + std::string(auth_header) +
-               "Transfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'x') + "\r\n40\r\n" +
-               std::string(64, 'y') + "\r\n0\r\n\r\n");
-        REQUIRE(c.run_until([&] { return c.ended(); }));
-        auto rs = parse_responses(c.take());
-        REQUIRE(rs.size() == 1);
-        CHECK(rs[0].status == 413);
-    }
+    CHECK(answer_then_close(f, "POST /v0/small HTTP/1.1\r\nHost: h\r\n" + std::string(auth_header) +
+                                   "Content-Length: 11\r\n\r\n")
+              .status == 413);
+    CHECK(answer_then_close(f, "POST /v0/count HTTP/1.1\r\nHost: h\r\n" + std::string(auth_header) +
+                                   "Transfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'x') +
+                                   "\r\n40\r\n" + std::string(64, 'y') + "\r\n0\r\n\r\n")
+              .status == 413);
     {
         auto c = f.connect();
         c.send("POST /v0/count HTTP/1.1\r\nHost: h\r\n" + std::string(auth_header) +
