@@ -30,7 +30,6 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
-#include <optional>
 
 namespace ag::app {
 namespace {
@@ -135,24 +134,17 @@ struct daemon::parts {
     }
     ~parts() { log::set_tap(nullptr, nullptr); }
 
+    // Each area gets only the parts it uses; its handlers keep a copy of that.
     void add_routes() {
         router& r = srv.routes();
         auto& pool = srv.pool();
-        routes.agent.emplace(
-            agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at});
-        routes.console.emplace(console_routes{cfg, reaper, execs_running});
-        routes.files.emplace(file_routes{cfg, pool});
-        routes.uploads.emplace(upload_routes{cfg, pool});
-        routes.logs.emplace(log_routes{hub, tokens});
-        routes.git.emplace(git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate});
-        routes.snapshots.emplace(snapshot_routes{cfg, snapshots, pool, workspace_gate});
-        routes.agent->add_to(r);
-        routes.console->add_to(r);
-        routes.files->add_to(r);
-        routes.uploads->add_to(r);
-        routes.logs->add_to(r);
-        routes.git->add_to(r);
-        routes.snapshots->add_to(r);
+        agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at}.add_to(r);
+        console_routes{cfg, reaper, execs_running}.add_to(r);
+        file_routes{cfg, pool}.add_to(r);
+        upload_routes{cfg, pool}.add_to(r);
+        log_routes{hub, tokens}.add_to(r);
+        git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate}.add_to(r);
+        snapshot_routes{cfg, snapshots, pool, workspace_gate}.add_to(r);
     }
 
     // In start order; the server stops them in reverse.
@@ -237,16 +229,6 @@ struct daemon::parts {
     std::atomic<int> execs_running{0};
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
-    // Built once the parts above exist; the router's handlers refer to them.
-    struct {
-        std::optional<agent_routes> agent;
-        std::optional<console_routes> console;
-        std::optional<file_routes> files;
-        std::optional<upload_routes> uploads;
-        std::optional<log_routes> logs;
-        std::optional<git_routes> git;
-        std::optional<snapshot_routes> snapshots;
-    } routes;
     std::vector<std::unique_ptr<service>> lifecycles;
 };
 

@@ -88,13 +88,13 @@ boost::asio::awaitable<response> get_whoami(const agent_routes& area, request&) 
 
 void agent_routes::add_to(router& r) const {
     const agent_routes& area = *this;
-    r.add(method::get, "/v0/agents/{agentId}", [&area](request& req) { return get_agent(area, req); });
+    r.add(method::get, "/v0/agents/{agentId}", [area](request& req) { return get_agent(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/restart",
-          [&area](request& req) { return restart_engine(area, req); });
+          [area](request& req) { return restart_engine(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/scripts/retry",
-          [&area](request& req) { return retry_scripts(area, req); });
+          [area](request& req) { return retry_scripts(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/platform/whoami",
-          [&area](request& req) { return get_whoami(area, req); });
+          [area](request& req) { return get_whoami(area, req); });
 }
 
 } // namespace ag

@@ -126,7 +126,7 @@ void console_routes::add_to(router& r) const {
     opts.body_limit = 8 * 1024 * 1024; // a command plus its stdin
     r.add(
         method::post, "/v0/agents/{agentId}/console/exec",
-        [&area](request& req) { return post_exec(area, req); }, opts);
+        [area](request& req) { return post_exec(area, req); }, opts);
 }
 
 } // namespace ag

@@ -220,7 +220,7 @@ boost::asio::awaitable<response> get_file(const file_routes& area, request& req)
 
 void file_routes::add_to(router& r) const {
     const file_routes& area = *this;
-    r.add(method::get, "/v0/agents/{agentId}/files", [&area](request& req) { return get_file(area, req); });
+    r.add(method::get, "/v0/agents/{agentId}/files", [area](request& req) { return get_file(area, req); });
 }
 
 } // namespace ag

@@ -178,20 +178,20 @@ asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
 void git_routes::add_to(router& r) const {
     const git_routes& area = *this;
     r.add(method::get, "/v0/agents/{agentId}/git/info/refs",
-          [&area](request& req) { return info_refs(area, req); });
+          [area](request& req) { return info_refs(area, req); });
     route_options fetch;
     fetch.stream_body = true;
     fetch.body_limit = upload_request_limit;
     r.add(
         method::post, "/v0/agents/{agentId}/git/git-upload-pack",
-        [&area](request& req) { return upload_pack(area, req); }, fetch);
+        [area](request& req) { return upload_pack(area, req); }, fetch);
     route_options push;
     push.stream_body = true;
     push.body_limit = push_limit;
     push.too_large_message = "Push too large";
     r.add(
         method::post, "/v0/agents/{agentId}/git/git-receive-pack",
-        [&area](request& req) { return receive_pack(area, req); }, push);
+        [area](request& req) { return receive_pack(area, req); }, push);
 }
 
 } // namespace ag

@@ -308,8 +308,8 @@ asio::awaitable<void> stream_logs(const log_routes& area, websocket_connection& 
 
 void log_routes::add_to(router& r) const {
     const log_routes& area = *this;
-    r.add(method::get, "/v0/agents/{agentId}/logs", [&area](request& req) { return get_logs(area, req); });
-    auto stream = [&area](websocket_connection& c, request& req) { return stream_logs(area, c, req); };
+    r.add(method::get, "/v0/agents/{agentId}/logs", [area](request& req) { return get_logs(area, req); });
+    auto stream = [area](websocket_connection& c, request& req) { return stream_logs(area, c, req); };
     r.add_websocket("/v0/logs", stream);
     r.add_websocket("/v0/agents/{agentId}/logs/stream", stream);
 }

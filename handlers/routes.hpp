@@ -1,7 +1,7 @@
 #pragma once
 // One route object per API area: it holds only what its handlers use, and add_to() registers them. The
 // composition root (app/daemon.cpp) builds each from the long-lived parts; a test can build one alone.
-// Objects must outlive the router they were added to (handlers refer to them).
+// Handlers keep a copy of their object (references to long-lived parts, and small values).
 #include <atomic>
 #include <string>
 

@@ -129,15 +129,15 @@ asio::awaitable<response> car(const snapshot_routes& area, request& req) {
 
 void snapshot_routes::add_to(router& r) const {
     const snapshot_routes& area = *this;
-    r.add(method::get, "/v0/agents/{agentId}/snapshots", [&area](request& req) { return list(area, req); });
+    r.add(method::get, "/v0/agents/{agentId}/snapshots", [area](request& req) { return list(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/snapshots/sync",
-          [&area](request& req) { return status(area, req); });
+          [area](request& req) { return status(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/snapshots/sync",
-          [&area](request& req) { return sync_now(area, req); });
+          [area](request& req) { return sync_now(area, req); });
     r.add(method::post, "/v0/agents/{agentId}/snapshots/reset",
-          [&area](request& req) { return reset(area, req); });
+          [area](request& req) { return reset(area, req); });
     r.add(method::get, "/v0/agents/{agentId}/snapshots/{cid}/car",
-          [&area](request& req) { return car(area, req); });
+          [area](request& req) { return car(area, req); });
 }
 
 } // namespace ag

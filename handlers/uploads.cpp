@@ -77,7 +77,7 @@ void upload_routes::add_to(router& r) const {
     opts.too_large_message = "File too large";
     r.add(
         method::post, "/v0/agents/{agentId}/files/upload",
-        [&area](request& req) { return post_upload(area, req); }, opts);
+        [area](request& req) { return post_upload(area, req); }, opts);
 }
 
 } // namespace ag

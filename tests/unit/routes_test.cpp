@@ -1,0 +1,104 @@
+// Route objects alone: each is built from only what it holds and called value in, value out, with no
+// server, socket or other area (handlers/routes.hpp).
+#include "gateway/blocking_pool.hpp"
+#include "gateway/config.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/router.hpp"
+#include "handlers/routes.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+
+using namespace ag;
+namespace asio = boost::asio;
+
+namespace {
+
+config config_for(const std::string& root) {
+    std::vector<const char*> argv{"agent-gateway", "--root", root.c_str()};
+    const char* envp[] = {nullptr};
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), envp).cfg;
+}
+
+// Matches `target` in `r` and runs its handler to the end; an api_error becomes its error response.
+response call(const router& r, method verb, std::string_view target, std::string body = {}) {
+    request req;
+    req.verb = verb;
+    req.target = target;
+    auto q = target.find('?');
+    req.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos)
+        req.query = text::parse_query(target.substr(q + 1));
+    auto m = r.match(verb, req.path, false);
+    REQUIRE(m.found);
+    req.params = m.params;
+    req.body = std::move(body);
+    asio::io_context ioc;
+    std::optional<response> out;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            try {
+                out = co_await m.found->handler(req);
+            } catch (const api_error& e) {
+                out = error_response(e);
+            }
+        },
+        asio::detached);
+    ioc.run_for(std::chrono::seconds(10));
+    REQUIRE(out);
+    return std::move(*out);
+}
+
+std::string file_body(const response& res) {
+    if (!res.file)
+        return res.body;
+    std::string s(res.file->length, '\0');
+    CHECK(::pread(res.file->fd, s.data(), s.size(), static_cast<off_t>(res.file->offset)) ==
+          static_cast<ssize_t>(s.size()));
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("file_routes alone: a file, a listing, a missing path (paths are under ROOT, docs/api.md §9)") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    std::ofstream(cfg.root + "/notes.md") << "# notes\n";
+    blocking_pool pool(1, 1);
+    router r;
+    file_routes{cfg, pool}.add_to(r);
+
+    auto file = call(r, method::get, "/v0/agents/local/files?path=notes.md");
+    CHECK(file.status == 200);
+    CHECK(file_body(file) == "# notes\n");
+    auto listing = call(r, method::get, "/v0/agents/local/files?path=.");
+    CHECK(listing.status == 200);
+    CHECK(listing.body.find("notes.md") != std::string::npos);
+    CHECK(call(r, method::get, "/v0/agents/local/files?path=nothing-here").status == 404);
+}
+
+TEST_CASE("upload_routes alone: a file lands under uploads/, a bad body is refused") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    blocking_pool pool(1, 1);
+    router r;
+    upload_routes{cfg, pool}.add_to(r);
+
+    auto ok = call(r, method::post, "/v0/agents/local/files/upload",
+                   R"({"filename":"a.txt","contentBase64":"aGVsbG8="})");
+    REQUIRE(ok.status == 200);
+    auto path = nlohmann::json::parse(ok.body)["path"].get<std::string>();
+    CHECK(path == cfg.workspace + "/uploads/a.txt");
+    std::ifstream in(path);
+    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "hello");
+    CHECK(call(r, method::post, "/v0/agents/local/files/upload", R"({"filename":"b.txt"})").status == 400);
+}
