@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <system_error>
 
@@ -139,9 +139,61 @@ void require_readable_file(const std::string& name, const std::string& path) {
         fail(fmt::format("--{}: cannot read '{}'", name, path));
 }
 
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// "http[s]://AUTHORITY" followed by what `rest_ok` accepts; the authority is non-empty, without '/', '?',
+// '#' or white space.
+template <class Rest> bool http_url_shape(std::string_view url, Rest rest_ok) {
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (!url.starts_with(scheme))
+            continue;
+        auto rest = url.substr(scheme.size());
+        auto end = rest.find_first_of("/?# \t\n\r\f\v");
+        std::string_view authority = rest.substr(0, end);
+        return !authority.empty() &&
+               rest_ok(end == std::string_view::npos ? std::string_view{} : rest.substr(end));
+    }
+    return false;
+}
+
+// An origin: scheme://host[:port], nothing after it.
+bool is_origin(std::string_view url) {
+    return http_url_shape(url, [](std::string_view rest) { return rest.empty(); });
+}
+
+// scheme://host[:port] optionally followed by a path ("/…") without white space.
+bool is_http_url(std::string_view url) {
+    return http_url_shape(url, [](std::string_view rest) {
+        return rest.empty() || (rest.front() == '/' && std::none_of(rest.begin(), rest.end(), is_space));
+    });
+}
+
+// Dot-separated labels of letters, digits and inner hyphens; at least two labels.
+bool is_domain_name(std::string_view name) {
+    std::size_t labels = 0;
+    for (std::size_t start = 0;; ++labels) {
+        auto dot = name.find('.', start);
+        auto label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+        if (label.empty() || !alnum(label.front()) || !alnum(label.back()) ||
+            !std::all_of(label.begin(), label.end(), [&](char c) { return alnum(c) || c == '-'; }))
+            return false;
+        if (dot == std::string_view::npos)
+            return labels + 1 >= 2;
+        start = dot + 1;
+    }
+}
+
+bool is_agent_id(std::string_view id) {
+    return !id.empty() && id.size() <= 63 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
 void check_http_url(const std::string& name, const std::string& url) {
-    static const std::regex re(R"(^https?://[^/\s?#]+(/[^\s]*)?$)");
-    if (!std::regex_match(url, re))
+    if (!is_http_url(url))
         fail(fmt::format("--{}: '{}' is not an http:// or https:// URL", name, url));
 }
 
@@ -212,8 +264,7 @@ config build_config(const raw_map& raw, const std::string& cwd) {
     }
 
     if (auto id = str("agent-id")) {
-        static const std::regex re("^[a-z0-9-]{1,63}$");
-        if (!std::regex_match(*id, re))
+        if (!is_agent_id(*id))
             fail(fmt::format("--agent-id: '{}' must match [a-z0-9-]{{1,63}}", *id));
         c.agent_id = *id;
     }
@@ -254,9 +305,7 @@ config build_config(const raw_map& raw, const std::string& cwd) {
     }
     c.engine_cli = nonempty("engine-cli");
     if ((c.base_domain = nonempty("base-domain"))) {
-        static const std::regex re(
-            R"(^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$)");
-        if (!std::regex_match(*c.base_domain, re))
+        if (!is_domain_name(*c.base_domain))
             fail(fmt::format("--base-domain: '{}' is not a domain name", *c.base_domain));
     }
     if (auto* v = get("snapshot-interval"))
@@ -278,8 +327,7 @@ config build_config(const raw_map& raw, const std::string& cwd) {
         c.exec_max_output = parse_uint("exec-max-output", *v, 64, std::uint64_t{1} << 30);
     if (auto* v = get("allow-origin"))
         for (const auto& o : v->values) {
-            static const std::regex re(R"(^https?://[^/\s?#]+$)");
-            if (!std::regex_match(o, re))
+            if (!is_origin(o))
                 fail(fmt::format("--allow-origin: '{}' must be scheme://host[:port] with no path", o));
             c.allow_origin.push_back(o);
         }

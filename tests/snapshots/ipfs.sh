@@ -18,13 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ ! -d "$node_dir/node_modules/ipfs" ]; then
-    # `npm install`, not `npm ci`: one optional dependency deep in js-ipfs (electron-eval → headless) is a
-    # GitHub tarball that cannot be fetched here; npm ci refuses a lock without it, npm install skips it and
-    # still installs the locked versions.
-    (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error) ||
-        { echo "not ok - npm install (ipfs) failed"; exit 1; }
-fi
+"$here/prepare-node" || exit 1
 export IPFS_PATH=$work/ipfs
 jsipfs() { node --import "$node_dir/polyfill.mjs" "$node_dir/node_modules/ipfs/src/cli.js" "$@"; }
 api_port=$((20000 + RANDOM % 20000))

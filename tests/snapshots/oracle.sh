@@ -17,9 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ ! -d "$here/node_modules/ipfs-unixfs-importer" ]; then
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || { echo "not ok - npm ci failed"; exit 1; }
-fi
+"$here/prepare-node" || exit 1
 
 start_daemon() { # NAME CID_VERSION → sets PORT
     mkdir -p "$work/$1/workspace"

@@ -101,3 +101,31 @@ TEST_CASE("invalid combinations") {
     CHECK_THROWS_AS(parse({"--root", s.path, "--token", "  "}), usage_error);
     CHECK_THROWS_AS(parse({"--root", s.path, "--base-domain", "not a domain"}), usage_error);
 }
+
+TEST_CASE("validated values: agent id, base domain, origins, URLs") {
+    test::temp_dir s;
+    auto ok = [&](std::vector<std::string> extra) {
+        extra.insert(extra.begin(), {"--root", s.path});
+        CHECK_NOTHROW(parse(extra));
+    };
+    auto bad = [&](std::vector<std::string> extra) {
+        extra.insert(extra.begin(), {"--root", s.path});
+        CHECK_THROWS_AS(parse(extra), usage_error);
+    };
+    ok({"--agent-id", "a-1"});
+    ok({"--agent-id", std::string(63, 'x')});
+    for (const std::string& id : std::vector<std::string>{"", "A", "a_b", "a.b", std::string(64, 'x')})
+        bad({"--agent-id", id});
+    ok({"--base-domain", "agents.example"});
+    ok({"--base-domain", "a-1.b2.example"});
+    for (std::string d : std::vector<std::string>{"example", "-a.example", "a-.example", "a..example",
+                                                  "a.example.", "a b.example"})
+        bad({"--base-domain", d});
+    ok({"--allow-origin", "https://console.example:8443"});
+    for (std::string o :
+         std::vector<std::string>{"https://x.example/", "ftp://x.example", "https://", "https://x?y"})
+        bad({"--allow-origin", o});
+    ok({"--engine-url", "http://127.0.0.1:3000/hooks/agent"});
+    for (std::string u : std::vector<std::string>{"http://", "http://x y", "https://h?q", "mailto:x"})
+        bad({"--engine-url", u});
+}
