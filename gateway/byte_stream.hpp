@@ -18,10 +18,11 @@
 
 namespace ag {
 
-// Up to eight buffers of one write, by value: the adapter's operation owns its copy of the list.
+// Up to 64 buffers of one write, by value: the adapter's operation owns its copy of the list. (A response
+// header is a buffer per field: eight would split a header into two sends.)
 class buffer_list {
 public:
-    static constexpr std::size_t capacity = 8;
+    static constexpr std::size_t capacity = 64;
     template <class ConstBufferSequence> explicit buffer_list(const ConstBufferSequence& buffers) {
         for (auto it = boost::asio::buffer_sequence_begin(buffers);
              it != boost::asio::buffer_sequence_end(buffers) && count_ < capacity; ++it) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace test {
 
@@ -24,6 +25,7 @@ struct memory_wire {
     bool server_shut = false;        // the session's orderly shutdown
     bool server_reset = false;       // the session's abortive close (a response cut short)
     std::size_t max_write = 1 << 20; // bytes one write_some takes: small values make a slow reader
+    std::vector<std::size_t> writes; // the size of each write_some, in order
     bool secure = false;
 
     std::optional<ag::transport::io_handler> pending_read;
@@ -56,6 +58,7 @@ public:
             if (n == wire_->max_write)
                 break;
         }
+        wire_->writes.push_back(n);
         complete(std::move(done), {}, n);
     }
     void shutdown(wait_handler done) override {

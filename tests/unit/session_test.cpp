@@ -67,6 +67,13 @@ struct session_fixture {
             };
             co_return r;
         });
+        routes.add(method::get, "/v0/many-headers", [](request&) -> asio::awaitable<response> {
+            response r;
+            for (int i = 0; i < 20; ++i)
+                r.headers.emplace_back("X-Header-" + std::to_string(i), "value");
+            r.stream = [](body_writer& w) -> asio::awaitable<void> { co_await w.write("body"); };
+            co_return r;
+        });
         routes.add(method::get, "/v0/broken", [](request&) -> asio::awaitable<response> {
             response r;
             r.stream = [](body_writer& w) -> asio::awaitable<void> {
@@ -259,6 +266,19 @@ TEST_CASE("session: a reader that takes 7 bytes at a time still gets every respo
     CHECK(rs[0].body.substr(0, 3) == "aaa");
     CHECK(rs[0].body.substr(99'997) == std::string(3, static_cast<char>('a' + 99 % 26)));
     CHECK(rs[1].body == R"({"hello":"world"})");
+}
+
+TEST_CASE("session: a header of many fields goes out in one write") {
+    // Split in two, the second small segment waited for the client's delayed ACK: 1 MiB file GETs ran 35 %
+    // slower (bench/RESULTS.md, issue 11).
+    session_fixture f;
+    auto c = f.connect();
+    c.send(get("/v0/many-headers"));
+    REQUIRE(c.run_until([&] { return parse_responses(c.wire->from_server).size() == 1; }));
+    auto out = c.take();
+    REQUIRE(!c.wire->writes.empty());
+    CHECK(c.wire->writes.front() == out.find("\r\n\r\n") + 4);
+    CHECK(out.find("X-Header-19: value\r\n") != std::string::npos);
 }
 
 TEST_CASE("session: a streamed response whose producer fails ends with a reset, never a clean end") {
