@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <type_traits>
+
 namespace ag {
 namespace {
 
@@ -41,6 +43,12 @@ public:
     }
     void wait_writable(wait_handler done) override {
         socket_.async_wait(asio::socket_base::wait_write, std::move(done));
+    }
+    asio::ip::tcp::socket* tcp_socket() override {
+        if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>)
+            return &socket_;
+        else
+            return nullptr;
     }
 
 private:
