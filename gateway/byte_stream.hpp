@@ -128,7 +128,13 @@ public:
     }
     template <class Token> auto async_wait_writable(Token&& token) {
         return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-            [](auto handler, transport* t) { t->wait_writable(std::move(handler)); }, token, t_.get());
+            [](auto handler, byte_stream* self) {
+                if (self->tcp_)
+                    self->tcp_->async_wait(boost::asio::socket_base::wait_write, std::move(handler));
+                else
+                    self->t_->wait_writable(recycled(std::move(handler)));
+            },
+            token, this);
     }
 
     void cancel() { t_->cancel(); }
