@@ -12,7 +12,34 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mutex>
+#include <optional>
+
 namespace ag {
+
+// What the agent detail is made of; the body is built again only when one of these changed.
+struct detail_inputs {
+    skills::catalog::list skills;
+    std::shared_ptr<const engine::manifest> manifest;
+    engine::run_state state = engine::run_state::not_running;
+    std::optional<pid_t> pid;
+    engine::script_states scripts;
+    bool operator==(const detail_inputs& o) const {
+        return skills == o.skills && manifest == o.manifest && state == o.state && pid == o.pid &&
+               scripts.build == o.scripts.build && scripts.start == o.scripts.start;
+    }
+};
+
+struct agent_detail_cache {
+    std::mutex mutex;
+    std::optional<detail_inputs> inputs; // what `body` was made of
+    std::string body;
+};
+
+std::shared_ptr<agent_detail_cache> agent_routes::make_detail_cache() {
+    return std::make_shared<agent_detail_cache>();
+}
+
 namespace {
 
 nlohmann::json engine_of(const engine::manifest& m) {
@@ -23,40 +50,64 @@ std::string name_of(const agent_routes& area, const engine::manifest& m) {
     return m.agent_name.value_or(area.cfg.agent_id);
 }
 
-boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
-    auto found = area.skills.cached();
-    if (!found)
-        found = co_await area.pool.call([&] { return area.skills.rescan(); });
-    auto m = area.manifest.current();
+std::string detail_body(const agent_routes& area, const detail_inputs& in) {
+    const auto& m = in.manifest;
     nlohmann::json skill_list = nlohmann::json::array();
-    for (const auto& s : *found)
+    for (const auto& s : *in.skills)
         skill_list.push_back({{"agentId", area.cfg.agent_id},
                               {"skillId", s.id},
                               {"name", s.name},
                               {"description", s.description ? nlohmann::json(*s.description) : nullptr},
                               {"path", "skills/" + s.id}});
-    engine::supervisor::status engine_status;
-    if (area.engine)
-        engine_status = area.engine->current();
-    std::string process_status(engine::state_name(engine_status.state));
-    auto scripts = area.scripts.states();
-    co_return json_response({
-        {"agent",
-         {{"agentId", area.cfg.agent_id},
-          {"name", name_of(area, *m)},
-          {"engine", engine_of(*m)},
-          {"createdAt", area.created_at},
-          {"status", process_status},
-          {"lastSync", nullptr},
-          {"snapshotCid", nullptr}}},
-        {"processStatus", process_status},
-        {"processId", engine_status.pid ? nlohmann::json(std::to_string(*engine_status.pid)) : nullptr},
-        {"skills", std::move(skill_list)},
-        {"secrets", nlohmann::json::array()},
-        {"snapshots", nlohmann::json::array()},
-        {"portForwarding", nlohmann::json::array()},
-        {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
-    });
+    std::string process_status(engine::state_name(in.state));
+    const auto& scripts = in.scripts;
+    return nlohmann::json({
+                              {"agent",
+                               {{"agentId", area.cfg.agent_id},
+                                {"name", name_of(area, *m)},
+                                {"engine", engine_of(*m)},
+                                {"createdAt", area.created_at},
+                                {"status", process_status},
+                                {"lastSync", nullptr},
+                                {"snapshotCid", nullptr}}},
+                              {"processStatus", process_status},
+                              {"processId", in.pid ? nlohmann::json(std::to_string(*in.pid)) : nullptr},
+                              {"skills", std::move(skill_list)},
+                              {"secrets", nlohmann::json::array()},
+                              {"snapshots", nlohmann::json::array()},
+                              {"portForwarding", nlohmann::json::array()},
+                              {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
+                          })
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
+    detail_inputs in;
+    in.skills = area.skills.cached();
+    if (!in.skills)
+        in.skills = co_await area.pool.call([&] { return area.skills.rescan(); });
+    in.manifest = area.manifest.current();
+    if (area.engine) {
+        auto st = area.engine->current();
+        in.state = st.state;
+        in.pid = st.pid;
+    }
+    in.scripts = area.scripts.states();
+    // Dashboards poll this every few seconds and it rarely changes: the body is kept with its inputs.
+    response res;
+    auto& cache = *area.detail;
+    {
+        std::lock_guard lock(cache.mutex);
+        if (cache.inputs && *cache.inputs == in) {
+            res.body = cache.body;
+            co_return res;
+        }
+    }
+    res.body = detail_body(area, in);
+    std::lock_guard lock(cache.mutex);
+    cache.inputs = std::move(in);
+    cache.body = res.body;
+    co_return res;
 }
 
 boost::asio::awaitable<response> restart_engine(const agent_routes& area, request&) {

@@ -3,6 +3,7 @@
 // composition root (app/daemon.cpp) builds each from the long-lived parts; a test can build one alone.
 // Handlers keep a copy of their object (references to long-lived parts, and small values).
 #include <atomic>
+#include <memory>
 #include <string>
 
 namespace ag {
@@ -43,7 +44,10 @@ struct agent_routes {
     skills::catalog& skills;
     blocking_pool& pool;
     std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    // The last agent detail body and what it was made of, shared by the handlers' copies.
+    std::shared_ptr<struct agent_detail_cache> detail = make_detail_cache();
     void add_to(router& r) const;
+    static std::shared_ptr<agent_detail_cache> make_detail_cache();
 };
 
 // docs/api.md §8: console exec.
