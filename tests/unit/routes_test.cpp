@@ -1,10 +1,14 @@
 // Route objects alone: each is built from only what it holds and called value in, value out, with no
 // server, socket or other area (handlers/routes.hpp).
+#include "auth/token_store.hpp"
+#include "engine/child_reaper.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "handlers/routes.hpp"
+#include "logs/hub.hpp"
+#include "logs/journal.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -28,8 +32,10 @@ config config_for(const std::string& root) {
     return parse_command_line(static_cast<int>(argv.size()), argv.data(), envp).cfg;
 }
 
-// Matches `target` in `r` and runs its handler to the end; an api_error becomes its error response.
-response call(const router& r, method verb, std::string_view target, std::string body = {}) {
+// Matches `target` in `r` and runs its handler to the end on `ioc` (a fresh one by default); an api_error
+// becomes its error response.
+response call(const router& r, method verb, std::string_view target, std::string body = {},
+              asio::io_context* on = nullptr) {
     request req;
     req.verb = verb;
     req.target = target;
@@ -41,7 +47,8 @@ response call(const router& r, method verb, std::string_view target, std::string
     REQUIRE(m.found);
     req.params = m.params;
     req.body = std::move(body);
-    asio::io_context ioc;
+    asio::io_context own;
+    asio::io_context& ioc = on ? *on : own;
     std::optional<response> out;
     asio::co_spawn(
         ioc,
@@ -53,7 +60,10 @@ response call(const router& r, method verb, std::string_view target, std::string
             }
         },
         asio::detached);
-    ioc.run_for(std::chrono::seconds(10));
+    ioc.restart();
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         !out && std::chrono::steady_clock::now() < until;)
+        ioc.run_one_for(std::chrono::milliseconds(100));
     REQUIRE(out);
     return std::move(*out);
 }
@@ -101,4 +111,44 @@ TEST_CASE("upload_routes alone: a file lands under uploads/, a bad body is refus
     std::ifstream in(path);
     CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "hello");
     CHECK(call(r, method::post, "/v0/agents/local/files/upload", R"({"filename":"b.txt"})").status == 400);
+}
+
+TEST_CASE("console_routes alone: an exec runs with only a reaper and a counter") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    asio::io_context ioc;
+    engine::child_reaper reaper(ioc);
+    reaper.start();
+    std::atomic<int> running{0};
+    router r;
+    console_routes{cfg, reaper, running}.add_to(r);
+
+    auto res =
+        call(r, method::post, "/v0/agents/local/console/exec", R"({"command":"echo hi; exit 3"})", &ioc);
+    REQUIRE(res.status == 200);
+    auto j = nlohmann::json::parse(res.body);
+    CHECK(j["stdout"] == "hi\n");
+    CHECK(j["exitCode"] == 3);
+    CHECK(running == 0);
+    CHECK(call(r, method::post, "/v0/agents/local/console/exec", R"({"nocommand":1})", &ioc).status == 400);
+    reaper.stop();
+}
+
+TEST_CASE("log_routes alone: the journal's last lines, and the lines limit") {
+    test::temp_dir state;
+    logs::journal journal(state.path + "/logs");
+    logs::hub hub(journal);
+    auto tokens = auth::token_store::fixed("t");
+    router r;
+    log_routes{hub, tokens}.add_to(r);
+    for (int i = 0; i < 5; ++i)
+        hub.publish(logs::level::info, "engine", "line " + std::to_string(i));
+
+    auto res = call(r, method::get, "/v0/agents/local/logs?lines=2");
+    REQUIRE(res.status == 200);
+    auto text = nlohmann::json::parse(res.body)["logs"].get<std::string>();
+    CHECK(text.find("line 3") != std::string::npos);
+    CHECK(text.find("line 4") != std::string::npos);
+    CHECK(text.find("line 2") == std::string::npos);
+    CHECK(call(r, method::get, "/v0/agents/local/logs?lines=0").status == 400);
 }
