@@ -23,8 +23,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -180,13 +181,24 @@ gateway::gateway(std::vector<std::string> args, std::string root, std::vector<st
             argv.push_back(a);
     pid_ = spawn_process(argv, env, out_path_, err_path_);
 
-    static const std::regex listening(R"(listening on https?://127\.0\.0\.1:(\d+))");
+    // "listening on http[s]://127.0.0.1:PORT"
+    auto loopback_port = [](const std::string& log) -> std::optional<int> {
+        for (std::string_view prefix : {"listening on http://127.0.0.1:", "listening on https://127.0.0.1:"})
+            if (auto at = log.find(prefix); at != std::string::npos) {
+                auto digits = log.substr(at + prefix.size());
+                auto n = std::find_if_not(digits.begin(), digits.end(),
+                                          [](unsigned char c) { return std::isdigit(c) != 0; }) -
+                         digits.begin();
+                if (n > 0)
+                    return std::stoi(digits.substr(0, static_cast<std::size_t>(n)));
+            }
+        return std::nullopt;
+    };
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < until) {
-        std::smatch m;
         std::string err = read_file(err_path_);
-        if (std::regex_search(err, m, listening)) {
-            port_ = std::stoi(m[1]);
+        if (auto port = loopback_port(err)) {
+            port_ = *port;
             return;
         }
         if (has_listen && err.find("listening on") != std::string::npos)
