@@ -33,7 +33,8 @@ launch() { # ROOT NAME
         >"$work/$2.out" 2>"$work/$2.log" &
     echo $! >"$work/$2.pid"
     # Bounded wait for the event itself: the line that says the port is bound.
-    for _ in $(seq 200); do grep -q "listening on" "$work/$2.log" 2>/dev/null && break; sleep 0.05; done
+    # 30 s: a restart after kill -9 repairs first, and CI compiles the sanitizer build meanwhile.
+    for _ in $(seq 600); do grep -q "listening on" "$work/$2.log" 2>/dev/null && break; sleep 0.05; done
     launched_port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$2.log" | head -1)
     [ -n "$launched_port" ] || { echo "not ok - daemon did not start"; cat "$work/$2.log"; return 1; }
 }
