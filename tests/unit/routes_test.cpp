@@ -2,13 +2,19 @@
 // server, socket or other area (handlers/routes.hpp).
 #include "auth/token_store.hpp"
 #include "engine/child_reaper.hpp"
+#include "engine/manifest.hpp"
+#include "engine/scripts.hpp"
+#include "gateway/async_mutex.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "git/workspace.hpp"
 #include "handlers/routes.hpp"
+#include "handlers/skills.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "snapshots/service.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +25,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 using namespace ag;
@@ -151,4 +158,82 @@ TEST_CASE("log_routes alone: the journal's last lines, and the lines limit") {
     CHECK(text.find("line 4") != std::string::npos);
     CHECK(text.find("line 2") == std::string::npos);
     CHECK(call(r, method::get, "/v0/agents/local/logs?lines=0").status == 400);
+}
+
+TEST_CASE("agent_routes alone: the detail names the skills, and a new skill shows on the next GET") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    std::filesystem::create_directories(cfg.workspace + "/skills/weather");
+    std::ofstream(cfg.workspace + "/skills/weather/SKILL.md") << "---\nname: Weather\n---\n";
+    asio::io_context ioc;
+    engine::child_reaper reaper(ioc);
+    logs::journal journal(cfg.state_dir + "/logs");
+    logs::hub hub(journal);
+    engine::manifest_store manifest(cfg.manifest);
+    engine::scripts scripts(ioc, reaper, hub, manifest, {cfg.root, {}});
+    skills::catalog skills(cfg.workspace);
+    blocking_pool pool(1, 1);
+    router r;
+    agent_routes{cfg, manifest, nullptr, scripts, skills, pool, "2026-12-01T00:00:00.000Z"}.add_to(r);
+
+    auto first = nlohmann::json::parse(call(r, method::get, "/v0/agents/local", {}, &ioc).body);
+    CHECK(first["agent"]["agentId"] == "local");
+    REQUIRE(first["skills"].size() == 1);
+    CHECK(first["skills"][0]["name"] == "Weather");
+    std::filesystem::create_directories(cfg.workspace + "/skills/maps");
+    std::ofstream(cfg.workspace + "/skills/maps/SKILL.md") << "---\nname: Maps\n---\n";
+    auto second = nlohmann::json::parse(call(r, method::get, "/v0/agents/local", {}, &ioc).body);
+    CHECK(second["skills"].size() == 2);
+    // Without --engine there is nothing to restart.
+    CHECK(call(r, method::post, "/v0/agents/local/restart", {}, &ioc).status >= 400);
+}
+
+TEST_CASE("git_routes alone: the advertisement names main, and only smart HTTP services are served") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    std::filesystem::create_directories(cfg.workspace);
+    std::ofstream(cfg.workspace + "/README.md") << "hello\n";
+    git::workspace ws(cfg.workspace);
+    ws.prepare();
+    asio::io_context ioc;
+    engine::child_reaper reaper(ioc);
+    logs::journal journal(cfg.state_dir + "/logs");
+    logs::hub hub(journal);
+    engine::manifest_store manifest(cfg.manifest);
+    engine::scripts scripts(ioc, reaper, hub, manifest, {cfg.root, {}});
+    blocking_pool pool(1, 1);
+    async_mutex gate;
+    router r;
+    git_routes{ws, nullptr, manifest, scripts, pool, gate}.add_to(r);
+
+    auto refs = call(r, method::get, "/v0/agents/local/git/info/refs?service=git-upload-pack", {}, &ioc);
+    REQUIRE(refs.status == 200);
+    CHECK(refs.content_type == "application/x-git-upload-pack-advertisement");
+    CHECK(refs.body.rfind("001e# service=git-upload-pack\n0000", 0) == 0);
+    CHECK(refs.body.find("refs/heads/main") != std::string::npos);
+    CHECK(call(r, method::get, "/v0/agents/local/git/info/refs?service=git-archive", {}, &ioc).status == 403);
+}
+
+TEST_CASE("snapshot_routes alone: a sync records a snapshot the listing then shows") {
+    test::temp_dir root;
+    config cfg = config_for(root.path);
+    std::filesystem::create_directories(cfg.workspace);
+    std::ofstream(cfg.workspace + "/a.txt") << "a\n";
+    git::workspace ws(cfg.workspace);
+    ws.prepare();
+    snapshots::service snaps(ws, cfg.state_dir, 0);
+    snaps.load();
+    blocking_pool pool(1, 1);
+    async_mutex gate;
+    router r;
+    snapshot_routes{cfg, snaps, pool, gate}.add_to(r);
+
+    std::ofstream(cfg.workspace + "/b.txt") << "b\n";
+    auto sync = call(r, method::post, "/v0/agents/local/snapshots/sync");
+    REQUIRE(sync.status == 200);
+    auto cid = nlohmann::json::parse(sync.body)["snapshotCid"];
+    REQUIRE(cid.is_string());
+    auto list = nlohmann::json::parse(call(r, method::get, "/v0/agents/local/snapshots").body);
+    CHECK(list.dump().find(cid.get<std::string>()) != std::string::npos);
+    CHECK(call(r, method::get, "/v0/agents/local/snapshots/not-a-cid/car").status == 400);
 }
