@@ -116,6 +116,11 @@ std::optional<std::string_view> find_param(const query_params& params, std::stri
 std::string redact_target(std::string_view target, std::string_view secret) {
     auto q = target.find('?');
     std::string out(target.substr(0, q == std::string_view::npos ? target.size() : q + 1));
+    // In the path, the token itself never reaches a log either. The search goes on behind each replacement:
+    // a token found inside "REDACTED" (say "T") would otherwise be replaced forever.
+    if (!secret.empty())
+        for (auto at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 8))
+            out.replace(at, secret.size(), "REDACTED");
     std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     while (!query.empty()) {
         // '&' and ';' both separate pairs for some server or other: redact whatever either would see.
@@ -139,10 +144,6 @@ std::string redact_target(std::string_view target, std::string_view secret) {
         if (separator)
             out += separator;
     }
-    // Anywhere else (the path), the token itself never reaches a log either.
-    if (!secret.empty())
-        for (auto at = out.find(secret); at != std::string::npos; at = out.find(secret, at))
-            out.replace(at, secret.size(), "REDACTED");
     return out;
 }
 
