@@ -19,6 +19,8 @@
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "proxy/agent_front_door.hpp"
+#include "proxy/path_routes.hpp"
 #include "snapshots/service.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
@@ -113,7 +115,9 @@ struct daemon::parts {
                     [this](std::function<void()> job) { srv.pool().start(std::move(job), true); })
         , snapshots(git_ws, c.state_dir, c.cid_version, c.ipfs_api)
         , skills(c.workspace)
-        , created_at(load_created_at(c.state_dir)) {
+        , created_at(load_created_at(c.state_dir))
+        , routes(c.state_dir + "/port-forwarding.json")
+        , door(c, routes, t) {
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -127,9 +131,11 @@ struct daemon::parts {
         log::set_tap(&tap_to_hub, &hub);
         add_routes();
         add_lifecycles();
+        srv.set_front_door(door);
         srv.on_reload([this] {
             tokens.reload(true);
             manifest.reload();
+            routes.reload();
         });
     }
     ~parts() { log::set_tap(nullptr, nullptr); }
@@ -138,19 +144,21 @@ struct daemon::parts {
     void add_routes() {
         router& r = srv.routes();
         auto& pool = srv.pool();
-        agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at}.add_to(r);
+        agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at, &routes}.add_to(r);
         console_routes{cfg, reaper, execs_running}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
         log_routes{hub, tokens}.add_to(r);
         git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate}.add_to(r);
         snapshot_routes{cfg, snapshots, pool, workspace_gate}.add_to(r);
+        port_forwarding_routes{routes, pool}.add_to(r);
     }
 
     // In start order; the server stops them in reverse.
     void add_lifecycles() {
         auto& ioc = srv.main_context();
         auto& pool = srv.pool();
+        srv.add_service(door); // stops last: its idle upstream connections close after every request ended
         if (tokens.file())
             lifecycles.push_back(std::make_unique<periodic_job>("token file watch", ioc, 500ms,
                                                                 [this]() -> asio::awaitable<void> {
@@ -226,6 +234,8 @@ struct daemon::parts {
     async_mutex workspace_gate;
     skills::catalog skills;
     std::string created_at;
+    proxy::path_routes routes;
+    proxy::agent_front_door door;
     std::atomic<int> execs_running{0};
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
@@ -237,7 +247,15 @@ daemon::daemon(const config& cfg, auth::token_store& tokens)
 daemon::~daemon() = default;
 
 std::vector<std::string> daemon::bind() {
-    return parts_->srv.bind();
+    auto bound = parts_->srv.bind();
+    // No path route may take a port this daemon listens on; the seed from the manifest is checked so too.
+    std::vector<std::uint16_t> ports;
+    for (const auto& b : bound)
+        if (!b.starts_with("unix:"))
+            ports.push_back(static_cast<std::uint16_t>(std::stoul(b.substr(b.rfind(':') + 1))));
+    parts_->routes.set_own_ports(std::move(ports));
+    parts_->routes.load(parts_->manifest.current()->routes_json);
+    return bound;
 }
 int daemon::run() {
     return parts_->srv.run();

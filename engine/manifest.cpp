@@ -35,6 +35,8 @@ manifest load_manifest(const std::string& path) {
         m.build_script = string_at(*s, "build");
         m.start_script = string_at(*s, "start");
     }
+    if (auto r = j.find("routes"); r != j.end())
+        m.routes_json = r->dump();
     return m;
 }
 

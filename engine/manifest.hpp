@@ -13,6 +13,7 @@ struct manifest {
     std::optional<std::string> engine;       // agent.engine or engine
     std::optional<std::string> build_script; // scripts.build ("" means none)
     std::optional<std::string> start_script; // scripts.start
+    std::string routes_json;                 // "routes" as JSON text ("" when absent); proxy/ reads it
     bool present = false;
     std::string error; // why it could not be used, when present but broken
 };

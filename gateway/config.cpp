@@ -52,6 +52,8 @@ constexpr option_spec options[] = {
     {"cid-version", "0|1", false, "snapshot CID version (default 0)"},
     {"max-file-bytes", "N", false, "largest file read in one response and largest upload (default 5242880)"},
     {"exec-timeout", "SEC", false, "default console exec timeout (default 60)"},
+    {"upstream-timeout", "SEC", false,
+     "how long a proxied service may stay silent: connect, first answer byte, between reads (default 60)"},
     {"exec-timeout-max", "SEC", false, "the longest timeoutSeconds a request may ask for (default 600)"},
     {"exec-max-output", "N", false, "bytes kept per stream of one exec (default 1048576)"},
     {"allow-origin", "ORIGIN", true, "origin allowed by CORS, with credentials"},
@@ -318,6 +320,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
         c.max_file_bytes = parse_uint("max-file-bytes", *v, 1, std::uint64_t{1} << 40);
     if (auto* v = get("exec-timeout"))
         c.exec_timeout = static_cast<unsigned>(parse_uint("exec-timeout", *v, 1, 86400));
+    if (auto* v = get("upstream-timeout"))
+        c.upstream_timeout = static_cast<unsigned>(parse_uint("upstream-timeout", *v, 1, 86400));
     if (auto* v = get("exec-timeout-max"))
         c.exec_timeout_max = static_cast<unsigned>(parse_uint("exec-timeout-max", *v, 1, 86400));
     if (c.exec_timeout > c.exec_timeout_max)

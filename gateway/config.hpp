@@ -41,6 +41,7 @@ struct config {
     int cid_version = 0;
     std::uint64_t max_file_bytes = 5242880;
     unsigned exec_timeout = 60;
+    unsigned upstream_timeout = 60; // seconds a proxied service may stay silent (docs/api.md §11)
     unsigned exec_timeout_max = 600;
     std::uint64_t exec_max_output = 1048576;
     std::vector<std::string> allow_origin;

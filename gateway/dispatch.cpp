@@ -49,8 +49,26 @@ struct phase_state {
     std::vector<auth::candidate> offered;
 };
 
-// CORS applies to every answer for a listed origin, errors included, so browsers can read them.
+// docs/api.md §3 steps 2, 4 and 5: whether the front door takes the request. It never answers by itself;
+// the health check stays the daemon's on every host.
+answer front(phase_state& s) {
+    const front_door* door = s.g.door;
+    if (!door || (s.out.req.path == "/healthz" && (s.in.verb == method::get || s.in.verb == method::head)))
+        return {};
+    if ((s.out.pass = door->by_host(host_without_port(s.in.host))))
+        return {};
+    std::string_view path = s.out.req.path;
+    if (path == "/v0" || path.starts_with("/v0/"))
+        return {};
+    s.out.pass = door->by_path(path, s.in.upgrade);
+    return {};
+}
+
+// CORS applies to every answer for a listed origin, errors included, so browsers can read them. Proxied
+// services answer their own CORS.
 answer cors(phase_state& s) {
+    if (s.out.pass)
+        return {};
     const auto& cfg = s.g.cfg;
     s.origin_allowed = !s.in.origin.empty() && std::find(cfg.allow_origin.begin(), cfg.allow_origin.end(),
                                                          s.in.origin) != cfg.allow_origin.end();
@@ -76,8 +94,10 @@ answer health(phase_state& s) {
     return {};
 }
 
-// {other}.DOMAIN is another agent's host: not ours to serve. Only /v0 is served at all.
+// {other}.DOMAIN is another agent's host: not ours to serve. Outside the front door only /v0 is served.
 answer host(phase_state& s) {
+    if (s.out.pass)
+        return {};
     const auto& cfg = s.g.cfg;
     if (cfg.base_domain) {
         std::string h(host_without_port(s.in.host));
@@ -93,10 +113,28 @@ answer host(phase_state& s) {
     return {};
 }
 
+// A path that means something else once normalised ("/public/../admin") could reach a protected service
+// through an unprotected route: such paths are not passed on.
+answer dot_segments(phase_state& s) {
+    if (!s.out.pass)
+        return {};
+    const std::string& path = s.out.req.path;
+    for (auto seg : split_path(path))
+        if (seg == "." || seg == "..")
+            return error_response(error_kind::bad_request, "Bad request: '.' or '..' in the path");
+    if (path.find('\\') != std::string::npos || path.find('\0') != std::string::npos)
+        return error_response(error_kind::bad_request, "Bad request: backslash or NUL in the path");
+    return {};
+}
+
 // Before the route lookup, so unauthenticated callers learn nothing about routes. The right token is always
 // accepted: behind an edge proxy every client may share one address, and one guesser must not lock the owner
 // out. Only wrong attempts are limited.
+// Unprotected services, and CORS preflights to any service (a browser sends them without credentials), are
+// let through without a token.
 answer authenticate(phase_state& s) {
+    if (s.out.pass && (!s.out.pass->protect || (s.in.verb == method::options && s.in.preflight)))
+        return {};
     s.offered = auth::offered_tokens({s.in.authorizations.data(), s.in.authorizations.size()},
                                      {s.in.cookies.data(), s.in.cookies.size()}, s.out.req.query);
     auto unauthorized = [&] {
@@ -125,6 +163,8 @@ answer authenticate(phase_state& s) {
 // A browser sends the cookie and a ?token= URL on its own, from any page: such a request from another origin
 // may read (GET) but not act, and may not open a WebSocket.
 answer cross_site(phase_state& s) {
+    if (!s.accepted)
+        return {}; // an unprotected service: nothing ambient was used
     const auto& in = s.in;
     const bool secure = in.secure || text::iequals(in.forwarded_proto, "https");
     const bool ambient =
@@ -143,6 +183,8 @@ answer cross_site(phase_state& s) {
 }
 
 answer find_route(phase_state& s, const router& routes) {
+    if (s.out.pass)
+        return {};
     if (s.parts.size() >= 3 && s.parts[1] == "agents" && s.parts[2] != s.g.cfg.agent_id)
         return error_response(error_kind::not_found, "Agent not found");
     auto m = routes.match(s.in.verb, s.parts, s.in.upgrade);
@@ -160,6 +202,8 @@ answer find_route(phase_state& s, const router& routes) {
 
 // A declared body over the route's limit is refused before a byte of it is read.
 answer body_limit(phase_state& s) {
+    if (s.out.pass)
+        return {}; // the service sets its own limits
     const auto& options = s.out.target->options;
     if (s.in.content_length && *s.in.content_length > options.body_limit)
         return error_response(error_kind::too_large, options.too_large_message);
@@ -182,11 +226,12 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, const g
 
     phase_state s{in, g, out, {}};
     answer a;
-    if (!((a = cors(s)) || (a = health(s)) || (a = host(s)) || (a = authenticate(s)) || (a = cross_site(s)) ||
-          (a = find_route(s, routes)) || (a = body_limit(s))))
+    if (!((a = front(s)) || (a = cors(s)) || (a = health(s)) || (a = host(s)) || (a = dot_segments(s)) ||
+          (a = authenticate(s)) || (a = cross_site(s)) || (a = find_route(s, routes)) || (a = body_limit(s))))
         return out;
     out.immediate = std::move(a);
     out.target = nullptr;
+    out.pass.reset();
     return out;
 }
 

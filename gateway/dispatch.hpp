@@ -1,7 +1,9 @@
 #pragma once
-// docs/api.md §3-§5 before any body is read, as ordered phases: CORS preflight, health, host, authentication
-// (with rate limiting), cross-site, agent id and route, body limit. The first phase that answers ends it.
+// docs/api.md §3-§5 before any body is read, as ordered phases: front door (does a service of the agent take
+// it?), CORS preflight, health, host, path check (proxied requests), authentication (with rate limiting),
+// cross-site, agent id and route, body limit. The first phase that answers ends it.
 // Pure of I/O, so it is unit-tested directly (tests/unit/dispatch_test.cpp).
+#include "gateway/front_door.hpp"
 #include "gateway/request.hpp"
 #include "gateway/router.hpp"
 
@@ -26,6 +28,7 @@ struct gate {
     const config& cfg;
     auth::token_store& tokens;
     auth::failure_limiter& failures;
+    front_door* door = nullptr; // where requests outside /v0 go; none: they get 404
 };
 
 // small_vector's destructor is not declared noexcept, though it cannot throw:
@@ -50,7 +53,8 @@ struct dispatch_input {
 struct dispatch_result {
     std::optional<response> immediate; // answer this without reading the body
     const route* target = nullptr;
-    request req; // path, query, params, remote address (no body yet)
+    std::optional<pass_target> pass; // instead of a route: the front door takes the request
+    request req;                     // path, query, params, remote address (no body yet)
     std::vector<std::pair<std::string, std::string>> headers; // added to whatever the answer is
 };
 

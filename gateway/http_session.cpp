@@ -1,9 +1,12 @@
 #include "gateway/http_session.hpp"
 
+#include "auth/client_address.hpp"
 #include "auth/token_store.hpp"
+#include "gateway/config.hpp"
 #include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
+#include "gateway/pass_exchange.hpp"
 #include "gateway/router.hpp"
 #include "gateway/session_parts.hpp"
 #include "gateway/transports.hpp"
@@ -312,6 +315,39 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
                                      ? text::redact_target(hdr.target(), env.front.tokens.current())
                                      : std::string{};
         std::string log_method(hdr.method_string());
+
+        if (d.pass) {
+            // The front door answers (or tunnels) itself; the session only keeps the connection's fate.
+            const bool trusted = auth::is_trusted(remote, env.front.cfg.trusted_proxies);
+            const bool seen_secure = secure || (trusted && text::iequals(in.forwarded_proto, "https"));
+            http::request_parser<http::buffer_body> pass_parser(std::move(parser));
+            pass_exchange x{stream,  buffer,      pass_parser, conn,     *d.pass, d.req.remote_address,
+                            trusted, seen_secure, keep_alive,  d.headers};
+            pass_result passed = co_await env.front.door->pass(x);
+            pass_outcome outcome = passed.outcome;
+            if (passed.answer) {
+                x.status = passed.answer->status;
+                const bool go_on = outcome == pass_outcome::keep_alive && pass_parser.is_done();
+                if (!co_await write_response(stream, conn, *passed.answer, go_on, head_only, d.headers,
+                                             x.bytes, version))
+                    outcome = pass_outcome::reset;
+                else if (!go_on)
+                    outcome = pass_outcome::close;
+            }
+            if (log::enabled(log::level::info)) {
+                auto ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                        .count();
+                log::access("{} {} {} {} {:.1f}ms proxied", log_method, log_target, x.status, x.bytes, ms);
+            }
+            if (outcome == pass_outcome::reset)
+                stream.reset();
+            if (outcome == pass_outcome::reset || outcome == pass_outcome::taken)
+                co_return;
+            if (outcome == pass_outcome::close)
+                break;
+            continue;
+        }
 
         response res;
         if (d.immediate) {

@@ -200,6 +200,10 @@ server::~server() = default;
 router& server::routes() {
     return impl_->routes;
 }
+void server::set_front_door(front_door& door) {
+    impl_->front.door = &door;
+}
+
 const gate& server::front() const {
     return impl_->front;
 }

@@ -14,6 +14,7 @@ namespace ag {
 struct config;
 struct gate;
 class blocking_pool;
+class front_door;
 class router;
 class service;
 namespace auth {
@@ -29,6 +30,8 @@ public:
     server& operator=(const server&) = delete;
 
     router& routes();
+    // Where requests outside /v0 go (docs/api.md §3); without one they get 404. Before bind().
+    void set_front_door(front_door& door);
     const gate& front() const;
     blocking_pool& pool();
     // Worker 0's context: where services run their timers and children.

@@ -9,6 +9,7 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "proxy/path_routes.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,9 +25,10 @@ struct detail_inputs {
     engine::run_state state = engine::run_state::not_running;
     std::optional<pid_t> pid;
     engine::script_states scripts;
+    std::shared_ptr<const proxy::route_list> routes;
     bool operator==(const detail_inputs& o) const {
         return skills == o.skills && manifest == o.manifest && state == o.state && pid == o.pid &&
-               scripts.build == o.scripts.build && scripts.start == o.scripts.start;
+               scripts.build == o.scripts.build && scripts.start == o.scripts.start && routes == o.routes;
     }
 };
 
@@ -61,23 +63,24 @@ std::string detail_body(const agent_routes& area, const detail_inputs& in) {
                               {"path", "skills/" + s.id}});
     std::string process_status(engine::state_name(in.state));
     const auto& scripts = in.scripts;
-    return nlohmann::json({
-                              {"agent",
-                               {{"agentId", area.cfg.agent_id},
-                                {"name", name_of(area, *m)},
-                                {"engine", engine_of(*m)},
-                                {"createdAt", area.created_at},
-                                {"status", process_status},
-                                {"lastSync", nullptr},
-                                {"snapshotCid", nullptr}}},
-                              {"processStatus", process_status},
-                              {"processId", in.pid ? nlohmann::json(std::to_string(*in.pid)) : nullptr},
-                              {"skills", std::move(skill_list)},
-                              {"secrets", nlohmann::json::array()},
-                              {"snapshots", nlohmann::json::array()},
-                              {"portForwarding", nlohmann::json::array()},
-                              {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
-                          })
+    return nlohmann::json(
+               {
+                   {"agent",
+                    {{"agentId", area.cfg.agent_id},
+                     {"name", name_of(area, *m)},
+                     {"engine", engine_of(*m)},
+                     {"createdAt", area.created_at},
+                     {"status", process_status},
+                     {"lastSync", nullptr},
+                     {"snapshotCid", nullptr}}},
+                   {"processStatus", process_status},
+                   {"processId", in.pid ? nlohmann::json(std::to_string(*in.pid)) : nullptr},
+                   {"skills", std::move(skill_list)},
+                   {"secrets", nlohmann::json::array()},
+                   {"snapshots", nlohmann::json::array()},
+                   {"portForwarding", in.routes ? proxy::to_json(*in.routes) : nlohmann::json::array()},
+                   {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
+               })
         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -93,6 +96,8 @@ boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
         in.pid = st.pid;
     }
     in.scripts = area.scripts.states();
+    if (area.routes)
+        in.routes = area.routes->current();
     // Dashboards poll this every few seconds and it rarely changes: the body is kept with its inputs.
     response res;
     auto& cache = *area.detail;

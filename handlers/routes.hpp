@@ -34,6 +34,9 @@ class service;
 namespace skills {
 class catalog;
 }
+namespace proxy {
+class path_routes;
+}
 
 // docs/api.md §6: the agent, engine restart, scripts retry, whoami.
 struct agent_routes {
@@ -44,6 +47,7 @@ struct agent_routes {
     skills::catalog& skills;
     blocking_pool& pool;
     std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
+    proxy::path_routes* routes = nullptr; // listed as portForwarding
     // The last agent detail body and what it was made of, shared by the handlers' copies.
     std::shared_ptr<struct agent_detail_cache> detail = make_detail_cache();
     void add_to(router& r) const;
@@ -65,7 +69,7 @@ struct file_routes {
     void add_to(router& r) const;
 };
 
-// docs/api.md §10: uploads.
+// docs/api.md §9: uploads.
 struct upload_routes {
     const config& cfg;
     blocking_pool& pool;
@@ -89,6 +93,13 @@ struct git_routes {
     // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
     // holds no pool thread.
     async_mutex& workspace_gate;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §11: the path routes.
+struct port_forwarding_routes {
+    proxy::path_routes& routes;
+    blocking_pool& pool;
     void add_to(router& r) const;
 };
 

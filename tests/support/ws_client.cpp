@@ -83,6 +83,29 @@ std::optional<std::string> ws_client::read(std::chrono::milliseconds wait) {
 int ws_client::close_code() const {
     return impl_->close_code;
 }
+bool ws_client::send(const std::string& text) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(impl_->ws).expires_after(std::chrono::seconds(5));
+    impl_->ws.text(true);
+    impl_->ws.write(asio::buffer(text), ec);
+    beast::get_lowest_layer(impl_->ws).expires_never();
+    return !ec;
+}
+
+std::string ws_client::close_reason() const {
+    const auto& r = impl_->ws.reason().reason;
+    return std::string(r.data(), r.size());
+}
+
+void ws_client::send_close(int code, const std::string& reason) {
+    // Beast's close() writes our close frame and reads until the peer's: its code lands in reason().
+    boost::system::error_code ec;
+    beast::get_lowest_layer(impl_->ws).expires_after(std::chrono::seconds(5));
+    impl_->ws.close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), ec);
+    if (!ec || ec == websocket::error::closed)
+        impl_->close_code = impl_->ws.reason().code;
+}
+
 bool ws_client::timed_out() const {
     return impl_->timed_out;
 }

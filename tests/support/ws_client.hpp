@@ -21,10 +21,15 @@ public:
     // The next message; nullopt when the server closed (see close_code()) or nothing came within `wait`
     // (then the client is unusable).
     std::optional<std::string> read(std::chrono::milliseconds wait = std::chrono::seconds(10));
-    // The close code the server sent, 0 if none yet.
+    // Sends one text message (bounded by 5 s); false when it could not be sent.
+    bool send(const std::string& text);
+    // The close code the server sent, 0 if none yet; -1 when the connection dropped without one.
     int close_code() const;
+    std::string close_reason() const;
     bool timed_out() const;
     void close();
+    // Starts a close handshake with this code and reason; read() then returns nullopt with the peer's answer.
+    void send_close(int code, const std::string& reason);
 
 private:
     struct impl;

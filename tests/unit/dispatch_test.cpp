@@ -169,3 +169,80 @@ TEST_CASE("dispatch: the client address is the peer unless a trusted proxy names
     f.cfg.trusted_proxies.push_back(*auth::parse_cidr("198.51.100.0/24"));
     CHECK(f.run(in).req.remote_address == "203.0.113.9");
 }
+
+namespace {
+
+// A front door that knows one domain (port 5000, unprotected), a protected /app route (port 3000) and an
+// unprotected / route (port 3001). It is never asked to pass: dispatch only chooses.
+struct fixed_front_door final : front_door {
+    std::optional<pass_target> by_host(std::string_view host) const override {
+        if (host == "shop.example")
+            return pass_target{5000, false};
+        return std::nullopt;
+    }
+    std::optional<pass_target> by_path(std::string_view path, bool) const override {
+        if (path == "/app" || path.starts_with("/app/"))
+            return pass_target{3000, true};
+        return pass_target{3001, false};
+    }
+    boost::asio::awaitable<pass_result> pass(pass_exchange&) override { co_return pass_result{}; }
+};
+
+} // namespace
+
+TEST_CASE("dispatch: the front door takes what is not /v0; protected targets need the token") {
+    dispatch_fixture f;
+    fixed_front_door door;
+    f.g.door = &door;
+
+    auto open = f.run(f.input(method::post, "/anything?x=1"));
+    CHECK_FALSE(open.immediate);
+    REQUIRE(open.pass);
+    CHECK(open.pass->upstream == 3001);
+
+    auto shut = f.run(f.input(method::get, "/app/page"));
+    REQUIRE(shut.immediate);
+    CHECK(shut.immediate->status == 401);
+    auto in = f.input(method::get, "/app/page");
+    in.authorizations.push_back("Bearer right-token");
+    auto let = f.run(in);
+    REQUIRE(let.pass);
+    CHECK(let.pass->upstream == 3000);
+
+    // A browser's preflight carries no credentials: the app answers it, with its own CORS.
+    auto pre = f.input(method::options, "/app/page");
+    pre.preflight = true;
+    pre.origin = "https://console.example";
+    auto preflight = f.run(pre);
+    REQUIRE(preflight.pass);
+    CHECK(header(preflight.headers, "Access-Control-Allow-Origin").empty());
+
+    // A registered domain goes to its service whatever the path, /v0 included; /healthz stays ours.
+    auto domain = f.input(method::get, "/v0/agents/a1");
+    domain.host = "shop.example:443";
+    auto d = f.run(domain);
+    REQUIRE(d.pass);
+    CHECK(d.pass->upstream == 5000);
+    auto health = f.input(method::get, "/healthz");
+    health.host = "shop.example";
+    auto h = f.run(health);
+    REQUIRE(h.immediate);
+    CHECK(h.immediate->status == 200);
+
+    // The API stays the API, and a path that normalises elsewhere goes nowhere.
+    auto api = f.run(f.input(method::get, "/v0/agents/a1"));
+    CHECK_FALSE(api.pass);
+    CHECK(api.immediate->status == 401);
+    auto dots = f.run(f.input(method::get, "/x/../app/page"));
+    REQUIRE(dots.immediate);
+    CHECK(dots.immediate->status == 400);
+    CHECK_FALSE(dots.pass);
+
+    // Cross-site rule on a protected service: the cookie does not let another site act.
+    auto csrf = f.input(method::post, "/app/delete");
+    csrf.cookies.push_back("gw_token=right-token");
+    csrf.origin = "https://evil.example";
+    auto c = f.run(csrf);
+    REQUIRE(c.immediate);
+    CHECK(c.immediate->status == 403);
+}

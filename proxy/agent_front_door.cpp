@@ -1,0 +1,66 @@
+#include "proxy/agent_front_door.hpp"
+
+#include "gateway/config.hpp"
+#include "gateway/pass_exchange.hpp"
+#include "proxy/path_routes.hpp"
+#include "upstream/client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/core.h>
+
+namespace ag::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+upstream resolve_engine(const std::string& url) {
+    auto ep = ag::upstream::endpoint::parse(url);
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(ep.host, ep.port, ec);
+    if (ec || results.empty())
+        throw usage_error(fmt::format("--engine-url '{}': {} does not resolve", url, ep.host));
+    return upstream{results.begin()->endpoint()};
+}
+
+} // namespace
+
+agent_front_door::agent_front_door(const config& cfg, path_routes& routes, const auth::token_store& tokens)
+    : routes_(routes)
+    , tokens_(tokens)
+    , options_{std::chrono::seconds(cfg.upstream_timeout)} {
+    if (cfg.engine_url)
+        engine_ = resolve_engine(*cfg.engine_url);
+}
+
+std::optional<pass_target> agent_front_door::by_host(std::string_view) const {
+    return std::nullopt; // domains (docs/api.md §11) are not served yet
+}
+
+std::optional<pass_target> agent_front_door::by_path(std::string_view path, bool upgrade) const {
+    // docs/api.md §10: the chat WebSocket and the Control UI are the engine's, and nobody else's.
+    const bool chat = upgrade && (path == "/" || path == "/chat");
+    const bool control_ui = path == "/config" || path.starts_with("/config/");
+    if (chat || control_ui) {
+        if (!engine_)
+            return std::nullopt;
+        return pass_target{engine_upstream, true};
+    }
+    auto list = routes_.current();
+    if (const auto* r = longest_match(*list, path))
+        return pass_target{r->port, r->protect};
+    return std::nullopt;
+}
+
+asio::awaitable<pass_result> agent_front_door::pass(pass_exchange& x) {
+    if (x.target.upstream == engine_upstream)
+        co_return co_await forward(x, *engine_, pool_, tokens_, options_);
+    upstream to{
+        tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(x.target.upstream))};
+    co_return co_await forward(x, to, pool_, tokens_, options_);
+}
+
+} // namespace ag::proxy

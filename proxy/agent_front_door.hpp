@@ -1,0 +1,43 @@
+#pragma once
+// This agent's front door (docs/api.md §3, §10, §11): the engine's chat and Control UI at --engine-url, and
+// the path routes to local ports. Implements gateway/front_door.hpp for the HTTP core.
+#include "gateway/front_door.hpp"
+#include "proxy/forward.hpp"
+#include "util/service.hpp"
+
+#include <optional>
+
+namespace ag {
+struct config;
+}
+namespace ag::auth {
+class token_store;
+}
+
+namespace ag::proxy {
+
+class path_routes;
+
+class agent_front_door final : public front_door, public service {
+public:
+    // Resolves --engine-url once (throws usage_error when it does not resolve).
+    agent_front_door(const config& cfg, path_routes& routes, const auth::token_store& tokens);
+
+    std::optional<pass_target> by_host(std::string_view host) const override;
+    std::optional<pass_target> by_path(std::string_view path, bool upgrade) const override;
+    boost::asio::awaitable<pass_result> pass(pass_exchange& x) override;
+
+    std::string_view name() const noexcept override { return "front door"; }
+    void start() override {}
+    void stop() noexcept override { pool_.clear(); }
+
+private:
+    static constexpr std::uint32_t engine_upstream = 0; // other upstream names are local ports
+    path_routes& routes_;
+    const auth::token_store& tokens_;
+    std::optional<upstream> engine_;
+    forward_options options_;
+    connection_pool pool_;
+};
+
+} // namespace ag::proxy

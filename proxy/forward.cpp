@@ -1,0 +1,624 @@
+#include "proxy/forward.hpp"
+
+#include "auth/credentials.hpp"
+#include "auth/token_store.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/pass_exchange.hpp"
+#include "util/log.hpp"
+#include "util/scope_exit.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/range/iterator_range_core.hpp>
+#include <fmt/core.h>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+
+namespace ag::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t upstream_header_limit = 64 * 1024;
+constexpr std::size_t body_piece = 64 * 1024;
+constexpr std::size_t tunnel_piece = 4 * 1024; // per direction: a tunnel stays small (docs/api.md §11)
+
+// Hop-by-hop fields (RFC 9110 §7.6.1) and the ones this proxy writes itself.
+bool dropped_on_the_way(std::string_view name) {
+    static constexpr std::array<std::string_view, 11> names{
+        "connection",        "keep-alive",        "proxy-connection",    "te",
+        "transfer-encoding", "upgrade",           "proxy-authorization", "content-length",
+        "x-forwarded-for",   "x-forwarded-proto", "x-forwarded-host"};
+    return std::any_of(names.begin(), names.end(),
+                       [&](std::string_view n) { return text::iequals(n, name); });
+}
+
+// Fields a Connection header names are hop-by-hop too.
+bool named_by_connection(std::string_view name, const http::fields& f) {
+    for (const auto& c : boost::make_iterator_range(f.equal_range(http::field::connection))) {
+        std::string_view v = c.value();
+        while (!v.empty()) {
+            auto comma = v.find(',');
+            if (text::iequals(text::trim(v.substr(0, comma)), name))
+                return true;
+            v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+        }
+    }
+    return false;
+}
+
+void add_field(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The request head as the service gets it.
+std::string request_head(const pass_exchange& x, const auth::token_store& tokens, bool upgrade) {
+    const auto& req = x.parser.get();
+    std::string out;
+    out.reserve(512);
+    out.append(req.method_string())
+        .append(" ")
+        .append(target_without_token(req.target()))
+        .append(" HTTP/1.1\r\n");
+    std::string forwarded_for;
+    std::string_view forwarded_proto;
+    std::string_view host = req[http::field::host];
+    for (const auto& f : req) {
+        std::string_view name = f.name_string();
+        if (x.peer_trusted && text::iequals(name, "x-forwarded-for"))
+            forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(f.value());
+        if (x.peer_trusted && text::iequals(name, "x-forwarded-proto"))
+            forwarded_proto = f.value();
+        if (dropped_on_the_way(name) || named_by_connection(name, req))
+            continue;
+        if (f.name() == http::field::authorization) {
+            // The gateway token's own header goes no further; an app's own Authorization does.
+            auto offered = auth::offered_tokens(f.value(), {}, {});
+            if (std::any_of(offered.begin(), offered.end(),
+                            [&](const auto& c) { return tokens.check(c.token); }))
+                continue;
+        }
+        if (f.name() == http::field::cookie) {
+            std::string rest = auth::strip_cookie(f.value(), "gw_token");
+            if (!rest.empty())
+                add_field(out, name, rest);
+            continue;
+        }
+        add_field(out, name, f.value());
+    }
+    // The client as this daemon saw it, after what trusted proxies before us said.
+    forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(x.client_address);
+    add_field(out, "X-Forwarded-For", forwarded_for);
+    add_field(out, "X-Forwarded-Proto",
+              x.secure ? "https" : (forwarded_proto.empty() ? "http" : forwarded_proto));
+    if (!host.empty())
+        add_field(out, "X-Forwarded-Host", host);
+    if (upgrade) {
+        add_field(out, "Connection", "Upgrade");
+        add_field(out, "Upgrade", req[http::field::upgrade]);
+    } else if (auto n = x.parser.content_length()) {
+        add_field(out, "Content-Length", std::to_string(*n));
+    } else if (x.parser.chunked()) {
+        add_field(out, "Transfer-Encoding", "chunked");
+    }
+    out.append("\r\n");
+    return out;
+}
+
+// How the answer's body goes to the client.
+enum class framing { none, length, chunked, until_close };
+
+std::string response_head(const http::response_parser<http::buffer_body>& rp, const pass_exchange& x,
+                          framing how, bool keep_alive) {
+    const auto& res = rp.get();
+    std::string out;
+    out.reserve(512);
+    out.append(fmt::format("HTTP/1.1 {} ", res.result_int())).append(res.reason()).append("\r\n");
+    const bool switching = res.result_int() == 101;
+    for (const auto& f : res) {
+        std::string_view name = f.name_string();
+        if (switching && (text::iequals(name, "upgrade") || text::iequals(name, "connection"))) {
+            add_field(out, name, f.value());
+            continue;
+        }
+        if (dropped_on_the_way(name) || named_by_connection(name, res))
+            continue;
+        add_field(out, name, f.value());
+    }
+    for (const auto& [name, value] : x.extra)
+        add_field(out, name, value);
+    if (how == framing::length)
+        add_field(out, "Content-Length", std::to_string(*rp.content_length()));
+    else if (how == framing::chunked)
+        add_field(out, "Transfer-Encoding", "chunked");
+    if (!switching && !keep_alive)
+        add_field(out, "Connection", "close");
+    out.append("\r\n");
+    return out;
+}
+
+// Frames from the service to the client, followed only far enough to know where one ends: a service that
+// goes away between frames gets the client a close frame 1011 (docs/api.md §10), one that goes mid-frame a
+// closed connection.
+class frame_edges {
+public:
+    void feed(const unsigned char* p, std::size_t n) {
+        while (n > 0) {
+            if (left_ > 0) {
+                auto skip = static_cast<std::size_t>(std::min<std::uint64_t>(left_, n));
+                left_ -= skip;
+                p += skip;
+                n -= skip;
+                continue;
+            }
+            head_[have_++] = *p++;
+            --n;
+            if (have_ == 2) {
+                if ((head_[0] & 0x0F) == 0x8)
+                    close_seen_ = true;
+                unsigned len7 = head_[1] & 0x7F;
+                need_ = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((head_[1] & 0x80) ? 4 : 0);
+            }
+            if (have_ >= 2 && have_ == need_) {
+                unsigned len7 = head_[1] & 0x7F;
+                std::uint64_t len = len7;
+                if (len7 == 126)
+                    len = (std::uint64_t{head_[2]} << 8) | head_[3];
+                else if (len7 == 127) {
+                    len = 0;
+                    for (int i = 2; i < 10; ++i)
+                        len = (len << 8) | head_[i];
+                }
+                left_ = len;
+                have_ = 0;
+                need_ = 2;
+            }
+        }
+    }
+    bool between_frames() const { return have_ == 0 && left_ == 0; }
+    bool close_seen() const { return close_seen_; }
+
+private:
+    std::array<unsigned char, 14> head_{};
+    std::size_t have_ = 0;
+    std::size_t need_ = 2;
+    std::uint64_t left_ = 0;
+    bool close_seen_ = false;
+};
+
+// Wakes a coroutine waiting for another to finish.
+struct finish_line {
+    explicit finish_line(const asio::any_io_executor& ex)
+        : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool finished = false;
+    void finish() {
+        finished = true;
+        timer.cancel();
+    }
+    asio::awaitable<void> wait() {
+        while (!finished)
+            co_await timer.async_wait(use_tuple);
+    }
+};
+
+// One exchange's state: the upstream connection and how the deadline sweep reaches it.
+struct exchange {
+    pass_exchange& x;
+    const forward_options& options;
+    tcp::socket up;
+    beast::flat_buffer up_buffer;
+    bool timed_out = false;
+    std::function<void()> saved_cancel;
+
+    exchange(pass_exchange& xx, const forward_options& o, tcp::socket s)
+        : x(xx)
+        , options(o)
+        , up(std::move(s)) {
+        // The worker's once-a-second sweep (gateway/connection_handle.hpp) calls this when the deadline
+        // passes: it stops the upstream side too, so no timer is armed per operation.
+        saved_cancel = std::move(x.conn.cancel);
+        x.conn.cancel = [this] {
+            timed_out = true;
+            if (saved_cancel)
+                saved_cancel();
+            boost::system::error_code ignored;
+            up.cancel(ignored);
+        };
+    }
+    ~exchange() { x.conn.cancel = std::move(saved_cancel); }
+    exchange(const exchange&) = delete;
+    exchange& operator=(const exchange&) = delete;
+
+    void expire() { x.conn.expire_after(options.timeout); }
+
+    asio::awaitable<bool> to_client(std::string_view bytes) {
+        expire();
+        auto [ec, n] =
+            co_await asio::async_write(x.client, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        x.bytes += n;
+        co_return !ec;
+    }
+    asio::awaitable<bool> to_upstream(std::string_view bytes) {
+        expire();
+        auto [ec, n] = co_await asio::async_write(up, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        co_return !ec;
+    }
+    // One piece of a chunked body: size line, data and CRLF in one write.
+    template <class Stream> asio::awaitable<bool> chunk(Stream& s, std::string_view data) {
+        std::string size = fmt::format("{:x}\r\n", data.size());
+        std::array<asio::const_buffer, 3> parts{asio::buffer(size), asio::buffer(data.data(), data.size()),
+                                                asio::buffer("\r\n", 2)};
+        expire();
+        auto [ec, n] = co_await asio::async_write(s, parts, use_tuple);
+        if constexpr (std::is_same_v<Stream, byte_stream>)
+            x.bytes += data.size();
+        co_return !ec;
+    }
+
+    // The client's request body to the service, piece by piece as it arrives.
+    asio::awaitable<bool> pump_request_body() {
+        std::string piece(body_piece, '\0');
+        const bool chunked = x.parser.chunked();
+        while (!x.parser.is_done()) {
+            x.parser.get().body().data = piece.data();
+            x.parser.get().body().size = piece.size();
+            expire();
+            auto [ec, n] = co_await http::async_read_some(x.client, x.buffer, x.parser, use_tuple);
+            if (ec == http::error::need_buffer)
+                ec = {};
+            if (ec)
+                co_return false;
+            std::string_view got(piece.data(), piece.size() - x.parser.get().body().size);
+            if (got.empty())
+                continue;
+            if (!(chunked ? co_await chunk(up, got) : co_await to_upstream(got)))
+                co_return false;
+        }
+        co_return !chunked || co_await to_upstream("0\r\n\r\n");
+    }
+
+    // After a 101: bytes both ways until one side goes. What either side sent behind the handshake goes
+    // first.
+    asio::awaitable<void> tunnel() {
+        x.conn.expire_never();
+        auto ex = co_await asio::this_coro::executor;
+        finish_line client_side(ex);
+        asio::co_spawn(
+            ex,
+            [this]() -> asio::awaitable<void> {
+                std::string piece(tunnel_piece, '\0');
+                if (x.buffer.size() > 0) {
+                    auto [ec, n] = co_await asio::async_write(up, x.buffer.data(), use_tuple);
+                    if (ec)
+                        co_return;
+                    x.buffer.consume(x.buffer.size());
+                }
+                x.buffer.shrink_to_fit();
+                for (;;) {
+                    auto [ec, n] = co_await x.client.async_read_some(asio::buffer(piece), use_tuple);
+                    if (ec)
+                        break;
+                    auto [wec, wn] = co_await asio::async_write(up, asio::buffer(piece.data(), n), use_tuple);
+                    if (wec)
+                        break;
+                }
+                // The client is done sending: tell the service, and give it a moment to close its side.
+                boost::system::error_code ignored;
+                up.shutdown(tcp::socket::shutdown_send, ignored);
+                x.conn.expire_after(std::chrono::seconds(10));
+            },
+            [&client_side](const std::exception_ptr&) { client_side.finish(); });
+
+        frame_edges edges;
+        std::string piece(tunnel_piece, '\0');
+        auto send = [&](const char* data, std::size_t n) -> asio::awaitable<bool> {
+            edges.feed(reinterpret_cast<const unsigned char*>(data), n);
+            auto [ec, wn] = co_await asio::async_write(x.client, asio::buffer(data, n), use_tuple);
+            x.bytes += wn;
+            co_return !ec;
+        };
+        bool client_ok = true;
+        if (up_buffer.size() > 0) {
+            std::string first(static_cast<const char*>(up_buffer.data().data()), up_buffer.size());
+            up_buffer.consume(up_buffer.size());
+            client_ok = co_await send(first.data(), first.size());
+        }
+        up_buffer.shrink_to_fit();
+        while (client_ok) {
+            auto [ec, n] = co_await up.async_read_some(asio::buffer(piece), use_tuple);
+            if (ec)
+                break;
+            client_ok = co_await send(piece.data(), n);
+        }
+        boost::system::error_code ignored;
+        if (client_ok && !edges.close_seen() && edges.between_frames() && !client_side.finished) {
+            // The service went without closing: 1011 (internal error), as the engine's being down is. The
+            // client's answering close frame ends its side (its write to the closed service fails); it gets
+            // 2 s for that.
+            static constexpr std::array<char, 4> close_1011{'\x88', '\x02', '\x03', '\xF3'};
+            up.close(ignored);
+            x.conn.expire_after(std::chrono::seconds(2));
+            co_await asio::async_write(x.client, asio::buffer(close_1011), use_tuple);
+            co_await client_side.wait();
+        }
+        x.client.cancel();
+        up.close(ignored);
+        co_await client_side.wait();
+    }
+};
+
+bool stale(tcp::socket& s) {
+    // An idle connection the service has closed reads as end of file (or has unexpected bytes).
+    char c;
+    ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+response upstream_error(error_kind kind, std::string_view message) {
+    return error_response(kind, message);
+}
+
+} // namespace
+
+connection_pool::~connection_pool() {
+    clear();
+}
+
+std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, const tcp::endpoint& to) {
+    std::lock_guard lock(mutex_);
+    auto it = idle_.find({ctx, to});
+    if (it == idle_.end())
+        return std::nullopt;
+    auto& list = it->second;
+    auto now = std::chrono::steady_clock::now();
+    while (!list.empty()) {
+        idle c = std::move(list.back());
+        list.pop_back();
+        if (now - c.since < max_idle && !stale(c.socket))
+            return std::move(c.socket);
+    }
+    return std::nullopt;
+}
+
+void connection_pool::give_back(asio::execution_context* ctx, const tcp::endpoint& to, tcp::socket s) {
+    std::lock_guard lock(mutex_);
+    auto& list = idle_[{ctx, to}];
+    if (list.size() >= max_idle_per_upstream)
+        list.erase(list.begin()); // the oldest goes
+    list.push_back({std::move(s), std::chrono::steady_clock::now()});
+}
+
+void connection_pool::clear() {
+    std::lock_guard lock(mutex_);
+    idle_.clear();
+}
+
+std::string target_without_token(std::string_view target) {
+    auto q = target.find('?');
+    if (q == std::string_view::npos)
+        return std::string(target);
+    std::string out(target.substr(0, q));
+    std::string_view rest = target.substr(q + 1);
+    char sep = '?';
+    while (true) {
+        auto amp = rest.find('&');
+        std::string_view pair = rest.substr(0, amp);
+        std::string_view name = pair.substr(0, pair.find('='));
+        if (!pair.empty() && text::form_decode(name) != "token") {
+            out.push_back(sep);
+            out.append(pair);
+            sep = '&';
+        }
+        if (amp == std::string_view::npos)
+            break;
+        rest = rest.substr(amp + 1);
+    }
+    return out;
+}
+
+asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, connection_pool& pool,
+                                     const auth::token_store& tokens, const forward_options& options) {
+    auto ex = co_await asio::this_coro::executor;
+    auto* ctx = &asio::query(ex, asio::execution::context);
+    const auto& req = x.parser.get();
+    const bool upgrade = beast::websocket::is_upgrade(req);
+    const bool head_request = req.method() == http::verb::head;
+    const bool has_body = !x.parser.is_done();
+    const std::string head = request_head(x, tokens, upgrade);
+
+    // A pooled connection the service closed meanwhile fails before any answer: a request that has not
+    // sent a body byte is then sent once more on a new connection.
+    std::optional<tcp::socket> reused = upgrade ? std::nullopt : pool.take(ctx, to.endpoint);
+    for (int attempt = 0;; ++attempt) {
+        const bool fresh = !reused;
+        exchange xc(x, options, fresh ? tcp::socket(ex) : std::move(*reused));
+        reused.reset();
+        xc.expire();
+        if (fresh) {
+            auto [ec] = co_await xc.up.async_connect(to.endpoint, use_tuple);
+            if (ec) {
+                log::debug("proxy: {}: {}", to.endpoint.port(), ec.message());
+                co_return pass_result{pass_outcome::keep_alive,
+                                      xc.timed_out
+                                          ? upstream_error(error_kind::gateway_timeout, "Upstream timeout")
+                                          : upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+            }
+            boost::system::error_code ignored;
+            xc.up.set_option(tcp::no_delay(true), ignored);
+        }
+        if (!co_await xc.to_upstream(head)) {
+            if (!fresh && attempt == 0 && (reused = std::nullopt, true))
+                continue;
+            co_return pass_result{pass_outcome::keep_alive,
+                                  upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+        }
+
+        // The request body goes alongside reading the answer: a service may answer before it has read it all.
+        std::optional<finish_line> body_done;
+        bool body_ok = true;
+        if (has_body) {
+            body_done.emplace(ex);
+            asio::co_spawn(
+                ex, [&]() -> asio::awaitable<void> { body_ok = co_await xc.pump_request_body(); },
+                [&](const std::exception_ptr& e) {
+                    if (e)
+                        body_ok = false;
+                    if (!body_ok) {
+                        // A body cut short must not look complete to the service.
+                        boost::system::error_code ignored;
+                        xc.up.close(ignored);
+                    }
+                    body_done->finish();
+                });
+        }
+        // However the answer goes, the body pump is stopped and waited for before the exchange ends.
+        auto settle_body = [&]() -> asio::awaitable<void> {
+            if (!body_done || body_done->finished)
+                co_return;
+            x.client.cancel();
+            boost::system::error_code ignored;
+            xc.up.close(ignored);
+            co_await body_done->wait();
+        };
+
+        // The answer's head; interim answers (100 Continue, 103) are passed on as they come.
+        std::optional<http::response_parser<http::buffer_body>> rp;
+        boost::system::error_code ec;
+        for (;;) {
+            rp.emplace();
+            rp->header_limit(upstream_header_limit);
+            rp->body_limit(boost::none);
+            if (head_request)
+                rp->skip(true);
+            xc.expire();
+            std::tie(ec, std::ignore) = co_await http::async_read_header(xc.up, xc.up_buffer, *rp, use_tuple);
+            if (ec || rp->get().result_int() / 100 != 1 || rp->get().result_int() == 101)
+                break;
+            if (!co_await xc.to_client(response_head(*rp, x, framing::none, true))) {
+                co_await settle_body();
+                co_return pass_result{pass_outcome::reset, std::nullopt};
+            }
+        }
+        if (ec) {
+            const bool nothing_came = xc.up_buffer.size() == 0 && !rp->got_some();
+            if (!fresh && !has_body && attempt == 0 && nothing_came && !xc.timed_out &&
+                (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                 ec == asio::error::connection_reset))
+                continue;
+            co_await settle_body();
+            if (!body_ok && !xc.timed_out)
+                co_return pass_result{pass_outcome::reset, std::nullopt}; // the client went mid-body
+            log::debug("proxy: {}: no answer: {}", to.endpoint.port(), ec.message());
+            if (xc.timed_out)
+                co_return pass_result{pass_outcome::close,
+                                      upstream_error(error_kind::gateway_timeout, "Upstream timeout")};
+            if (ec == http::error::header_limit)
+                co_return pass_result{
+                    pass_outcome::close,
+                    upstream_error(error_kind::bad_gateway, "Upstream answer headers too large")};
+            co_return pass_result{pass_outcome::close,
+                                  upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+        }
+
+        auto& res = rp->get();
+        const unsigned status = res.result_int();
+        x.status = status;
+        if (upgrade && status == 101) {
+            if (!co_await xc.to_client(response_head(*rp, x, framing::none, true)))
+                co_return pass_result{pass_outcome::reset, std::nullopt};
+            co_await xc.tunnel();
+            co_return pass_result{pass_outcome::taken, std::nullopt};
+        }
+
+        const bool client_http11 = req.version() >= 11;
+        framing how = framing::none;
+        if (!head_request && status != 204 && status != 304) {
+            if (rp->content_length())
+                how = framing::length;
+            else if (rp->chunked() || client_http11)
+                how = client_http11 ? framing::chunked : framing::until_close;
+            else
+                how = framing::until_close;
+            if (rp->is_done() && !rp->content_length() && !rp->chunked())
+                how = framing::none; // nothing to come (Beast knows the message ended)
+        } else if (head_request && rp->content_length()) {
+            how = framing::none;
+        }
+        bool keep_alive = x.keep_alive && how != framing::until_close && !upgrade;
+        std::string out_head = response_head(*rp, x, how, keep_alive);
+        if (head_request && rp->content_length()) {
+            // HEAD: the length the service named, without a body.
+            out_head.insert(out_head.size() - 2,
+                            fmt::format("Content-Length: {}\r\n", *rp->content_length()));
+        }
+        if (!co_await xc.to_client(out_head)) {
+            co_await settle_body();
+            co_return pass_result{pass_outcome::reset, std::nullopt};
+        }
+        x.bytes = 0;
+
+        // The body as it comes: Server-Sent Events and long polls reach the client when the service writes.
+        const std::size_t fields_in_head = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
+        std::string piece;
+        bool complete = true;
+        while (!rp->is_done()) {
+            if (piece.empty())
+                piece.resize(rp->content_length() ? std::min<std::uint64_t>(*rp->content_length(), body_piece)
+                                                  : body_piece);
+            res.body().data = piece.data();
+            res.body().size = piece.size();
+            xc.expire();
+            auto [rec, n] = co_await http::async_read_some(xc.up, xc.up_buffer, *rp, use_tuple);
+            if (rec == http::error::need_buffer)
+                rec = {};
+            std::string_view got(piece.data(), piece.size() - res.body().size);
+            bool sent = got.empty() || (how == framing::chunked ? co_await xc.chunk(x.client, got)
+                                                                : co_await xc.to_client(got));
+            if (!sent) {
+                co_await settle_body();
+                co_return pass_result{pass_outcome::reset, std::nullopt};
+            }
+            if (rec) {
+                complete = false;
+                log::debug("proxy: {}: answer cut short: {}", to.endpoint.port(), rec.message());
+                break;
+            }
+        }
+        co_await settle_body();
+        if (!complete)
+            co_return pass_result{pass_outcome::reset, std::nullopt};
+        if (how == framing::chunked) {
+            // Trailer fields arrive after the body; Beast adds them behind the head's.
+            std::string last = "0\r\n";
+            std::size_t i = 0;
+            for (const auto& f : res)
+                if (i++ >= fields_in_head)
+                    add_field(last, f.name_string(), f.value());
+            last.append("\r\n");
+            if (!co_await xc.to_client(last))
+                co_return pass_result{pass_outcome::reset, std::nullopt};
+        }
+        if (how == framing::until_close)
+            co_return pass_result{pass_outcome::close, std::nullopt};
+        const bool request_whole = !has_body || (body_ok && x.parser.is_done());
+        if (rp->keep_alive() && request_whole && !xc.timed_out)
+            pool.give_back(ctx, to.endpoint, std::move(xc.up));
+        co_return pass_result{keep_alive && request_whole ? pass_outcome::keep_alive : pass_outcome::close,
+                              std::nullopt};
+    }
+}
+
+} // namespace ag::proxy

@@ -1,0 +1,146 @@
+#include "proxy/path_routes.hpp"
+
+#include "gateway/errors.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace ag::proxy {
+namespace {
+
+constexpr std::size_t max_routes = 10;
+
+[[noreturn]] void refuse(const std::string& message) {
+    throw api_error(error_kind::bad_request, message);
+}
+
+bool prefix_characters_ok(std::string_view p) {
+    return std::all_of(p.begin(), p.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '/'; });
+}
+
+// "/v0", "/v0/x" and "/v0x" all start with /v0: none may be a route (the API, the chat and the Control UI
+// are the daemon's).
+bool reserved(std::string_view p) {
+    return p.starts_with("/v0") || p.starts_with("/chat") || p.starts_with("/config");
+}
+
+} // namespace
+
+route_list parse_routes(const nlohmann::json& mappings, const std::vector<std::uint16_t>& own_ports,
+                        const char* path_key) {
+    route_list out;
+    if (mappings.is_null())
+        return out;
+    if (!mappings.is_array())
+        refuse("mappings must be an array");
+    if (mappings.size() > max_routes)
+        refuse(fmt::format("At most {} path routes", max_routes));
+    for (const auto& m : mappings) {
+        if (!m.is_object())
+            refuse("Each mapping must be an object");
+        auto port = m.find("port");
+        if (port == m.end() || !port->is_number_integer())
+            refuse("port must be an integer");
+        auto p = port->get<long long>();
+        if (p < 1025 || p > 65535)
+            refuse("port must be between 1025 and 65535");
+        if (std::find(own_ports.begin(), own_ports.end(), p) != own_ports.end())
+            refuse(fmt::format("port {} is the gateway's own", p));
+        auto path = m.find(path_key);
+        if (path == m.end() || !path->is_string())
+            refuse(fmt::format("{} must be a string", path_key));
+        std::string prefix = path->get<std::string>();
+        if (!prefix.starts_with("/"))
+            refuse(fmt::format("{} must start with /", path_key));
+        if (!prefix_characters_ok(prefix))
+            refuse(fmt::format("{} may hold only letters, digits, '-', '_' and '/'", path_key));
+        if (reserved(prefix))
+            refuse(fmt::format("{} must not start with /v0, /chat or /config", path_key));
+        while (prefix.size() > 1 && prefix.back() == '/')
+            prefix.pop_back();
+        bool protect = true;
+        if (auto pr = m.find("protected"); pr != m.end() && !pr->is_null()) {
+            if (!pr->is_boolean())
+                refuse("protected must be a boolean");
+            protect = pr->get<bool>();
+        }
+        if (std::any_of(out.begin(), out.end(), [&](const path_route& r) { return r.prefix == prefix; }))
+            refuse(fmt::format("{} '{}' is given twice", path_key, prefix));
+        out.push_back({static_cast<std::uint16_t>(p), std::move(prefix), protect});
+    }
+    return out;
+}
+
+nlohmann::json to_json(const route_list& routes) {
+    auto a = nlohmann::json::array();
+    for (const auto& r : routes)
+        a.push_back({{"port", r.port}, {"pathPrefix", r.prefix}, {"protected", r.protect}});
+    return a;
+}
+
+const path_route* longest_match(const route_list& routes, std::string_view path) {
+    const path_route* best = nullptr;
+    for (const auto& r : routes) {
+        const std::string& p = r.prefix;
+        bool matches =
+            p == "/" || (path.starts_with(p) && (path.size() == p.size() || path[p.size()] == '/'));
+        if (matches && (!best || p.size() > best->prefix.size()))
+            best = &r;
+    }
+    return best;
+}
+
+path_routes::path_routes(std::string file)
+    : file_(std::move(file))
+    , current_(std::make_shared<route_list>()) {}
+
+bool path_routes::read_stored() {
+    auto text = fs_util::read_file(file_);
+    if (!text)
+        return false;
+    route_list list;
+    try {
+        list = parse_routes(nlohmann::json::parse(*text).at("mappings"), own_ports_);
+    } catch (const std::exception& e) {
+        log::warn("path routes: {} cannot be used ({}); serving no routes until it is fixed", file_,
+                  e.what());
+    }
+    std::lock_guard lock(mutex_);
+    current_ = std::make_shared<route_list>(std::move(list));
+    return true;
+}
+
+void path_routes::load(const std::string& manifest_routes) {
+    if (read_stored() || manifest_routes.empty())
+        return;
+    try {
+        replace(parse_routes(nlohmann::json::parse(manifest_routes), own_ports_, "path"));
+        log::info("path routes: {} seeded from the manifest", current()->size());
+    } catch (const std::exception& e) {
+        log::warn("path routes: the manifest's routes cannot be used ({})", e.what());
+    }
+}
+
+void path_routes::reload() {
+    read_stored();
+}
+
+std::shared_ptr<const route_list> path_routes::current() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+}
+
+void path_routes::replace(route_list routes) {
+    std::lock_guard writing(write_mutex_);
+    fs_util::write_file_atomic(file_, nlohmann::json({{"mappings", to_json(routes)}}).dump(2) + "\n", 0600);
+    auto next = std::make_shared<route_list>(std::move(routes));
+    std::lock_guard lock(mutex_);
+    current_ = std::move(next);
+}
+
+} // namespace ag::proxy

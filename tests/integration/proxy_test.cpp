@@ -1,0 +1,347 @@
+// The front door (docs/api.md §3, §10, §11): path routes and what the proxy passes on, against a real
+// HTTP/1.1 service on loopback (tests/support/upstream.py) and the real daemon.
+#include "support/engine_helpers.hpp"
+#include "support/shell.hpp"
+#include "support/upstream.hpp"
+#include "support/ws_client.hpp"
+
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+using test::gateway;
+using test::upstream_service;
+
+namespace {
+
+const std::string token = gateway::token;
+
+using mapping_list = std::vector<nlohmann::json>;
+
+nlohmann::json put_routes(const gateway& d, const mapping_list& mappings) {
+    nlohmann::json body;
+    body["mappings"] = mappings;
+    auto r = d.request("PUT", d.api("/port-forwarding"), body.dump(), {{"Content-Type", "application/json"}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.json();
+}
+
+nlohmann::json route(int port, const std::string& prefix, bool protect = true) {
+    return {{"port", port}, {"pathPrefix", prefix}, {"protected", protect}};
+}
+
+// What the service saw of a request it echoed.
+struct seen {
+    nlohmann::json j;
+    std::string header(const std::string& name) const {
+        std::string out;
+        for (const auto& h : j["headers"])
+            if (strcasecmp(h[0].get<std::string>().c_str(), name.c_str()) == 0)
+                out += (out.empty() ? "" : "|") + h[1].get<std::string>();
+        return out;
+    }
+};
+
+// Reads from `fd` until `needle` arrived or `limit` passed; everything read so far.
+std::string read_until(int fd, const std::string& needle, std::chrono::milliseconds limit) {
+    std::string got;
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (got.find(needle) == std::string::npos) {
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            break;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+            break;
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+}
+
+long peak_rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with("VmHWM:"))
+            return std::stol(line.substr(6));
+    return -1;
+}
+
+} // namespace
+
+TEST_CASE("path routes: the rules of docs/api.md §11, null as no routes, stored across a restart") {
+    test::temp_dir root;
+    auto refused = [](const gateway& d, const mapping_list& mappings) {
+        nlohmann::json body;
+        body["mappings"] = mappings;
+        auto r = d.request("PUT", d.api("/port-forwarding"), body.dump());
+        CHECK(r.status == 400);
+        return r.json()["error"].get<std::string>();
+    };
+    {
+        gateway d({}, root.path);
+        CHECK(d.get(d.api("/port-forwarding")).json()["mappings"] == nlohmann::json::array());
+        mapping_list eleven;
+        for (int i = 0; i < 11; ++i)
+            eleven.push_back(route(3000 + i, "/r" + std::to_string(i)));
+        CHECK(refused(d, eleven).find("At most 10") != std::string::npos);
+        CHECK(refused(d, {route(80, "/a")}).find("1025") != std::string::npos);
+        CHECK(refused(d, {route(70000, "/a")}).find("1025") != std::string::npos);
+        CHECK(refused(d, {route(d.port(), "/a")}).find("own") != std::string::npos);
+        CHECK(refused(d, {route(3000, "app")}).find("start with /") != std::string::npos);
+        CHECK(refused(d, {route(3000, "/a.b")}).find("letters") != std::string::npos);
+        CHECK(refused(d, {route(3000, "/v0x")}).find("/v0") != std::string::npos);
+        CHECK(refused(d, {route(3000, "/chat")}).find("/chat") != std::string::npos);
+        CHECK(refused(d, {route(3000, "/config/x")}).find("/config") != std::string::npos);
+        CHECK(refused(d, {{{"port", 3000}, {"pathPrefix", "/a"}, {"protected", "yes"}}}).find("protected") !=
+              std::string::npos);
+        CHECK(d.request("PUT", d.api("/port-forwarding"), "{}").status == 400);
+        // A refused PUT changed nothing.
+        CHECK(d.get(d.api("/port-forwarding")).json()["mappings"] == nlohmann::json::array());
+
+        auto ok = put_routes(d, {{{"port", 3000}, {"pathPrefix", "/app/"}}, route(3001, "/", false)});
+        CHECK(ok["success"] == true);
+        CHECK(ok["mappings"][0] == route(3000, "/app")); // protected by default, trailing slash dropped
+        CHECK(d.get(d.api("")).json()["portForwarding"] == ok["mappings"]);
+    }
+    {
+        gateway d({}, root.path); // stored under STATE
+        auto listed = d.get(d.api("/port-forwarding")).json()["mappings"];
+        CHECK(listed.size() == 2);
+        // What the product's CLI sends to clear the list.
+        CHECK(d.request("PUT", d.api("/port-forwarding"), R"({"mappings":null})").json()["mappings"] ==
+              nlohmann::json::array());
+        CHECK(d.get(d.api("/port-forwarding")).json()["mappings"] == nlohmann::json::array());
+    }
+}
+
+TEST_CASE("path routes: seeded from the manifest's routes at the first start only") {
+    test::temp_dir root;
+    test::put(
+        root.path + "/workspace/manifest.json",
+        R"({"version":1,"routes":[{"port":4000,"path":"/web","protected":false},{"port":4001,"path":"/"}]})");
+    {
+        gateway d({}, root.path);
+        auto listed = d.get(d.api("/port-forwarding")).json()["mappings"];
+        REQUIRE(listed.size() == 2);
+        CHECK(listed[0] == route(4000, "/web", false));
+        CHECK(listed[1] == route(4001, "/", true));
+        put_routes(d, {});
+    }
+    gateway again({}, root.path); // the stored (empty) list wins over the manifest from now on
+    CHECK(again.get(again.api("/port-forwarding")).json()["mappings"] == nlohmann::json::array());
+}
+
+TEST_CASE("proxy: longest prefix wins, the path is kept, protected routes need the token") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false), route(app.port(), "/app")});
+
+    auto open = d.request("GET", "/apple/echo?x=1", {}, {}, false); // "/app" does not match "/apple"
+    REQUIRE(open.status == 200);
+    CHECK(open.json()["target"] == "/apple/echo?x=1");
+    CHECK(d.request("GET", "/app/echo", {}, {}, false).status == 401);
+    CHECK(d.request("GET", "/app", {}, {}, false).status == 401);
+    auto in = d.request("GET", "/app/deep/echo");
+    REQUIRE(in.status == 200);
+    CHECK(in.json()["target"] == "/app/deep/echo");
+    // A path that means another once normalised does not reach any service.
+    CHECK(d.request("GET", "/public/../app/echo", {}, {}, false).status == 400);
+    CHECK(d.request("GET", "/public/%2e%2e/app/echo", {}, {}, false).status == 400);
+    // The API stays the daemon's.
+    CHECK(d.get(d.api("")).status == 200);
+    CHECK(d.request("GET", "/v0/nothing", {}, {}, false).status == 401);
+}
+
+TEST_CASE("proxy: the token never reaches the service, in any carrier; the app's own credentials do") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/app")});
+    auto check_clean = [&](const test::http_result& r) {
+        REQUIRE(r.status == 200);
+        CHECK(r.body.find(token) == std::string::npos);
+        return seen{r.json()};
+    };
+    auto basic = "Basic " + test::sh("printf 'x:" + token + "' | base64 -w0");
+    check_clean(d.request("GET", "/app/echo", {}, {{"Authorization", "Bearer " + token}}, false));
+    check_clean(d.request("GET", "/app/echo", {}, {{"Authorization", basic}}, false));
+    auto q = check_clean(d.request("GET", "/app/echo?a=1&token=" + token + "&b=2", {}, {}, false));
+    CHECK(q.j["target"] == "/app/echo?a=1&b=2");
+    auto c = check_clean(
+        d.request("GET", "/app/echo", {}, {{"Cookie", "theme=dark; gw_token=" + token + "; sid=9"}}, false));
+    CHECK(c.header("Cookie") == "theme=dark; sid=9");
+    // The app's own Authorization and cookies pass while our cookie authenticates.
+    auto own =
+        check_clean(d.request("GET", "/app/echo", {},
+                              {{"Cookie", "gw_token=" + token}, {"Authorization", "Bearer app-own"}}, false));
+    CHECK(own.header("Authorization") == "Bearer app-own");
+    CHECK(own.header("Cookie").empty());
+}
+
+TEST_CASE("proxy: hop-by-hop fields stay behind; X-Forwarded-* say who asked") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/app", false)});
+    auto r = d.request("GET", "/app/echo", {},
+                       {{"Connection", "keep-alive, X-Hop"},
+                        {"X-Hop", "1"},
+                        {"Keep-Alive", "timeout=5"},
+                        {"TE", "trailers"},
+                        {"Proxy-Authorization", "Basic eDp5"},
+                        {"X-Forwarded-For", "203.0.113.7"},
+                        {"X-Custom", "kept"}},
+                       false);
+    REQUIRE(r.status == 200);
+    seen s{r.json()};
+    for (const char* gone : {"Connection", "X-Hop", "Keep-Alive", "TE", "Proxy-Authorization"})
+        CHECK_MESSAGE(s.header(gone).empty(), gone);
+    CHECK(s.header("X-Custom") == "kept");
+    CHECK(s.header("X-Forwarded-For") == "127.0.0.1"); // an untrusted client's own claim is not passed on
+    CHECK(s.header("X-Forwarded-Proto") == "http");
+    CHECK(s.header("X-Forwarded-Host") == s.header("Host"));
+    CHECK(r.header("set-cookie") == "app_session=s1; Path=/"); // the app's answer headers come back
+}
+
+TEST_CASE("proxy: chunked answers keep their trailers; SSE events arrive as the service writes them") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false)});
+    auto chunked = d.raw("GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(chunked.find("Transfer-Encoding: chunked") != std::string::npos);
+    CHECK(chunked.find("one,") != std::string::npos);
+    CHECK(chunked.find("three\r\n0\r\nX-Checksum: abc\r\n\r\n") != std::string::npos);
+
+    int fd = test::connect_loopback(d.port());
+    REQUIRE(fd >= 0);
+    std::string req = "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
+    // The first event comes through while the service still holds the second back.
+    auto first = read_until(fd, "data: first", std::chrono::seconds(10));
+    CHECK(first.find("text/event-stream") != std::string::npos);
+    CHECK(first.find("data: first") != std::string::npos);
+    CHECK(first.find("data: second") == std::string::npos);
+    CHECK(d.request("GET", "/release", {}, {}, false).status == 200);
+    CHECK(read_until(fd, "data: second", std::chrono::seconds(10)).find("data: second") != std::string::npos);
+    ::close(fd);
+
+    auto until_close = d.raw("GET /close-delimited HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(until_close.find("until the end") != std::string::npos);
+}
+
+TEST_CASE("proxy: nothing listening 502, silence 504, a service that dies mid-answer is never complete") {
+    upstream_service app;
+    gateway d({"--upstream-timeout", "1"});
+    int closed_port = 0;
+    {
+        upstream_service gone; // a port that was just free and is free again
+        closed_port = gone.port();
+    }
+    put_routes(d, {route(closed_port, "/none", false), route(app.port(), "/", false)});
+    auto none = d.request("GET", "/none/echo", {}, {}, false);
+    CHECK(none.status == 502);
+    CHECK(none.body == R"({"error":"Upstream unavailable"})");
+    auto silent = d.request("GET", "/silent", {}, {}, false);
+    CHECK(silent.status == 504);
+    CHECK(d.request("GET", "/huge-headers", {}, {}, false).status == 502);
+    // curl says whether the body was whole: 18 (partial file) or 56 (receive failure), never 0.
+    auto url = "http://127.0.0.1:" + std::to_string(d.port());
+    CHECK(test::sh("curl -s -o /dev/null -m 10 " + url + "/die; echo $?") != "0");
+    CHECK(test::sh("curl -s -o /dev/null -m 10 " + url + "/die-chunked; echo $?") != "0");
+    CHECK(test::sh("curl -s -o /dev/null -m 10 " + url + "/echo; echo $?") == "0");
+}
+
+TEST_CASE("proxy: keep-alive connections to a service are reused") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false)});
+    auto before = d.request("GET", "/connections", {}, {}, false).json()["accepted"].get<int>();
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(d.request("GET", "/echo", {}, {}, false).status == 200);
+    auto after = d.request("GET", "/connections", {}, {}, false).json()["accepted"].get<int>();
+    // Each request comes on a new client connection and may land on either I/O thread: one upstream
+    // connection per thread, not one per request.
+    CHECK(after - before <= 3);
+}
+
+TEST_CASE("proxy: a 100 MiB upload with Expect: 100-continue streams through in bounded memory") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/up", false)});
+    test::temp_dir tmp;
+    test::sh("head -c 104857600 /dev/urandom > " + tmp.path + "/big");
+    auto expect = test::sh("sha256sum " + tmp.path + "/big | cut -c1-64");
+    auto out = test::sh("curl -s -m 120 -H 'Expect: 100-continue' --data-binary @" + tmp.path +
+                        "/big http://127.0.0.1:" + std::to_string(d.port()) + "/up/echo");
+    auto j = nlohmann::json::parse(out);
+    CHECK(j["bodyLength"] == 104857600);
+    CHECK(j["bodySha256"] == expect);
+    long peak = peak_rss_kib(d.pid());
+    MESSAGE("daemon peak RSS after a 100 MiB proxied upload: " << peak / 1024 << " MiB");
+#ifndef __SANITIZE_ADDRESS__
+    CHECK(peak < 64 * 1024); // the body is never held whole (ASan's shadow memory would not fit this bound)
+#endif
+}
+
+TEST_CASE("proxy: WebSocket upgrades are tunnelled; close codes pass both ways; a dropped service is 1011") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/app")});
+    CHECK(test::ws_upgrade_status(d.port(), "/app/ws") == 401);
+    {
+        test::ws_client ws(d.port(), "/app/ws?token=" + token);
+        REQUIRE(ws.send("hello through"));
+        CHECK(ws.read() == "hello through");
+        std::string big(100000, 'z');
+        REQUIRE(ws.send(big.substr(0, 60000)));
+        CHECK(ws.read()->size() == 60000);
+        ws.send_close(4001, "done here");
+        CHECK(ws.close_code() == 4001);
+        CHECK(ws.close_reason() == "done here");
+    }
+    test::ws_client dying(d.port(), "/app/ws-die?token=" + token);
+    CHECK(dying.read() == "bye");
+    CHECK_FALSE(dying.read());
+    CHECK(dying.close_code() == 1011);
+}
+
+TEST_CASE("chat and Control UI: /chat and / upgrades and /config go to --engine-url, protected") {
+    upstream_service engine;
+    auto engine_url = "http://127.0.0.1:" + std::to_string(engine.port());
+    gateway d({"--engine-url", engine_url});
+    for (const char* path : {"/chat", "/"}) {
+        CHECK(test::ws_upgrade_status(d.port(), path) == 401);
+        test::ws_client ws(d.port(), std::string(path) + "?token=" + token);
+        REQUIRE(ws.send("{\"type\":\"req\"}"));
+        CHECK(ws.read() == "{\"type\":\"req\"}");
+        ws.send_close(1000, "bye");
+        CHECK(ws.close_code() == 1000);
+    }
+    CHECK(d.request("GET", "/config/echo", {}, {}, false).status == 401);
+    auto ui = d.request("GET", "/config/echo");
+    REQUIRE(ui.status == 200);
+    CHECK(ui.json()["target"] == "/config/echo");
+    // A plain GET of / is no chat: with no route there, 404.
+    CHECK(d.request("GET", "/", {}, {}, false).status == 404);
+
+    int closed_port = 0;
+    {
+        upstream_service gone;
+        closed_port = gone.port();
+    }
+    gateway down({"--engine-url", "http://127.0.0.1:" + std::to_string(closed_port)});
+    CHECK(test::ws_upgrade_status(down.port(), "/chat?token=" + token) == 502);
+    gateway without;
+    CHECK(test::ws_upgrade_status(without.port(), "/chat?token=" + token) == 404);
+    CHECK(without.request("GET", "/config/").status == 404);
+}
