@@ -33,7 +33,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t upstream_header_limit = 64 * 1024;
 constexpr std::size_t body_piece = 64 * 1024;
-constexpr std::size_t tunnel_piece = 4 * 1024; // per direction: a tunnel stays small (docs/api.md §11)
+constexpr std::size_t tunnel_piece = 4 * 1024; // client to service; a tunnel stays small (docs/api.md §11)
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) and the ones this proxy writes itself.
 bool dropped_on_the_way(std::string_view name) {
@@ -272,6 +272,7 @@ struct exchange {
     asio::awaitable<bool> pump_request_body() {
         std::string piece(body_piece, '\0');
         const bool chunked = x.parser.chunked();
+        x.buffer.reserve(body_piece); // room to read more than 512 bytes at a time
         while (!x.parser.is_done()) {
             x.parser.get().body().data = piece.data();
             x.parser.get().body().size = piece.size();
@@ -323,7 +324,6 @@ struct exchange {
             [&client_side](const std::exception_ptr&) { client_side.finish(); });
 
         frame_edges edges;
-        std::string piece(tunnel_piece, '\0');
         auto send = [&](const char* data, std::size_t n) -> asio::awaitable<bool> {
             edges.feed(reinterpret_cast<const unsigned char*>(data), n);
             auto [ec, wn] = co_await asio::async_write(x.client, asio::buffer(data, n), use_tuple);
@@ -337,11 +337,22 @@ struct exchange {
             client_ok = co_await send(first.data(), first.size());
         }
         up_buffer.shrink_to_fit();
+        // Idle tunnels hold no buffer on this side: wait until the service has something, read it into this
+        // thread's scratch buffer without blocking, and keep a copy only while it is being written.
+        up.non_blocking(true);
+        thread_local std::array<char, 16 * 1024> scratch;
         while (client_ok) {
-            auto [ec, n] = co_await up.async_read_some(asio::buffer(piece), use_tuple);
+            auto [wec] = co_await up.async_wait(tcp::socket::wait_read, use_tuple);
+            if (wec)
+                break;
+            boost::system::error_code ec;
+            std::size_t n = up.read_some(asio::buffer(scratch), ec);
+            if (ec == asio::error::would_block)
+                continue;
             if (ec)
                 break;
-            client_ok = co_await send(piece.data(), n);
+            std::string pending(scratch.data(), n);
+            client_ok = co_await send(pending.data(), pending.size());
         }
         boost::system::error_code ignored;
         if (client_ok && !edges.close_seen() && edges.between_frames() && !client_side.finished) {
@@ -377,7 +388,8 @@ connection_pool::~connection_pool() {
     clear();
 }
 
-std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, const tcp::endpoint& to) {
+std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, const tcp::endpoint& to,
+                                                 bool check_open) {
     std::lock_guard lock(mutex_);
     auto it = idle_.find({ctx, to});
     if (it == idle_.end())
@@ -387,7 +399,7 @@ std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, c
     while (!list.empty()) {
         idle c = std::move(list.back());
         list.pop_back();
-        if (now - c.since < max_idle && !stale(c.socket))
+        if (now - c.since < max_idle && !(check_open && stale(c.socket)))
             return std::move(c.socket);
     }
     return std::nullopt;
@@ -437,11 +449,12 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
     const bool upgrade = beast::websocket::is_upgrade(req);
     const bool head_request = req.method() == http::verb::head;
     const bool has_body = !x.parser.is_done();
-    const std::string head = request_head(x, tokens, upgrade);
+    std::string head = request_head(x, tokens, upgrade);
 
     // A pooled connection the service closed meanwhile fails before any answer: a request that has not
     // sent a body byte is then sent once more on a new connection.
-    std::optional<tcp::socket> reused = upgrade ? std::nullopt : pool.take(ctx, to.endpoint);
+    std::optional<tcp::socket> reused =
+        upgrade ? std::nullopt : pool.take(ctx, to.endpoint, /*check_open=*/!x.parser.is_done());
     for (int attempt = 0;; ++attempt) {
         const bool fresh = !reused;
         exchange xc(x, options, fresh ? tcp::socket(ex) : std::move(*reused));
@@ -539,6 +552,9 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
         if (upgrade && status == 101) {
             if (!co_await xc.to_client(response_head(*rp, x, framing::none, true)))
                 co_return pass_result{pass_outcome::reset, std::nullopt};
+            // A tunnel may stay open for hours: what only the handshake needed goes first.
+            rp.reset();
+            std::string().swap(head);
             co_await xc.tunnel();
             co_return pass_result{pass_outcome::taken, std::nullopt};
         }
@@ -564,6 +580,42 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             out_head.insert(out_head.size() - 2,
                             fmt::format("Content-Length: {}\r\n", *rp->content_length()));
         }
+        if (how == framing::length) {
+            // A sized body goes by itself, past the parser: what came with the head leaves in the same write
+            // as the head (one system call for a small answer), the rest straight from the socket.
+            std::uint64_t left = *rp->content_length();
+            auto first = static_cast<std::size_t>(std::min<std::uint64_t>(left, xc.up_buffer.size()));
+            std::array<asio::const_buffer, 2> parts{asio::buffer(out_head),
+                                                    asio::buffer(xc.up_buffer.data().data(), first)};
+            xc.expire();
+            auto [wec, wn] = co_await asio::async_write(x.client, parts, use_tuple);
+            xc.up_buffer.consume(first);
+            left -= first;
+            std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(left, body_piece)), '\0');
+            while (!wec && left > 0) {
+                xc.expire();
+                auto [rec, n] = co_await xc.up.async_read_some(
+                    asio::buffer(piece.data(),
+                                 static_cast<std::size_t>(std::min<std::uint64_t>(left, piece.size()))),
+                    use_tuple);
+                if (rec) {
+                    log::debug("proxy: {}: answer cut short: {}", to.endpoint.port(), rec.message());
+                    break;
+                }
+                left -= n;
+                wec = (co_await xc.to_client({piece.data(), n})) ? boost::system::error_code{}
+                                                                 : asio::error::broken_pipe;
+            }
+            co_await settle_body();
+            if (wec || left > 0)
+                co_return pass_result{pass_outcome::reset, std::nullopt};
+            x.bytes = *rp->content_length();
+            const bool request_whole = !has_body || (body_ok && x.parser.is_done());
+            if (rp->keep_alive() && request_whole && !xc.timed_out && xc.up_buffer.size() == 0)
+                pool.give_back(ctx, to.endpoint, std::move(xc.up));
+            co_return pass_result{
+                keep_alive && request_whole ? pass_outcome::keep_alive : pass_outcome::close, std::nullopt};
+        }
         if (!co_await xc.to_client(out_head)) {
             co_await settle_body();
             co_return pass_result{pass_outcome::reset, std::nullopt};
@@ -572,6 +624,10 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
 
         // The body as it comes: Server-Sent Events and long polls reach the client when the service writes.
         const std::size_t fields_in_head = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
+        // Beast reads what the buffer has room for (at least 512 bytes): without room, a body comes 512 bytes
+        // a system call.
+        if (!rp->is_done())
+            xc.up_buffer.reserve(body_piece);
         std::string piece;
         bool complete = true;
         while (!rp->is_done()) {

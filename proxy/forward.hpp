@@ -34,8 +34,10 @@ public:
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
     ~connection_pool();
-    std::optional<boost::asio::ip::tcp::socket> take(boost::asio::execution_context* ctx,
-                                                     const boost::asio::ip::tcp::endpoint& to);
+    // `check_open`: costs a system call to see whether the service closed it meanwhile; worth it only for a
+    // request with a body (one without is simply sent again on a new connection when that happens).
+    std::optional<boost::asio::ip::tcp::socket>
+    take(boost::asio::execution_context* ctx, const boost::asio::ip::tcp::endpoint& to, bool check_open);
     void give_back(boost::asio::execution_context* ctx, const boost::asio::ip::tcp::endpoint& to,
                    boost::asio::ip::tcp::socket s);
     // Closes every idle connection (at stop, before the I/O contexts go).
