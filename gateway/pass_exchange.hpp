@@ -23,9 +23,9 @@ struct pass_exchange {
     connection_handle& conn;
     pass_target target;
     const std::string& client_address; // the client (docs/api.md §4: the peer, or a trusted proxy's word)
-    bool peer_trusted;                 // the TCP peer is a --trusted-proxy: its X-Forwarded-* are kept
-    bool secure;                       // TLS, or a trusted proxy's X-Forwarded-Proto: https
-    bool keep_alive;                   // the client asked for it and the server is not stopping
+    bool peer_trusted = false;         // the TCP peer is a --trusted-proxy: its X-Forwarded-* are kept
+    bool secure = false;               // TLS, or a trusted proxy's X-Forwarded-Proto: https
+    bool keep_alive = false;           // the client asked for it and the server is not stopping
     const std::vector<std::pair<std::string, std::string>>& extra; // added to the answer (Set-Cookie)
     // Filled in for the access log.
     unsigned status = 0;
