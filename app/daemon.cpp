@@ -20,6 +20,7 @@
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
 #include "proxy/agent_front_door.hpp"
+#include "proxy/domains.hpp"
 #include "proxy/path_routes.hpp"
 #include "snapshots/service.hpp"
 #include "util/atomic_file.hpp"
@@ -117,7 +118,8 @@ struct daemon::parts {
         , skills(c.workspace)
         , created_at(load_created_at(c.state_dir))
         , routes(c.state_dir + "/port-forwarding.json")
-        , door(c, routes, t) {
+        , names(c.state_dir, c.base_domain)
+        , door(c, routes, names, t) {
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -136,6 +138,7 @@ struct daemon::parts {
             tokens.reload(true);
             manifest.reload();
             routes.reload();
+            names.load();
         });
     }
     ~parts() { log::set_tap(nullptr, nullptr); }
@@ -152,6 +155,7 @@ struct daemon::parts {
         git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate}.add_to(r);
         snapshot_routes{cfg, snapshots, pool, workspace_gate}.add_to(r);
         port_forwarding_routes{routes, pool}.add_to(r);
+        domain_routes{names, pool}.add_to(r);
     }
 
     // In start order; the server stops them in reverse.
@@ -235,6 +239,7 @@ struct daemon::parts {
     skills::catalog skills;
     std::string created_at;
     proxy::path_routes routes;
+    proxy::domains names;
     proxy::agent_front_door door;
     std::atomic<int> execs_running{0};
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
@@ -253,7 +258,9 @@ std::vector<std::string> daemon::bind() {
     for (const auto& b : bound)
         if (!b.starts_with("unix:"))
             ports.push_back(static_cast<std::uint16_t>(std::stoul(b.substr(b.rfind(':') + 1))));
-    parts_->routes.set_own_ports(std::move(ports));
+    parts_->routes.set_own_ports(ports);
+    parts_->names.set_own_ports(std::move(ports));
+    parts_->names.load();
     parts_->routes.load(parts_->manifest.current()->routes_json);
     return bound;
 }

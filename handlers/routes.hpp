@@ -36,7 +36,8 @@ class catalog;
 }
 namespace proxy {
 class path_routes;
-}
+class domains;
+} // namespace proxy
 
 // docs/api.md §6: the agent, engine restart, scripts retry, whoami.
 struct agent_routes {
@@ -99,6 +100,13 @@ struct git_routes {
 // docs/api.md §11: the path routes.
 struct port_forwarding_routes {
     proxy::path_routes& routes;
+    blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §11: the domains.
+struct domain_routes {
+    proxy::domains& domains;
     blocking_pool& pool;
     void add_to(router& r) const;
 };

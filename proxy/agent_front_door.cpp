@@ -2,6 +2,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/pass_exchange.hpp"
+#include "proxy/domains.hpp"
 #include "proxy/path_routes.hpp"
 #include "upstream/client.hpp"
 
@@ -28,16 +29,20 @@ upstream resolve_engine(const std::string& url) {
 
 } // namespace
 
-agent_front_door::agent_front_door(const config& cfg, path_routes& routes, const auth::token_store& tokens)
+agent_front_door::agent_front_door(const config& cfg, path_routes& routes, domains& names,
+                                   const auth::token_store& tokens)
     : routes_(routes)
+    , domains_(names)
     , tokens_(tokens)
     , options_{std::chrono::seconds(cfg.upstream_timeout)} {
     if (cfg.engine_url)
         engine_ = resolve_engine(*cfg.engine_url);
 }
 
-std::optional<pass_target> agent_front_door::by_host(std::string_view) const {
-    return std::nullopt; // domains (docs/api.md §11) are not served yet
+std::optional<pass_target> agent_front_door::by_host(std::string_view host) const {
+    if (auto d = domains_.by_host(host))
+        return pass_target{d->target_port, d->protect};
+    return std::nullopt;
 }
 
 std::optional<pass_target> agent_front_door::by_path(std::string_view path, bool upgrade) const {

@@ -17,11 +17,12 @@ class token_store;
 namespace ag::proxy {
 
 class path_routes;
+class domains;
 
 class agent_front_door final : public front_door, public service {
 public:
     // Resolves --engine-url once (throws usage_error when it does not resolve).
-    agent_front_door(const config& cfg, path_routes& routes, const auth::token_store& tokens);
+    agent_front_door(const config& cfg, path_routes& routes, domains& names, const auth::token_store& tokens);
 
     std::optional<pass_target> by_host(std::string_view host) const override;
     std::optional<pass_target> by_path(std::string_view path, bool upgrade) const override;
@@ -34,6 +35,7 @@ public:
 private:
     static constexpr std::uint32_t engine_upstream = 0; // other upstream names are local ports
     path_routes& routes_;
+    domains& domains_;
     const auth::token_store& tokens_;
     std::optional<upstream> engine_;
     forward_options options_;

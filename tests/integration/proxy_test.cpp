@@ -345,3 +345,109 @@ TEST_CASE("chat and Control UI: /chat and / upgrades and /config go to --engine-
     CHECK(test::ws_upgrade_status(without.port(), "/chat?token=" + token) == 404);
     CHECK(without.request("GET", "/config/").status == 404);
 }
+
+namespace {
+
+// dnsmasq from Debian on 127.0.0.77:53 answering one TXT record; a daemon started in a mount namespace of its
+// own sees a resolv.conf naming it (the machine's resolver configuration is not touched).
+struct dns_server {
+    std::string pid_file;
+    dns_server(const std::string& dir, const std::string& name, const std::string& txt)
+        : pid_file(dir + "/dnsmasq.pid") {
+        auto out = test::sh("dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces "
+                            "--listen-address=127.0.0.77 --port=53 --pid-file=" +
+                            pid_file + " --txt-record=" + name + ",'" + txt + "'; echo rc=$?");
+        REQUIRE_MESSAGE(out.ends_with("rc=0"), out); // dnsmasq returns once it is bound
+    }
+    ~dns_server() {
+        test::sh("kill $(cat " + pid_file + ") 2>/dev/null; while kill -0 $(cat " + pid_file +
+                 ") 2>/dev/null; do sleep 0.05; done");
+    }
+};
+
+nlohmann::json json_post(const gateway& d, const std::string& target, const nlohmann::json& body, int want) {
+    auto r = d.request("POST", d.api(target), body.dump(), {{"Content-Type", "application/json"}});
+    CHECK_MESSAGE(r.status == want, r.body);
+    return r.json();
+}
+
+} // namespace
+
+TEST_CASE("domains: the table's rules, Host routing, a stable challenge, verification through real DNS") {
+    if (::geteuid() != 0 || test::sh("command -v dnsmasq").empty()) {
+        MESSAGE("skipped: needs root (a mount namespace, port 53) and dnsmasq (scripts/install-deps has it)");
+        return;
+    }
+    test::temp_dir dir;
+    test::write_file(dir.path + "/resolv.conf", "nameserver 127.0.0.77\noptions timeout:1 attempts:2\n");
+    std::vector<std::string> in_own_resolver{
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind " + dir.path + "/resolv.conf /etc/resolv.conf && exec \"$@\"",
+        "sh"};
+    upstream_service app;
+    gateway d({"--base-domain", "agents.example"}, {}, in_own_resolver);
+    auto via = [&](const std::string& host, const std::string& target, bool auth) {
+        return d.request("GET", target, {}, {{"Host", host}}, auth);
+    };
+
+    auto shop =
+        json_post(d, "/domains", {{"customDomain", "Shop.Test"}, {"targetPort", app.port()}}, 200)["domain"];
+    CHECK(shop["customDomain"] == "shop.test");
+    CHECK(shop["subdomain"].is_null());
+    CHECK(shop["status"] == "pending");
+    CHECK(shop["protected"] == true);
+    json_post(d, "/domains", {{"customDomain", "shop.test"}, {"targetPort", app.port()}}, 409);
+    json_post(d, "/domains", {{"customDomain", "a.test"}, {"subdomain", "a"}, {"targetPort", app.port()}},
+              400);
+    json_post(d, "/domains", {{"targetPort", app.port()}}, 400);
+    json_post(d, "/domains", {{"subdomain", "mypinata"}, {"targetPort", app.port()}}, 400);
+    json_post(d, "/domains", {{"subdomain", "x"}, {"targetPort", d.port()}}, 400);
+    auto sub =
+        json_post(d, "/domains", {{"subdomain", "web"}, {"targetPort", app.port()}, {"protected", false}},
+                  200)["domain"];
+    CHECK(sub["status"] == "active"); // nothing to prove under our own base domain
+    for (int i = 0; i < 3; ++i)
+        json_post(d, "/domains", {{"subdomain", "s" + std::to_string(i)}, {"targetPort", app.port()}}, 200);
+    json_post(d, "/domains", {{"subdomain", "sixth"}, {"targetPort", app.port()}}, 400); // at most 5
+    CHECK(d.get(d.api("/domains")).json()["domains"].size() == 5);
+
+    // A subdomain serves at once, whole path kept, even /v0 (the Host decides first).
+    auto web = via("web.agents.example", "/v0/anything?q=1", false);
+    REQUIRE(web.status == 200);
+    CHECK(web.json()["target"] == "/v0/anything?q=1");
+    // A custom domain serves only once verified.
+    CHECK(via("shop.test", "/echo", true).status == 404);
+
+    auto c1 = json_post(d, "/domains/challenge", {{"domain", "shop.test"}}, 200);
+    auto c2 = json_post(d, "/domains/challenge", {{"domain", "SHOP.test"}}, 200);
+    CHECK(c1["name"] == "_pinata-verify.shop.test");
+    CHECK(c1["value"] == c2["value"]);
+    const std::string id = shop["id"];
+    {
+        dns_server dns(dir.path, "_pinata-verify.shop.test", "not-the-value");
+        auto refused = json_post(d, "/domains/" + id + "/verify", nlohmann::json::object(), 400);
+        CHECK(refused["error"].get<std::string>().find("not-the-value") != std::string::npos);
+    }
+    CHECK(d.get(d.api("/domains")).json()["domains"][0]["status"] == "pending");
+    {
+        dns_server dns(dir.path, "_pinata-verify.shop.test", c1["value"].get<std::string>());
+        auto ok = json_post(d, "/domains/" + id + "/verify", nlohmann::json::object(), 200);
+        CHECK(ok["domain"]["status"] == "active");
+    }
+    CHECK(via("shop.test", "/echo", false).status == 401); // protected
+    auto served = via("shop.test:443", "/deep/echo", true);
+    REQUIRE(served.status == 200);
+    CHECK(served.json()["target"] == "/deep/echo");
+    CHECK(served.body.find(token) == std::string::npos);
+
+    auto put = d.request("PUT", d.api("/domains/" + id), R"({"protected":false})");
+    CHECK(put.status == 200);
+    CHECK(via("shop.test", "/echo", false).status == 200);
+    CHECK(d.request("PUT", d.api("/domains/" + id), R"({"customDomain":"other.test"})").status == 400);
+    CHECK(d.request("DELETE", d.api("/domains/" + id)).status == 200);
+    CHECK(d.request("DELETE", d.api("/domains/" + id)).status == 404);
+    CHECK(via("shop.test", "/echo", false).status == 404);
+}
