@@ -21,6 +21,7 @@
 #include "logs/journal.hpp"
 #include "proxy/agent_front_door.hpp"
 #include "proxy/domains.hpp"
+#include "proxy/engine_trust.hpp"
 #include "proxy/path_routes.hpp"
 #include "snapshots/service.hpp"
 #include "util/atomic_file.hpp"
@@ -128,6 +129,15 @@ struct daemon::parts {
         } catch (const git::error& e) {
             throw usage_error(fmt::format("--workspace '{}': {}", c.workspace, e.what()));
         }
+        // docs/api.md §10: before the engine starts, so it reads the addresses it must trust.
+        if (cfg.engine_config)
+            try {
+                proxy::trust_loopback_in_engine_config(*cfg.engine_config);
+            } catch (const std::exception& e) {
+                log::warn(
+                    "engine config {}: could not add the loopback addresses to gateway.trustedProxies: {}",
+                    *cfg.engine_config, e.what());
+            }
         if (!cfg.engine_log.empty())
             follower = std::make_unique<logs::file_follower>(hub, cfg.engine_log);
         log::set_tap(&tap_to_hub, &hub);

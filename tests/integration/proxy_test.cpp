@@ -451,3 +451,30 @@ TEST_CASE("domains: the table's rules, Host routing, a stable challenge, verific
     CHECK(d.request("DELETE", d.api("/domains/" + id)).status == 404);
     CHECK(via("shop.test", "/echo", false).status == 404);
 }
+
+TEST_CASE(
+    "engine config: an OpenClaw config gets the loopback addresses in gateway.trustedProxies at start") {
+    test::temp_dir root;
+    const std::string json = root.path + "/openclaw.json";
+    test::write_file(json,
+                     R"({"gateway":{"mode":"local","port":18790,"trustedProxies":["10.0.0.1"]},"x":1})");
+    {
+        gateway d({"--engine-config", json}, root.path);
+        auto cfg = nlohmann::json::parse(test::read_file(json));
+        CHECK(cfg["gateway"]["trustedProxies"] == nlohmann::json({"10.0.0.1", "127.0.0.1", "::1"}));
+        CHECK(cfg["gateway"]["port"] == 18790);
+        CHECK(cfg["x"] == 1);
+        CHECK(d.log().find("added 127.0.0.1, ::1 to gateway.trustedProxies") != std::string::npos);
+    }
+    {
+        gateway again({"--engine-config", json}, root.path); // nothing to add the second time
+        CHECK(again.log().find("trustedProxies") == std::string::npos);
+    }
+    // JSON5 with comments is left as the operator wrote it, with a warning.
+    const std::string json5 = root.path + "/openclaw.json5";
+    const std::string text = "// mine\n{\"gateway\":{\"mode\":\"local\"}}\n";
+    test::write_file(json5, text);
+    gateway lenient({"--engine-config", json5}, root.path);
+    CHECK(test::read_file(json5) == text);
+    CHECK(lenient.log().find("not strict JSON") != std::string::npos);
+}
