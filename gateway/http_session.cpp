@@ -321,8 +321,8 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
             const bool trusted = auth::is_trusted(remote, env.front.cfg.trusted_proxies);
             const bool seen_secure = secure || (trusted && text::iequals(in.forwarded_proto, "https"));
             http::request_parser<http::buffer_body> pass_parser(std::move(parser));
-            pass_exchange x{stream,  buffer,      pass_parser, conn,     *d.pass, d.req.remote_address,
-                            trusted, seen_secure, keep_alive,  d.headers};
+            pass_exchange x{stream, buffer,  pass_parser, conn,       *d.pass,  d.req.remote_address,
+                            remote, trusted, seen_secure, keep_alive, d.headers};
             pass_result passed = co_await env.front.door->pass(x);
             pass_outcome outcome = passed.outcome;
             if (passed.answer) {

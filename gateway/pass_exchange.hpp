@@ -23,6 +23,7 @@ struct pass_exchange {
     connection_handle& conn;
     pass_target target;
     const std::string& client_address; // the client (docs/api.md §4: the peer, or a trusted proxy's word)
+    const std::string& peer_address;   // who connected to us
     bool peer_trusted = false;         // the TCP peer is a --trusted-proxy: its X-Forwarded-* are kept
     bool secure = false;               // TLS, or a trusted proxy's X-Forwarded-Proto: https
     bool keep_alive = false;           // the client asked for it and the server is not stopping

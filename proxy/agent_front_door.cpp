@@ -34,7 +34,8 @@ agent_front_door::agent_front_door(const config& cfg, path_routes& routes, domai
     : routes_(routes)
     , domains_(names)
     , tokens_(tokens)
-    , options_{std::chrono::seconds(cfg.upstream_timeout)} {
+    , options_{std::chrono::seconds(cfg.upstream_timeout)}
+    , engine_options_{std::chrono::seconds(cfg.upstream_timeout), false} {
     if (cfg.engine_url)
         engine_ = resolve_engine(*cfg.engine_url);
 }
@@ -62,7 +63,7 @@ std::optional<pass_target> agent_front_door::by_path(std::string_view path, bool
 
 asio::awaitable<pass_result> agent_front_door::pass(pass_exchange& x) {
     if (x.target.upstream == engine_upstream)
-        co_return co_await forward(x, *engine_, pool_, tokens_, options_);
+        co_return co_await forward(x, *engine_, pool_, tokens_, engine_options_);
     upstream to{
         tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(x.target.upstream))};
     co_return co_await forward(x, to, pool_, tokens_, options_);

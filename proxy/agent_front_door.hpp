@@ -38,7 +38,8 @@ private:
     domains& domains_;
     const auth::token_store& tokens_;
     std::optional<upstream> engine_;
-    forward_options options_;
+    forward_options options_;        // path routes and domains
+    forward_options engine_options_; // the engine's chat and Control UI
     connection_pool pool_;
 };
 

@@ -64,7 +64,9 @@ void add_field(std::string& out, std::string_view name, std::string_view value) 
 }
 
 // The request head as the service gets it.
-std::string request_head(const pass_exchange& x, const auth::token_store& tokens, bool upgrade) {
+// `attribute`: whether X-Forwarded-* go on (see forward_options::attribute_local_clients).
+std::string request_head(const pass_exchange& x, const auth::token_store& tokens, bool upgrade,
+                         bool attribute) {
     const auto& req = x.parser.get();
     std::string out;
     out.reserve(512);
@@ -98,13 +100,16 @@ std::string request_head(const pass_exchange& x, const auth::token_store& tokens
         }
         add_field(out, name, f.value());
     }
-    // The client as this daemon saw it, after what trusted proxies before us said.
-    forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(x.client_address);
-    add_field(out, "X-Forwarded-For", forwarded_for);
-    add_field(out, "X-Forwarded-Proto",
-              x.secure ? "https" : (forwarded_proto.empty() ? "http" : forwarded_proto));
-    if (!host.empty())
-        add_field(out, "X-Forwarded-Host", host);
+    // What a trusted proxy before us said, then the peer that connected to us (nginx's
+    // $proxy_add_x_forwarded_for); from anyone else, only the peer.
+    if (attribute) {
+        forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(x.peer_address);
+        add_field(out, "X-Forwarded-For", forwarded_for);
+        add_field(out, "X-Forwarded-Proto",
+                  x.secure ? "https" : (forwarded_proto.empty() ? "http" : forwarded_proto));
+        if (!host.empty())
+            add_field(out, "X-Forwarded-Host", host);
+    }
     if (upgrade) {
         add_field(out, "Connection", "Upgrade");
         add_field(out, "Upgrade", req[http::field::upgrade]);
@@ -449,7 +454,9 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
     const bool upgrade = beast::websocket::is_upgrade(req);
     const bool head_request = req.method() == http::verb::head;
     const bool has_body = !x.parser.is_done();
-    std::string head = request_head(x, tokens, upgrade);
+    const bool local_client = x.client_address == "127.0.0.1" || x.client_address == "::1" ||
+                              x.client_address.starts_with("::ffff:127.") || x.client_address == "unix";
+    std::string head = request_head(x, tokens, upgrade, options.attribute_local_clients || !local_client);
 
     // A pooled connection the service closed meanwhile fails before any answer: a request that has not
     // sent a body byte is then sent once more on a new connection.

@@ -58,6 +58,10 @@ private:
 
 struct forward_options {
     std::chrono::seconds timeout{60}; // connect, first byte of the answer, and between reads
+    // Whether a client on this machine is still announced with X-Forwarded-*. OpenClaw trusts loopback as
+    // a proxy, so a forwarded address that is loopback too attributes the request to nobody and it refuses
+    // it (403 proxy_attribution_required): for the engine a local client goes as what it is, a direct one.
+    bool attribute_local_clients = true;
 };
 
 boost::asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, connection_pool& pool,

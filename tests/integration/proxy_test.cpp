@@ -211,6 +211,16 @@ TEST_CASE("proxy: hop-by-hop fields stay behind; X-Forwarded-* say who asked") {
     CHECK(s.header("X-Forwarded-Proto") == "http");
     CHECK(s.header("X-Forwarded-Host") == s.header("Host"));
     CHECK(r.header("set-cookie") == "app_session=s1; Path=/"); // the app's answer headers come back
+
+    // Behind a trusted proxy, what it said stays and the hop it came from is added (as nginx does).
+    gateway behind({"--trusted-proxy", "127.0.0.1/32"});
+    put_routes(behind, {route(app.port(), "/app", false)});
+    auto b = behind.request("GET", "/app/echo", {},
+                            {{"X-Forwarded-For", "203.0.113.7"}, {"X-Forwarded-Proto", "https"}}, false);
+    REQUIRE(b.status == 200);
+    seen sb{b.json()};
+    CHECK(sb.header("X-Forwarded-For") == "203.0.113.7, 127.0.0.1");
+    CHECK(sb.header("X-Forwarded-Proto") == "https");
 }
 
 TEST_CASE("proxy: chunked answers keep their trailers; SSE events arrive as the service writes them") {
