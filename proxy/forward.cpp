@@ -383,10 +383,6 @@ bool stale(tcp::socket& s) {
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-response upstream_error(error_kind kind, std::string_view message) {
-    return error_response(kind, message);
-}
-
 } // namespace
 
 connection_pool::~connection_pool() {
@@ -473,17 +469,17 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                 log::debug("proxy: {}: {}", to.endpoint.port(), ec.message());
                 co_return pass_result{pass_outcome::keep_alive,
                                       xc.timed_out
-                                          ? upstream_error(error_kind::gateway_timeout, "Upstream timeout")
-                                          : upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+                                          ? error_response(error_kind::gateway_timeout, "Upstream timeout")
+                                          : error_response(error_kind::bad_gateway, "Upstream unavailable")};
             }
             boost::system::error_code ignored;
             xc.up.set_option(tcp::no_delay(true), ignored);
         }
         if (!co_await xc.to_upstream(head)) {
-            if (!fresh && attempt == 0 && (reused = std::nullopt, true))
-                continue;
+            if (!fresh && attempt == 0)
+                continue; // nothing of the body was sent yet: a new connection may take it
             co_return pass_result{pass_outcome::keep_alive,
-                                  upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+                                  error_response(error_kind::bad_gateway, "Upstream unavailable")};
         }
 
         // The request body goes alongside reading the answer: a service may answer before it has read it all.
@@ -544,13 +540,13 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             log::debug("proxy: {}: no answer: {}", to.endpoint.port(), ec.message());
             if (xc.timed_out)
                 co_return pass_result{pass_outcome::close,
-                                      upstream_error(error_kind::gateway_timeout, "Upstream timeout")};
+                                      error_response(error_kind::gateway_timeout, "Upstream timeout")};
             if (ec == http::error::header_limit)
                 co_return pass_result{
                     pass_outcome::close,
-                    upstream_error(error_kind::bad_gateway, "Upstream answer headers too large")};
+                    error_response(error_kind::bad_gateway, "Upstream answer headers too large")};
             co_return pass_result{pass_outcome::close,
-                                  upstream_error(error_kind::bad_gateway, "Upstream unavailable")};
+                                  error_response(error_kind::bad_gateway, "Upstream unavailable")};
         }
 
         auto& res = rp->get();

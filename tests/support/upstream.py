@@ -13,6 +13,8 @@ path segment, so it works under any route prefix:
   huge-headers    1 MB of header fields
   close-delimited HTTP/1.0 style: no length, the end is the close
   connections     how many TCP connections were accepted so far
+  big             200 MiB of 'b' with its length, written 64 KiB at a time
+  progress        how many bytes of `big` were written so far
   (any upgrade)   WebSocket echo; a close frame is answered with the same code and reason
   ws-die          WebSocket that says "bye" and drops the TCP connection without a close frame
 """
@@ -26,6 +28,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 release = threading.Event()
+big_written = 0
 accepted = 0
 accepted_lock = threading.Lock()
 
@@ -86,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_any(self):
+        global big_written
         what = self.path.split("?")[0].rstrip("/").split("/")[-1]
         if what == "ws-die":
             return self.websocket(True)
@@ -102,6 +106,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json({"released": True})
         if what == "connections":
             return self.send_json({"accepted": accepted})
+        if what == "progress":
+            return self.send_json({"written": big_written})
+        if what == "big":
+            total = 200 << 20
+            piece = b"b" * (64 << 10)
+            self.send_response(200)
+            self.send_header("Content-Length", str(total))
+            self.end_headers()
+            for _ in range(total // len(piece)):
+                self.wfile.write(piece)
+                big_written += len(piece)
+            return
         if what == "chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
