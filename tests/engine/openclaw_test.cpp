@@ -100,6 +100,67 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("OpenClaw through the daemon: a chat turn streams delta then final from the engine's model") {
+    engine_env e;
+    REQUIRE(!e.port.empty());
+    gateway d({"--engine-url", e.url(), "--engine-config", e.config});
+    nlohmann::json send = {{"type", "req"},
+                           {"id", "chat-1"},
+                           {"method", "chat.send"},
+                           {"params",
+                            {{"sessionKey", "agent:main:cli"},
+                             {"message", "hello through the gateway"},
+                             {"idempotencyKey", "turn-1"}}}};
+    bool delta = false, final_seen = false;
+    std::string texts;
+    // When this daemon has just added trustedProxies, the engine applies them by closing its connections with
+    // 4001 ("gateway policy changed") and failing a turn under way ("... superseded"): the turn is then tried
+    // again on a new connection, a bounded number of times.
+    for (int attempt = 0; attempt < 3 && !final_seen; ++attempt) {
+        nlohmann::json first;
+        auto ws = open_chat(d, "/chat", first);
+        REQUIRE(ws);
+        REQUIRE(ws->send(connect_frame(e.token, 4).dump()));
+        // A session and a run of its own per attempt: a turn an earlier attempt left running answers there.
+        const std::string run = "turn-" + std::to_string(attempt);
+        send["params"]["idempotencyKey"] = run;
+        send["params"]["sessionKey"] = "agent:main:gateway-test-" + std::to_string(attempt);
+        // A turn takes ~5 s here; every read is bounded, and so is the number of frames looked at.
+        for (int i = 0; i < 2000 && !final_seen; ++i) {
+            auto m = ws->read(std::chrono::seconds(30));
+            if (!m) {
+                REQUIRE_MESSAGE(ws->close_code() == 4001,
+                                "the stream ended: close " << ws->close_code() << " " << ws->close_reason());
+                break;
+            }
+            auto j = nlohmann::json::parse(*m);
+            if (j["type"] == "res" && j["id"] == "connect-1") {
+                REQUIRE_MESSAGE(j["ok"] == true, j.dump());
+                REQUIRE(ws->send(send.dump()));
+            } else if (j["type"] == "res" && j["id"] == "chat-1") {
+                CHECK_MESSAGE(j["ok"] == true, j.dump());
+            } else if (j["type"] == "event" && (j["event"] == "chat" || j["event"] == "agent") &&
+                       j["payload"].value("runId", "") == run) {
+                if (j["event"] == "agent") {
+                    texts += j["payload"].dump(); // stream "assistant": the model's deltas
+                    continue;
+                }
+                const auto state = j["payload"].value("state", "");
+                if (state == "error" && attempt < 2 &&
+                    j["payload"].value("errorMessage", "").find("superseded") != std::string::npos)
+                    break; // the same reload, seen by a turn already under way
+                REQUIRE_MESSAGE(state != "error", j.dump());
+                delta |= state == "delta";
+                final_seen |= state == "final";
+                texts += j["payload"].dump();
+            }
+        }
+    }
+    CHECK(delta);
+    CHECK(final_seen);
+    CHECK_MESSAGE(texts.find("The stub model heard you.") != std::string::npos, texts.substr(0, 2000));
+}
+
 TEST_CASE("OpenClaw through the daemon: its close codes reach the client (protocol 3 is refused with 1002)") {
     engine_env e;
     REQUIRE(!e.port.empty());
