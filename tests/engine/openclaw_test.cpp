@@ -22,6 +22,8 @@ struct engine_env {
     std::string port = std::getenv("OPENCLAW_PORT") ? std::getenv("OPENCLAW_PORT") : "";
     std::string token = std::getenv("OPENCLAW_TOKEN") ? std::getenv("OPENCLAW_TOKEN") : "";
     std::string config = std::getenv("OPENCLAW_CONFIG") ? std::getenv("OPENCLAW_CONFIG") : "";
+    std::string bin = std::getenv("OPENCLAW_BIN") ? std::getenv("OPENCLAW_BIN") : "";
+    std::string dir = std::getenv("ENGINE_TEST_DIR") ? std::getenv("ENGINE_TEST_DIR") : "";
     std::string url() const { return "http://127.0.0.1:" + port; }
 };
 
@@ -209,4 +211,38 @@ TEST_CASE("OpenClaw's Control UI loads through /config/ in headless Chromium and
         tunnelled |= line.find("GET /config") != std::string::npos &&
                      line.find(" 101 ") != std::string::npos && line.ends_with("proxied");
     CHECK_MESSAGE(tunnelled, d.log());
+}
+
+TEST_CASE(
+    "OpenClaw through the daemon: a remote device is asked to pair and shows as pending with its address") {
+    engine_env e;
+    REQUIRE(!e.port.empty());
+    // The client stands behind a trusted edge proxy that names it 203.0.113.50: the engine must see that
+    // address (not pair it silently as a local device).
+    gateway d({"--engine-url", e.url(), "--engine-config", e.config, "--trusted-proxy", "127.0.0.1/32"});
+    const std::string url = "ws://127.0.0.1:" + std::to_string(d.port()) + "/chat?token=" + gateway::token;
+    nlohmann::json result;
+    // Until the engine has applied the trustedProxies this daemon just added (~0.3 s), it refuses the
+    // forwarded upgrade (403) or closes with 4001: a bounded number of attempts, each a new connection.
+    for (int attempt = 0; attempt < 10 && !result.contains("answer"); ++attempt) {
+        if (attempt > 0)
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(500)); // between attempts, not a synchronisation
+        result = nlohmann::json::parse(test::sh("timeout 30 node " + e.dir + "/device_client.mjs '" + url +
+                                                "' " + e.token + " 203.0.113.50"));
+    }
+    REQUIRE_MESSAGE(result.contains("answer"), result.dump() << "\n" << d.log());
+    CHECK_MESSAGE(result["answer"]["ok"] == false, result.dump()); // not paired silently
+    MESSAGE("connect answer: " << result["answer"].dump().substr(0, 400));
+
+    auto listed = nlohmann::json::parse(test::sh("timeout 60 " + e.bin + " devices list --json 2>/dev/null"));
+    bool pending = false;
+    for (const auto& p : listed["pending"])
+        if (p.value("deviceId", "") == result["deviceId"]) {
+            pending = true;
+            CHECK_MESSAGE(p.value("remoteIp", "") == "203.0.113.50", p.dump());
+        }
+    CHECK_MESSAGE(pending, listed.dump().substr(0, 1000));
+    for (const auto& p : listed["paired"])
+        CHECK(p.value("deviceId", "") != result["deviceId"]);
 }
