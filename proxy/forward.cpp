@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -144,7 +145,8 @@ std::string response_head(const http::response_parser<http::buffer_body>& rp, co
     }
     for (const auto& [name, value] : x.extra)
         add_field(out, name, value);
-    if (how == framing::length)
+    // A sized body, or an answer without one (HEAD, 304) keeping the length the service named.
+    if ((how == framing::length || how == framing::none) && rp.content_length())
         add_field(out, "Content-Length", std::to_string(*rp.content_length()));
     else if (how == framing::chunked)
         add_field(out, "Transfer-Encoding", "chunked");
@@ -450,14 +452,19 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
     const bool upgrade = beast::websocket::is_upgrade(req);
     const bool head_request = req.method() == http::verb::head;
     const bool has_body = !x.parser.is_done();
-    const bool local_client = x.client_address == "127.0.0.1" || x.client_address == "::1" ||
-                              x.client_address.starts_with("::ffff:127.") || x.client_address == "unix";
+    boost::system::error_code not_ip;
+    const auto client_ip = asio::ip::make_address(x.client_address, not_ip);
+    const bool local_client =
+        not_ip ? x.client_address == "unix"
+               : client_ip.is_loopback() ||
+                     (client_ip.is_v6() && client_ip.to_v6().is_v4_mapped() &&
+                      asio::ip::make_address_v4(asio::ip::v4_mapped, client_ip.to_v6()).is_loopback());
     std::string head = request_head(x, tokens, upgrade, options.attribute_local_clients || !local_client);
 
     // A pooled connection the service closed meanwhile fails before any answer: a request that has not
     // sent a body byte is then sent once more on a new connection.
     std::optional<tcp::socket> reused =
-        upgrade ? std::nullopt : pool.take(ctx, to.endpoint, /*check_open=*/!x.parser.is_done());
+        upgrade ? std::nullopt : pool.take(ctx, to.endpoint, /*check_open=*/has_body);
     for (int attempt = 0;; ++attempt) {
         const bool fresh = !reused;
         exchange xc(x, options, fresh ? tcp::socket(ex) : std::move(*reused));
@@ -573,16 +580,9 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                 how = framing::until_close;
             if (rp->is_done() && !rp->content_length() && !rp->chunked())
                 how = framing::none; // nothing to come (Beast knows the message ended)
-        } else if (head_request && rp->content_length()) {
-            how = framing::none;
         }
         bool keep_alive = x.keep_alive && how != framing::until_close && !upgrade;
         std::string out_head = response_head(*rp, x, how, keep_alive);
-        if (head_request && rp->content_length()) {
-            // HEAD: the length the service named, without a body.
-            out_head.insert(out_head.size() - 2,
-                            fmt::format("Content-Length: {}\r\n", *rp->content_length()));
-        }
         if (how == framing::length) {
             // A sized body goes by itself, past the parser: what came with the head leaves in the same write
             // as the head (one system call for a small answer), the rest straight from the socket.

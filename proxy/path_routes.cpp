@@ -31,6 +31,18 @@ bool reserved(std::string_view p) {
 
 } // namespace
 
+std::uint16_t service_port(const nlohmann::json& value, const std::vector<std::uint16_t>& own_ports,
+                           const char* field) {
+    if (!value.is_number_integer())
+        refuse(fmt::format("{} must be an integer", field));
+    auto p = value.get<long long>();
+    if (p < 1025 || p > 65535)
+        refuse(fmt::format("{} must be between 1025 and 65535", field));
+    if (std::find(own_ports.begin(), own_ports.end(), p) != own_ports.end())
+        refuse(fmt::format("{} {} is the gateway's own", field, p));
+    return static_cast<std::uint16_t>(p);
+}
+
 route_list parse_routes(const nlohmann::json& mappings, const std::vector<std::uint16_t>& own_ports,
                         const char* path_key) {
     route_list out;
@@ -44,13 +56,7 @@ route_list parse_routes(const nlohmann::json& mappings, const std::vector<std::u
         if (!m.is_object())
             refuse("Each mapping must be an object");
         auto port = m.find("port");
-        if (port == m.end() || !port->is_number_integer())
-            refuse("port must be an integer");
-        auto p = port->get<long long>();
-        if (p < 1025 || p > 65535)
-            refuse("port must be between 1025 and 65535");
-        if (std::find(own_ports.begin(), own_ports.end(), p) != own_ports.end())
-            refuse(fmt::format("port {} is the gateway's own", p));
+        const std::uint16_t p = service_port(port == m.end() ? nlohmann::json() : *port, own_ports, "port");
         auto path = m.find(path_key);
         if (path == m.end() || !path->is_string())
             refuse(fmt::format("{} must be a string", path_key));
@@ -71,7 +77,7 @@ route_list parse_routes(const nlohmann::json& mappings, const std::vector<std::u
         }
         if (std::any_of(out.begin(), out.end(), [&](const path_route& r) { return r.prefix == prefix; }))
             refuse(fmt::format("{} '{}' is given twice", path_key, prefix));
-        out.push_back({static_cast<std::uint16_t>(p), std::move(prefix), protect});
+        out.push_back({p, std::move(prefix), protect});
     }
     return out;
 }
@@ -116,6 +122,7 @@ bool path_routes::read_stored() {
 }
 
 void path_routes::load(const std::string& manifest_routes) {
+    fs_util::remove_leftover_temps(file_);
     if (read_stored() || manifest_routes.empty())
         return;
     try {

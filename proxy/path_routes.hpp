@@ -21,6 +21,11 @@ struct path_route {
 };
 using route_list = std::vector<path_route>;
 
+// A port a route or domain may send to (docs/api.md §11): an integer 1025-65535 that this daemon does not
+// listen on. `field` names it in the 400 otherwise ("port", "targetPort").
+std::uint16_t service_port(const nlohmann::json& value, const std::vector<std::uint16_t>& own_ports,
+                           const char* field);
+
 // The rules of docs/api.md §11. `mappings` is the request's array (null: no routes); `path_key` is
 // "pathPrefix" for the API and "path" for the manifest. Throws api_error 400 naming the rule.
 route_list parse_routes(const nlohmann::json& mappings, const std::vector<std::uint16_t>& own_ports,
@@ -38,8 +43,9 @@ public:
     path_routes& operator=(const path_routes&) = delete;
 
     // At start: the stored list; when there is none yet, `manifest_routes` (the manifest's "routes" as JSON
-    // text, "" when absent) is validated, stored and used. A stored file that cannot be used is logged and
-    // leaves no routes (it is not overwritten: an operator may repair it).
+    // text, "" when absent) is validated, stored and used. Temp files a write killed half-way left are
+    // removed. A stored file that cannot be used is logged and leaves no routes (it is not overwritten: an
+    // operator may repair it).
     void load(const std::string& manifest_routes);
     // SIGHUP: the stored list again.
     void reload();

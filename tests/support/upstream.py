@@ -141,23 +141,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(second), second))
             return
         if what == "die":
-            self.send_response(200)
-            self.send_header("Content-Length", "1000")
-            self.end_headers()
-            self.wfile.write(b"x" * 100)
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
+            return self.die_after(("Content-Length", "1000"), b"x" * 100)
         if what == "die-chunked":
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.write(b"5\r\nhello\r\n")
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
+            return self.die_after(("Transfer-Encoding", "chunked"), b"5\r\nhello\r\n")
         if what == "huge-headers":
             self.send_response(200)
             for i in range(1024):
@@ -177,6 +163,16 @@ class Handler(BaseHTTPRequestHandler):
             "bodyLength": length,
             "bodySha256": digest,
         })
+
+    def die_after(self, framing, sent):
+        """Announces a body, sends only part of it, and drops the connection."""
+        self.send_response(200)
+        self.send_header(*framing)
+        self.end_headers()
+        self.wfile.write(sent)
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 

@@ -27,6 +27,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 using namespace ag;
 namespace asio = boost::asio;
@@ -82,6 +83,30 @@ std::string file_body(const response& res) {
     CHECK(::pread(res.file->fd, s.data(), s.size(), static_cast<off_t>(res.file->offset)) ==
           static_cast<ssize_t>(s.size()));
     return s;
+}
+
+// What the agent and git areas share: the manifest and the scripts, with the reaper and log hub they need.
+struct engine_parts {
+    explicit engine_parts(const config& cfg)
+        : journal(cfg.state_dir + "/logs")
+        , hub(journal)
+        , manifest(cfg.manifest)
+        , scripts(ioc, reaper, hub, manifest, {cfg.root, {}}) {}
+    asio::io_context ioc;
+    engine::child_reaper reaper{ioc};
+    logs::journal journal;
+    logs::hub hub;
+    engine::manifest_store manifest;
+    engine::scripts scripts;
+};
+
+// The workspace as a repository holding one committed file.
+std::unique_ptr<git::workspace> workspace_with(const config& cfg, const std::string& file) {
+    std::filesystem::create_directories(cfg.workspace);
+    std::ofstream(cfg.workspace + "/" + file) << file << "\n";
+    auto ws = std::make_unique<git::workspace>(cfg.workspace);
+    ws->prepare();
+    return ws;
 }
 
 } // namespace
@@ -165,16 +190,13 @@ TEST_CASE("agent_routes alone: the detail names the skills, and a new skill show
     config cfg = config_for(root.path);
     std::filesystem::create_directories(cfg.workspace + "/skills/weather");
     std::ofstream(cfg.workspace + "/skills/weather/SKILL.md") << "---\nname: Weather\n---\n";
-    asio::io_context ioc;
-    engine::child_reaper reaper(ioc);
-    logs::journal journal(cfg.state_dir + "/logs");
-    logs::hub hub(journal);
-    engine::manifest_store manifest(cfg.manifest);
-    engine::scripts scripts(ioc, reaper, hub, manifest, {cfg.root, {}});
+    engine_parts parts(cfg);
+    auto& ioc = parts.ioc;
     skills::catalog skills(cfg.workspace);
     blocking_pool pool(1, 1);
     router r;
-    agent_routes{cfg, manifest, nullptr, scripts, skills, pool, "2026-12-01T00:00:00.000Z"}.add_to(r);
+    agent_routes{cfg, parts.manifest, nullptr, parts.scripts, skills, pool, "2026-12-01T00:00:00.000Z"}
+        .add_to(r);
 
     auto first = nlohmann::json::parse(call(r, method::get, "/v0/agents/local", {}, &ioc).body);
     CHECK(first["agent"]["agentId"] == "local");
@@ -191,20 +213,14 @@ TEST_CASE("agent_routes alone: the detail names the skills, and a new skill show
 TEST_CASE("git_routes alone: the advertisement names main, and only smart HTTP services are served") {
     test::temp_dir root;
     config cfg = config_for(root.path);
-    std::filesystem::create_directories(cfg.workspace);
-    std::ofstream(cfg.workspace + "/README.md") << "hello\n";
-    git::workspace ws(cfg.workspace);
-    ws.prepare();
-    asio::io_context ioc;
-    engine::child_reaper reaper(ioc);
-    logs::journal journal(cfg.state_dir + "/logs");
-    logs::hub hub(journal);
-    engine::manifest_store manifest(cfg.manifest);
-    engine::scripts scripts(ioc, reaper, hub, manifest, {cfg.root, {}});
+    auto workspace = workspace_with(cfg, "README.md");
+    git::workspace& ws = *workspace;
+    engine_parts parts(cfg);
+    auto& ioc = parts.ioc;
     blocking_pool pool(1, 1);
     async_mutex gate;
     router r;
-    git_routes{ws, nullptr, manifest, scripts, pool, gate}.add_to(r);
+    git_routes{ws, nullptr, parts.manifest, parts.scripts, pool, gate}.add_to(r);
 
     auto refs = call(r, method::get, "/v0/agents/local/git/info/refs?service=git-upload-pack", {}, &ioc);
     REQUIRE(refs.status == 200);
@@ -217,10 +233,8 @@ TEST_CASE("git_routes alone: the advertisement names main, and only smart HTTP s
 TEST_CASE("snapshot_routes alone: a sync records a snapshot the listing then shows") {
     test::temp_dir root;
     config cfg = config_for(root.path);
-    std::filesystem::create_directories(cfg.workspace);
-    std::ofstream(cfg.workspace + "/a.txt") << "a\n";
-    git::workspace ws(cfg.workspace);
-    ws.prepare();
+    auto workspace = workspace_with(cfg, "a.txt");
+    git::workspace& ws = *workspace;
     snapshots::service snaps(ws, cfg.state_dir, 0);
     snaps.load();
     blocking_pool pool(1, 1);
