@@ -148,7 +148,7 @@ struct daemon::parts {
             tokens.reload(true);
             manifest.reload();
             routes.reload();
-            names.load();
+            names.reload();
         });
     }
     ~parts() { log::set_tap(nullptr, nullptr); }

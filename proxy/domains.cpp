@@ -1,6 +1,7 @@
 #include "proxy/domains.hpp"
 
 #include "gateway/errors.hpp"
+#include "proxy/path_routes.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -75,14 +76,7 @@ std::optional<std::string> string_field(const nlohmann::json& body, const char* 
 
 std::uint16_t port_field(const nlohmann::json& body, const std::vector<std::uint16_t>& own_ports) {
     auto it = body.find("targetPort");
-    if (it == body.end() || !it->is_number_integer())
-        refuse(error_kind::bad_request, "targetPort must be an integer");
-    auto p = it->get<long long>();
-    if (p < 1025 || p > 65535)
-        refuse(error_kind::bad_request, "targetPort must be between 1025 and 65535");
-    if (std::find(own_ports.begin(), own_ports.end(), p) != own_ports.end())
-        refuse(error_kind::bad_request, fmt::format("targetPort {} is the gateway's own", p));
-    return static_cast<std::uint16_t>(p);
+    return service_port(it == body.end() ? nlohmann::json() : *it, own_ports, "targetPort");
 }
 
 std::optional<bool> protect_field(const nlohmann::json& body) {
@@ -184,6 +178,12 @@ domains::domains(std::string state_dir, std::optional<std::string> base_domain)
 }
 
 void domains::load() {
+    fs_util::remove_leftover_temps(file_);
+    fs_util::remove_leftover_temps(key_file_);
+    reload();
+}
+
+void domains::reload() {
     auto text = fs_util::read_file(file_);
     domain_list list;
     if (text) {

@@ -1,6 +1,7 @@
 #include "util/atomic_file.hpp"
 #include "util/scope_exit.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +120,18 @@ void make_directories(const std::string& dir, mode_t mode) {
         make_directories(parent, mode);
     if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
         throw_errno("mkdir " + dir);
+}
+
+void remove_leftover_temps(const std::string& path) {
+    const std::string dir = dir_of(path);
+    const std::string prefix = path.substr(path.rfind('/') + 1) + ".tmp-";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+        return;
+    while (auto* e = ::readdir(d))
+        if (std::string_view(e->d_name).starts_with(prefix))
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+    ::closedir(d);
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes, mode_t mode) {

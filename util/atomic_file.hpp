@@ -14,6 +14,10 @@ namespace ag::fs_util {
 // Throws std::system_error; on failure nothing new is left behind.
 void write_file_atomic(const std::string& path, std::string_view bytes, mode_t mode = 0644);
 
+// Removes the temp files write_file_atomic(path) leaves when the process is killed between creating one and
+// its rename ("<path>.tmp-*"). For the owner of `path`, at start, before it writes.
+void remove_leftover_temps(const std::string& path);
+
 // Creates a new file in `dir` without ever replacing an existing one. `name_for(i)` gives the candidate name
 // for attempt i (0, 1, 2, ...); the first name not taken wins. Returns the chosen name. Throws
 // std::system_error (EEXIST after `max_attempts`; ELOOP when `dir` is a symbolic link, which is never

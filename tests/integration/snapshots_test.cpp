@@ -2,6 +2,7 @@
 // loses nothing, automatic snapshots, serialised syncs, errors, and crashes in the middle of a reset. CIDs
 // against an independent importer are checked in tests/snapshots/oracle.sh.
 #include "support/engine_helpers.hpp"
+#include "support/kill.hpp"
 #include "support/shell.hpp"
 
 #include <doctest/doctest.h>
@@ -30,32 +31,6 @@ nlohmann::json reset(const gateway& g, const std::string& cid, int expect = 200)
     auto r = g.post(g.api("/snapshots/reset"), {{"snapshotCid", cid}});
     REQUIRE(r.status == expect);
     return r.json();
-}
-
-// Sends a request from another thread and kills the daemon with SIGKILL `after` into it (a delay, not a
-// wait for anything: where the kill lands is the point). Returns whether the answer came first.
-bool kill_during(gateway& g, std::chrono::microseconds after, const std::function<void()>& request) {
-    std::atomic<bool> answered{false};
-    std::thread caller([&] {
-        try {
-            request();
-            answered = true;
-        } catch (...) { // the daemon died under it: expected
-        }
-    });
-    std::this_thread::sleep_for(after);
-    ::kill(g.pid(), SIGKILL);
-    caller.join();
-    g.stop();
-    return answered;
-}
-
-// How long `op` takes, in microseconds: the kills are spread over that span.
-long long microseconds_of(const std::function<void()>& op) {
-    auto t0 = std::chrono::steady_clock::now();
-    op();
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-        .count();
 }
 
 std::string tree_of(const std::string& ws, const std::string& rev) {
@@ -250,7 +225,7 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
         tree_b = tree_of(ws, "HEAD");
         // A reset's length here, both ways: the kills below fall within it.
         for (const auto& target : {cid_a, cid_b})
-            reset_us = std::max(reset_us, microseconds_of([&] { reset(g, target); }));
+            reset_us = std::max(reset_us, test::microseconds_of([&] { reset(g, target); }));
     }
     std::mt19937 rng(42);
     int saw_old = 0, saw_new = 0, inside = 0;
@@ -264,7 +239,7 @@ TEST_CASE("snapshots: a reset killed at any point leaves the old tree or the new
                     ? cid_a
                     : g.get(g.api("/snapshots")).json()["snapshots"][1]["snapshotCid"].get<std::string>();
             // Within the first half: the answer takes the rest (the work tree is written last, by then).
-            bool answered = kill_during(g, std::chrono::microseconds(rng() % (reset_us / 2 + 1)), [&] {
+            bool answered = test::kill_during(g, std::chrono::microseconds(rng() % (reset_us / 2 + 1)), [&] {
                 if (g.post(g.api("/snapshots/reset"), {{"snapshotCid", target}}).status != 200)
                     throw std::runtime_error("no answer");
             });
@@ -317,7 +292,7 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
             if (round == 0) {
                 // The first round measures a sync of this size (and leaves its snapshot); later ones kill
                 // within that span.
-                sync_us = microseconds_of([&] { sync(g); });
+                sync_us = test::microseconds_of([&] { sync(g); });
                 continue;
             }
             // Inside: the sync had begun (its first step writes the changed files as git objects) and had not
@@ -325,7 +300,7 @@ TEST_CASE("snapshots: a sync killed at any point leaves a consistent record, rep
             auto objects = [&] { return sh("git -C " + ws + " count-objects"); };
             const std::string objects_before = objects();
             bool answered =
-                kill_during(g, std::chrono::microseconds(rng() % (sync_us + 1)), [&] { sync(g); });
+                test::kill_during(g, std::chrono::microseconds(rng() % (sync_us + 1)), [&] { sync(g); });
             if (!answered && objects() != objects_before)
                 ++inside;
         }
