@@ -42,8 +42,8 @@ public:
     domains(const domains&) = delete;
     domains& operator=(const domains&) = delete;
 
-    // At start (also removing what a write killed half-way left), and on SIGHUP. A file that cannot be used is
-    // logged and serves nothing.
+    // At start (also removing what a write killed half-way left), and on SIGHUP. A file that cannot be used
+    // is logged and serves nothing.
     void load();
     void reload();
     void set_own_ports(std::vector<std::uint16_t> ports) { own_ports_ = std::move(ports); }
