@@ -14,6 +14,7 @@ namespace ag::proxy {
 
 std::string trust_loopback_in_engine_config(const std::string& path) {
     static constexpr std::array<const char*, 2> loopback{"127.0.0.1", "::1"};
+    fs_util::remove_leftover_temps(path); // of a rewrite an earlier start was killed in
     auto text = fs_util::read_file(path);
     if (!text)
         return "no such file";

@@ -472,6 +472,7 @@ TEST_CASE(
     const std::string json = root.path + "/openclaw.json";
     test::write_file(json,
                      R"({"gateway":{"mode":"local","port":18790,"trustedProxies":["10.0.0.1"]},"x":1})");
+    test::write_file(json + ".tmp-killed", "{\"half"); // what a start killed during the rewrite would leave
     {
         gateway d({"--engine-config", json}, root.path);
         auto cfg = nlohmann::json::parse(test::read_file(json));
@@ -479,6 +480,7 @@ TEST_CASE(
         CHECK(cfg["gateway"]["port"] == 18790);
         CHECK(cfg["x"] == 1);
         CHECK(d.log().find("added 127.0.0.1, ::1 to gateway.trustedProxies") != std::string::npos);
+        CHECK_FALSE(test::exists(json + ".tmp-killed"));
     }
     {
         gateway again({"--engine-config", json}, root.path); // nothing to add the second time
