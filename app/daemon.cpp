@@ -24,6 +24,11 @@
 #include "proxy/engine_trust.hpp"
 #include "proxy/path_routes.hpp"
 #include "snapshots/service.hpp"
+#include "tasks/clock.hpp"
+#include "tasks/delivery.hpp"
+#include "tasks/scheduler.hpp"
+#include "tasks/store.hpp"
+#include "tasks/zones.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -120,7 +125,18 @@ struct daemon::parts {
         , created_at(load_created_at(c.state_dir))
         , routes(c.state_dir + "/port-forwarding.json")
         , names(c.state_dir, c.base_domain)
-        , door(c, routes, names, t) {
+        , door(c, routes, names, t)
+        , task_store(c.state_dir + "/tasks")
+        , task_clock(srv.main_context().get_executor())
+        , task_delivery({c.engine_url,
+                         c.engine_hooks_token_file,
+                         c.root,
+                         c.workspace,
+                         {{"AGENT_ID", c.agent_id}},
+                         static_cast<std::size_t>(c.exec_max_output)},
+                        reaper, srv.pool(), execs_running)
+        , task_scheduler(srv.main_context().get_executor(), task_store, zones, task_clock, srv.pool(),
+                         task_delivery) {
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -149,6 +165,7 @@ struct daemon::parts {
             manifest.reload();
             routes.reload();
             names.reload();
+            task_scheduler.refresh_zones();
         });
     }
     ~parts() { log::set_tap(nullptr, nullptr); }
@@ -157,7 +174,9 @@ struct daemon::parts {
     void add_routes() {
         router& r = srv.routes();
         auto& pool = srv.pool();
-        agent_routes{cfg, manifest, engine_proc.get(), scripts, skills, pool, created_at, &routes}.add_to(r);
+        agent_routes{cfg,  manifest,   engine_proc.get(), scripts,        skills,
+                     pool, created_at, &routes,           &task_scheduler}
+            .add_to(r);
         console_routes{cfg, reaper, execs_running}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
@@ -166,6 +185,7 @@ struct daemon::parts {
         snapshot_routes{cfg, snapshots, pool, workspace_gate}.add_to(r);
         port_forwarding_routes{routes, pool}.add_to(r);
         domain_routes{names, pool}.add_to(r);
+        task_routes{task_scheduler, pool}.add_to(r);
     }
 
     // In start order; the server stops them in reverse.
@@ -230,6 +250,7 @@ struct daemon::parts {
                 }));
         for (auto& l : lifecycles)
             srv.add_service(*l);
+        srv.add_service(task_scheduler); // stops first: its runs end before the engine and the reaper stop
     }
 
     const config& cfg;
@@ -252,6 +273,11 @@ struct daemon::parts {
     proxy::domains names;
     proxy::agent_front_door door;
     std::atomic<int> execs_running{0};
+    tasks::zones zones;
+    tasks::store task_store;
+    tasks::system_time_source task_clock;
+    tasks::engine_delivery task_delivery;
+    tasks::scheduler task_scheduler;
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
     std::vector<std::unique_ptr<service>> lifecycles;
@@ -272,6 +298,11 @@ std::vector<std::string> daemon::bind() {
     parts_->names.set_own_ports(std::move(ports));
     parts_->names.load();
     parts_->routes.load(parts_->manifest.current()->routes_json);
+    try {
+        parts_->task_scheduler.load(parts_->manifest.current()->tasks_json);
+    } catch (const std::runtime_error& e) {
+        throw usage_error(std::string("tasks: ") + e.what());
+    }
     return bound;
 }
 int daemon::run() {

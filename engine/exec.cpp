@@ -86,6 +86,7 @@ struct exec_state {
     pid_t pid = -1;
     std::optional<int> status;
     int readers_done = 0;
+    bool stop_requested = false; // exec_stopper::stop(): end it as if the timeout had passed
 
     void wake() { event.cancel(); }
 };
@@ -111,9 +112,13 @@ asio::awaitable<void> write_stdin(std::shared_ptr<exec_state> st, std::string da
     st->in.close(ec); // EOF for the child
 }
 
-// Waits until the child has exited or `deadline` passes; true when it exited.
-asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_point deadline) {
+// Waits until the child has exited or `deadline` passes (or, with `stoppable`, a stop was requested); true
+// when it exited.
+asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_point deadline,
+                                bool stoppable = false) {
     while (!st.status) {
+        if (stoppable && st.stop_requested)
+            co_return false;
         st.event.expires_at(deadline);
         auto [ec] = co_await st.event.async_wait(use_tuple);
         if (!ec && !st.status)
@@ -124,7 +129,7 @@ asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_
 
 asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& result, exec_request& req) {
     using clock = std::chrono::steady_clock;
-    if (!co_await wait_exit(*st, clock::now() + req.timeout)) {
+    if (!co_await wait_exit(*st, clock::now() + req.timeout, true)) {
         result.timed_out = true;
         ::kill(-st->pid, SIGTERM);
         const auto grace_ends = clock::now() + req.kill_grace;
@@ -155,6 +160,35 @@ asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& res
 
 } // namespace
 
+void exec_stopper::stop() {
+    std::vector<std::function<void()>> wakes;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopped_)
+            return;
+        stopped_ = true;
+        wakes.swap(wakes_);
+    }
+    for (auto& w : wakes)
+        w();
+}
+
+bool exec_stopper::stopped() const {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+}
+
+void exec_stopper::on_stop(std::function<void()> wake) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!stopped_) {
+            wakes_.push_back(std::move(wake));
+            return;
+        }
+    }
+    wake();
+}
+
 asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
     auto ex = co_await asio::this_coro::executor;
     auto st = std::make_shared<exec_state>(ex);
@@ -184,6 +218,16 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
             }
         });
     });
+
+    if (req.stopper)
+        req.stopper->on_stop([weak, ex] {
+            asio::post(ex, [weak] {
+                if (auto s = weak.lock()) {
+                    s->stop_requested = true;
+                    s->wake();
+                }
+            });
+        });
 
     // Only the child keeps the write ends of its output pipes, so EOF means every writer is gone.
     out_pipe.close_write();

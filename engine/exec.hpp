@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +16,21 @@ namespace ag::engine {
 
 class child_reaper;
 
+// Ends the execs it was handed early, as if their timeout had passed (SIGTERM, then SIGKILL after the
+// grace): the daemon's shutdown uses it for task commands. Thread-safe.
+class exec_stopper {
+public:
+    void stop();
+    bool stopped() const;
+    // Calls `wake` at once when stop() was already called, else when it is. (For run_exec.)
+    void on_stop(std::function<void()> wake);
+
+private:
+    mutable std::mutex mutex_;
+    bool stopped_ = false;
+    std::vector<std::function<void()>> wakes_;
+};
+
 struct exec_request {
     std::string command;
     std::string cwd;
@@ -21,6 +39,7 @@ struct exec_request {
     std::chrono::milliseconds timeout{60000};
     std::chrono::milliseconds kill_grace{2000}; // SIGTERM to SIGKILL
     std::size_t max_output = 1048576;           // per stream
+    std::shared_ptr<exec_stopper> stopper;      // optional
 };
 
 struct exec_result {

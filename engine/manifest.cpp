@@ -37,6 +37,8 @@ manifest load_manifest(const std::string& path) {
     }
     if (auto r = j.find("routes"); r != j.end())
         m.routes_json = r->dump();
+    if (auto t = j.find("tasks"); t != j.end())
+        m.tasks_json = t->dump();
     return m;
 }
 

@@ -14,6 +14,7 @@ struct manifest {
     std::optional<std::string> build_script; // scripts.build ("" means none)
     std::optional<std::string> start_script; // scripts.start
     std::string routes_json;                 // "routes" as JSON text ("" when absent); proxy/ reads it
+    std::string tasks_json;                  // "tasks" as JSON text ("" when absent); tasks/ reads it
     bool present = false;
     std::string error; // why it could not be used, when present but broken
 };

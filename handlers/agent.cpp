@@ -10,6 +10,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "proxy/path_routes.hpp"
+#include "tasks/scheduler.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -26,9 +27,11 @@ struct detail_inputs {
     std::optional<pid_t> pid;
     engine::script_states scripts;
     std::shared_ptr<const proxy::route_list> routes;
+    std::uint64_t tasks_version = 0;
     bool operator==(const detail_inputs& o) const {
         return skills == o.skills && manifest == o.manifest && state == o.state && pid == o.pid &&
-               scripts.build == o.scripts.build && scripts.start == o.scripts.start && routes == o.routes;
+               scripts.build == o.scripts.build && scripts.start == o.scripts.start && routes == o.routes &&
+               tasks_version == o.tasks_version;
     }
 };
 
@@ -80,6 +83,7 @@ std::string detail_body(const agent_routes& area, const detail_inputs& in) {
                    {"snapshots", nlohmann::json::array()},
                    {"portForwarding", in.routes ? proxy::to_json(*in.routes) : nlohmann::json::array()},
                    {"scripts", {{"build", scripts.build}, {"start", scripts.start}}},
+                   {"tasks", area.tasks ? area.tasks->summary() : nlohmann::json(nullptr)},
                })
         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -98,6 +102,8 @@ boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
     in.scripts = area.scripts.states();
     if (area.routes)
         in.routes = area.routes->current();
+    if (area.tasks)
+        in.tasks_version = area.tasks->version();
     // Dashboards poll this every few seconds and it rarely changes: the body is kept with its inputs.
     response res;
     auto& cache = *area.detail;

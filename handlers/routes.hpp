@@ -38,6 +38,9 @@ namespace proxy {
 class path_routes;
 class domains;
 } // namespace proxy
+namespace tasks {
+class scheduler;
+}
 
 // docs/api.md §6: the agent, engine restart, scripts retry, whoami.
 struct agent_routes {
@@ -49,6 +52,7 @@ struct agent_routes {
     blocking_pool& pool;
     std::string created_at; // ISO-8601, the first start of this agent's daemon (kept under STATE)
     proxy::path_routes* routes = nullptr; // listed as portForwarding
+    tasks::scheduler* tasks = nullptr;    // summarised as tasks
     // The last agent detail body and what it was made of, shared by the handlers' copies.
     std::shared_ptr<struct agent_detail_cache> detail = make_detail_cache();
     void add_to(router& r) const;
@@ -107,6 +111,13 @@ struct port_forwarding_routes {
 // docs/api.md §11: the domains.
 struct domain_routes {
     proxy::domains& domains;
+    blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §14: tasks.
+struct task_routes {
+    tasks::scheduler& tasks;
     blocking_pool& pool;
     void add_to(router& r) const;
 };

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
+
 namespace ag::upstream {
 namespace {
 
@@ -87,9 +89,48 @@ std::string_view response::header(std::string_view name) const {
     return {};
 }
 
+void abort_switch::trip() {
+    std::lock_guard lock(mutex_);
+    tripped_ = true;
+    for (int fd : fds_)
+        ::shutdown(fd, SHUT_RDWR);
+}
+
+bool abort_switch::tripped() const {
+    std::lock_guard lock(mutex_);
+    return tripped_;
+}
+
+bool abort_switch::attach(int fd) {
+    std::lock_guard lock(mutex_);
+    if (tripped_)
+        return false;
+    fds_.push_back(fd);
+    return true;
+}
+
+void abort_switch::detach(int fd) {
+    std::lock_guard lock(mutex_);
+    std::erase(fds_, fd);
+}
+
 response fetch(const endpoint& to, const request& req, const limits& lim) {
     asio::io_context ioc(1);
+    if (lim.abort && lim.abort->tripped())
+        throw error(to.url + ": stopped", true);
     tcp::socket s = connect(ioc, to, lim.timeout);
+    struct attachment {
+        abort_switch* sw;
+        int fd;
+        ~attachment() {
+            if (sw)
+                sw->detach(fd);
+        }
+    } attached{lim.abort, s.native_handle()};
+    if (lim.abort && !lim.abort->attach(s.native_handle())) {
+        attached.sw = nullptr;
+        throw error(to.url + ": stopped", true);
+    }
     auto broke = [&](const boost::system::error_code& ec, std::string_view doing) {
         return error(to.url + ": " + std::string(doing) + ": " + ec.message(), true);
     };

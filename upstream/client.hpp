@@ -5,6 +5,7 @@
 // worker threads, never an I/O thread.
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -50,9 +51,27 @@ struct error : std::runtime_error {
     bool unreachable;
 };
 
+// Ends fetches early from another thread (the daemon's shutdown): the socket of each one running is shut
+// down, so a blocked send or recv returns at once and fetch throws error (unreachable); a fetch started after
+// trip() throws at once. Thread-safe.
+class abort_switch {
+public:
+    void trip();
+    bool tripped() const;
+    // For fetch: the socket to shut down while it is in use. attach returns false once tripped.
+    bool attach(int fd);
+    void detach(int fd);
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<int> fds_;
+    bool tripped_ = false;
+};
+
 struct limits {
     std::chrono::seconds timeout{30};          // for the connect and for each read and write
     std::size_t max_body = 1024 * 1024 * 1024; // of the answer
+    abort_switch* abort = nullptr;             // optional
 };
 
 // One request on a connection of its own (Connection: close). Any status is returned; throws error when
