@@ -17,6 +17,10 @@ path segment, so it works under any route prefix:
   progress        how many bytes of `big` were written so far
   (any upgrade)   WebSocket echo; a close frame is answered with the same code and reason
   ws-die          WebSocket that says "bye" and drops the TCP connection without a close frame
+  agent, wake     an engine's task hooks (tests/integration/tasks_test.cpp): the request is recorded; agent
+                  answers {"ok":true,"completion":{"status":…}}, "error" when the message holds "fail", 401
+                  when it holds "deny", nothing for 30 s when it holds "hang"; wake answers "queued"
+  hooks-seen      the hook requests recorded so far: path, authorization, body
 """
 import base64
 import hashlib
@@ -28,6 +32,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 release = threading.Event()
+hooks_seen = []
 big_written = 0
 accepted = 0
 accepted_lock = threading.Lock()
@@ -95,6 +100,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.websocket(True)
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket(False)
+        if what in ("agent", "wake"):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            hooks_seen.append({"path": self.path, "authorization": self.headers.get("Authorization"), "body": body})
+            message = str(body.get("message", ""))
+            if what == "wake":
+                return self.send_json({"ok": True, "mode": body.get("mode"), "eventOutcome": "queued"})
+            if "deny" in message:
+                return self.send_json({"error": "Unauthorized"}, 401)
+            if "hang" in message:
+                release.wait(30)
+            if "fail" in message:
+                return self.send_json({"ok": True, "runId": "r", "completion": {"status": "error", "error": "model failed"}})
+            return self.send_json({"ok": True, "runId": "r", "completion": {"status": "ok"}})
+        if what == "hooks-seen":
+            self.read_body()
+            return self.send_json(hooks_seen)
         if what == "silent":
             self.read_body()
             release.wait(120)

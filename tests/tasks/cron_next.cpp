@@ -1,6 +1,6 @@
 // The scheduler's next fire times for tests/tasks/oracle.mjs: one JSON object per line in,
-// {"expr","tz","start","count"}, one per line out, {"fires":[ISO…],"steady":bool} or {"error":…}. `steady`: the
-// zone's offset does not change between the start and the last fire (the oracle compares only those: DST
+// {"expr","tz","start","count"}, one per line out, {"fires":[ISO…],"steady":bool} or {"error":…}. `steady`:
+// the zone's offset does not change between the start and the last fire (the oracle compares only those: DST
 // rules are the scheduler's own, docs/api.md §14, and tested by hand in tests/unit/cron_test.cpp).
 #include "tasks/cron.hpp"
 #include "tasks/job.hpp"
