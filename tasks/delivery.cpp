@@ -128,11 +128,13 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
         if (status != "ok") {
             o.status = "error";
             std::string why;
-            for (const char* key : {"error", "message", "reason", "replyDisposition"})
+            for (const char* key : {"error", "message", "reason"})
                 if (c.contains(key) && c[key].is_string()) {
                     why = c[key].get<std::string>();
                     break;
                 }
+            if (why.empty() && c.contains("replyDisposition") && c["replyDisposition"].is_string())
+                why = "the reply was " + c["replyDisposition"].get<std::string>();
             o.error = "the turn ended with " + status + (why.empty() ? "" : ": " + why);
         }
     });
