@@ -1,4 +1,5 @@
 #include "tasks/delivery.hpp"
+#include "util/scope_exit.hpp"
 
 #include "gateway/blocking_pool.hpp"
 #include "util/atomic_file.hpp"
@@ -167,10 +168,7 @@ boost::asio::awaitable<outcome> engine_delivery::run_command(const job& j, std::
         o.error = "too many commands running (at most 16 at once)";
         co_return o;
     }
-    struct slot {
-        std::atomic<int>& n;
-        ~slot() { n.fetch_sub(1); }
-    } held{execs_running_};
+    scope_exit held([this] { execs_running_.fetch_sub(1); });
     engine::exec_result r;
     try {
         r = co_await engine::run_exec(reaper_, std::move(req));

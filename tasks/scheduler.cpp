@@ -1,4 +1,5 @@
 #include "tasks/scheduler.hpp"
+#include "util/scope_exit.hpp"
 
 #include "gateway/blocking_pool.hpp"
 #include "tasks/clock.hpp"
@@ -260,10 +261,7 @@ asio::awaitable<json> scheduler::execute(std::string id, std::string trigger) {
     }
     version_ += 1;
     in_flight_ += 1;
-    struct counted {
-        std::atomic<int>& n;
-        ~counted() { n -= 1; }
-    } count{in_flight_};
+    scope_exit count([this] { in_flight_ -= 1; });
     run r;
     r.id = new_job_id();
     r.job_id = id;

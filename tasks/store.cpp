@@ -1,4 +1,5 @@
 #include "tasks/store.hpp"
+#include "util/scope_exit.hpp"
 
 #include "util/atomic_file.hpp"
 #include "util/time_format.hpp"
@@ -76,10 +77,7 @@ void store::append_run(const run& r) {
     int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         throw std::system_error(errno, std::generic_category(), "open " + path);
-    struct closer {
-        int fd;
-        ~closer() { ::close(fd); }
-    } close_it{fd};
+    scope_exit close_it([fd] { ::close(fd); });
     std::string line = to_json(r).dump() + "\n";
     // A line a kill cut short ends without a newline: start on a line of our own.
     struct stat st {};

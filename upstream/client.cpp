@@ -1,4 +1,5 @@
 #include "upstream/client.hpp"
+#include "util/scope_exit.hpp"
 
 #include "util/text.hpp"
 
@@ -119,18 +120,12 @@ response fetch(const endpoint& to, const request& req, const limits& lim) {
     if (lim.abort && lim.abort->tripped())
         throw error(to.url + ": stopped", true);
     tcp::socket s = connect(ioc, to, lim.timeout);
-    struct attachment {
-        abort_switch* sw;
-        int fd;
-        ~attachment() {
-            if (sw)
-                sw->detach(fd);
-        }
-    } attached{lim.abort, s.native_handle()};
-    if (lim.abort && !lim.abort->attach(s.native_handle())) {
-        attached.sw = nullptr;
+    if (lim.abort && !lim.abort->attach(s.native_handle()))
         throw error(to.url + ": stopped", true);
-    }
+    scope_exit detach([&lim, fd = s.native_handle()] {
+        if (lim.abort)
+            lim.abort->detach(fd);
+    });
     auto broke = [&](const boost::system::error_code& ec, std::string_view doing) {
         return error(to.url + ": " + std::string(doing) + ": " + ec.message(), true);
     };
