@@ -1,6 +1,7 @@
 #include "proxy/engine_trust.hpp"
 
 #include "util/atomic_file.hpp"
+#include "util/json5.hpp"
 #include "util/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -18,20 +19,23 @@ std::string trust_loopback_in_engine_config(const std::string& path) {
     auto text = fs_util::read_file(path);
     if (!text)
         return "no such file";
-    // Only strict JSON is rewritten: a JSON5 or YAML file would lose its comments and layout.
-    auto config = nlohmann::json::parse(*text, nullptr, false);
-    if (config.is_discarded()) {
-        auto lenient = nlohmann::json::parse(*text, nullptr, false, /*ignore_comments=*/true);
-        const bool openclaw = !lenient.is_discarded() && lenient.is_object() && lenient.contains("gateway");
-        if (openclaw || path.ends_with(".json5") || path.ends_with(".yaml") || path.ends_with(".yml")) {
-            log::warn(
-                "engine config {}: not strict JSON, so not rewritten; make sure gateway.trustedProxies lists "
-                "127.0.0.1 and ::1, or the engine refuses chat through the gateway",
-                path);
-            return "left alone: not strict JSON";
-        }
-        return "not an OpenClaw config";
+    // OpenClaw's openclaw.json is JSON5; it is written back as plain JSON (docs/api.md §15), the file as the
+    // operator wrote it kept beside it as PATH.bak. YAML is left alone: there is no YAML writer here yet.
+    if (path.ends_with(".yaml") || path.ends_with(".yml")) {
+        log::warn(
+            "engine config {}: YAML, so not rewritten; make sure gateway.trustedProxies lists 127.0.0.1 and "
+            "::1, or the engine refuses chat through the gateway",
+            path);
+        return "left alone: YAML";
     }
+    nlohmann::json config;
+    try {
+        config = json5::parse(*text);
+    } catch (const json5::parse_error& e) {
+        log::warn("engine config {}: not JSON5 ({}), so not rewritten", path, e.what());
+        return "left alone: not JSON5";
+    }
+    const bool strict = !nlohmann::json::parse(*text, nullptr, false).is_discarded();
     if (!config.is_object() || !config.contains("gateway") || !config["gateway"].is_object())
         return "not an OpenClaw config";
     auto& gateway = config["gateway"];
@@ -48,6 +52,8 @@ std::string trust_loopback_in_engine_config(const std::string& path) {
         return "already trusted";
     struct stat st {};
     mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
+    if (!strict) // comments and the rest of JSON5's forms are lost in the rewrite: the original stays here
+        fs_util::write_file_atomic(path + ".bak", *text, mode);
     fs_util::write_file_atomic(path, config.dump(2) + "\n", mode);
     log::info("engine config {}: added {} to gateway.trustedProxies (the gateway forwards chat from there)",
               path, added);

@@ -7,8 +7,10 @@
 
 namespace ag::proxy {
 
-// Returns what it did, for the log and tests: "added", "already trusted", "not an OpenClaw config", or why
-// the file was left alone (JSON5 or YAML it cannot rewrite without losing the operator's comments).
+// The file is read as JSON5 (OpenClaw's openclaw.json is JSON5) and, when something is added, written back as
+// plain JSON; a file that was not strict JSON is kept first as PATH.bak. Returns what it did, for the log and
+// tests: "added", "already trusted", "not an OpenClaw config", or why the file was left alone (YAML, or not
+// JSON5 at all).
 std::string trust_loopback_in_engine_config(const std::string& path);
 
 } // namespace ag::proxy

@@ -486,13 +486,25 @@ TEST_CASE(
         gateway again({"--engine-config", json}, root.path); // nothing to add the second time
         CHECK(again.log().find("trustedProxies") == std::string::npos);
     }
-    // JSON5 with comments is left as the operator wrote it, with a warning.
+    // JSON5, as OpenClaw writes it: read, written back as JSON, the operator's text kept as .bak.
     const std::string json5 = root.path + "/openclaw.json5";
-    const std::string text = "// mine\n{\"gateway\":{\"mode\":\"local\"}}\n";
+    const std::string text = "// mine\n{gateway: {mode: 'local', trustedProxies: ['10.0.0.2',],},}\n";
     test::write_file(json5, text);
-    gateway lenient({"--engine-config", json5}, root.path);
-    CHECK(test::read_file(json5) == text);
-    CHECK(lenient.log().find("not strict JSON") != std::string::npos);
+    {
+        gateway lenient({"--engine-config", json5}, root.path);
+        auto cfg = nlohmann::json::parse(test::read_file(json5));
+        CHECK(cfg == nlohmann::json::parse(
+                         R"({"gateway":{"mode":"local","trustedProxies":["10.0.0.2","127.0.0.1","::1"]}})"));
+        CHECK(test::read_file(json5 + ".bak") == text);
+    }
+    // YAML and what is not JSON5 at all are left as they are, with a warning.
+    for (const std::string& name : {std::string("openclaw.yaml"), std::string("broken.json")}) {
+        const std::string other = root.path + "/" + name;
+        test::write_file(other, "gateway: {mode: local\n");
+        gateway left({"--engine-config", other}, root.path);
+        CHECK(test::read_file(other) == "gateway: {mode: local\n");
+        CHECK(left.log().find("so not rewritten") != std::string::npos);
+    }
 }
 
 TEST_CASE("proxy: a client that stops reading holds the service back; the daemon's memory stays small") {
