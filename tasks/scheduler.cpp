@@ -71,7 +71,8 @@ scheduler::scheduler(asio::any_io_executor ex, store& st, zones& tz, time_source
 void scheduler::load(const std::string& manifest_tasks) {
     auto now = clock_.now();
     std::vector<job> jobs;
-    if (auto stored = store_.load_jobs()) {
+    auto stored = store_.load_jobs();
+    if (stored) {
         for (const auto& s : (*stored)["jobs"]) {
             try {
                 jobs.push_back(stored_job(s, zones_));
@@ -111,7 +112,13 @@ void scheduler::load(const std::string& manifest_tasks) {
         set_next(j, now);
     }
     std::lock_guard w(write_mutex_);
-    store_.save_jobs(jobs);
+    // Written when it changed (the first start, missed runs, a job left out): a start costs no fsync
+    // otherwise.
+    json now_table = json::array();
+    for (const auto& j : jobs)
+        now_table.push_back(to_json(j));
+    if (!stored || (*stored)["jobs"] != now_table)
+        store_.save_jobs(jobs);
     for (const auto& r : missed)
         store_.append_run(r);
     std::lock_guard lock(mutex_);
@@ -312,16 +319,17 @@ void scheduler::finish(const run& r, bool ran) {
     auto it = find(jobs, r.job_id);
     if (it == jobs.end())
         return; // deleted while it ran: its history went with it
+    // The job's state first, then the history: whoever sees the run listed sees the state it left.
+    if (ran) {
+        auto& s = it->state;
+        s.last_run_at_ms = r.started.time_since_epoch().count();
+        s.last_status = r.status;
+        s.last_error = r.error;
+        s.last_duration_ms = r.duration_ms;
+        s.consecutive_errors = r.status == "error" ? s.consecutive_errors + 1 : 0;
+        commit(std::move(jobs));
+    }
     store_.append_run(r);
-    if (!ran)
-        return;
-    auto& s = it->state;
-    s.last_run_at_ms = r.started.time_since_epoch().count();
-    s.last_status = r.status;
-    s.last_error = r.error;
-    s.last_duration_ms = r.duration_ms;
-    s.consecutive_errors = r.status == "error" ? s.consecutive_errors + 1 : 0;
-    commit(std::move(jobs));
 }
 
 std::vector<job> scheduler::copy() const {
