@@ -1,5 +1,7 @@
 #include "tasks/cron.hpp"
 
+#include "util/text.hpp"
+
 #include <date/tz.h>
 
 #include <array>
@@ -36,21 +38,11 @@ constexpr field_spec weekday_spec{
     throw std::invalid_argument(std::string(f.name) + ": " + what);
 }
 
-bool iequal(std::string_view a, const char* b) {
-    std::string_view bb(b);
-    if (a.size() != bb.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != bb[i])
-            return false;
-    return true;
-}
-
 int value_of(std::string_view text, const field_spec& f) {
     if (text.empty())
         bad(f, "a value is missing");
     for (int i = 0; i < 12 && f.names[i]; ++i)
-        if (iequal(text, f.names[i]))
+        if (text::iequals(text, f.names[i]))
             return f.min + i;
     int v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -119,7 +111,7 @@ std::string_view expand_macro(std::string_view text) {
                                        {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
                                        {"@hourly", "0 * * * *"}};
     for (const auto& m : macros)
-        if (iequal(text, m.name))
+        if (text::iequals(text, m.name))
             return m.fields;
     throw std::invalid_argument("unknown macro '" + std::string(text) +
                                 "' (@hourly, @daily, @weekly, @monthly, @yearly)");

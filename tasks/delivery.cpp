@@ -3,6 +3,7 @@
 
 #include "gateway/blocking_pool.hpp"
 #include "util/atomic_file.hpp"
+#include "util/text.hpp"
 
 #include <sys/stat.h>
 
@@ -11,12 +12,6 @@ namespace {
 
 using nlohmann::json;
 constexpr int max_commands = 16; // as the console's limit
-
-std::string trimmed(std::string s) {
-    auto first = s.find_first_not_of(" \t\r\n");
-    auto last = s.find_last_not_of(" \t\r\n");
-    return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
-}
 
 std::string clip(std::string s, std::size_t n = 300) {
     if (s.size() > n) {
@@ -98,7 +93,7 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
                 o.error = "cannot read the hooks token file " + *cfg_.hooks_token_file;
                 return;
             }
-            req.headers.emplace_back("Authorization", "Bearer " + trimmed(std::move(*token)));
+            req.headers.emplace_back("Authorization", "Bearer " + std::string(text::trim(*token)));
         }
         upstream::limits lim;
         lim.timeout = timeout + std::chrono::seconds(10);
@@ -116,7 +111,8 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
         }
         o.output = res.body;
         if (res.status < 200 || res.status > 299) {
-            o.error = "the engine answered " + std::to_string(res.status) + ": " + clip(trimmed(res.body));
+            o.error = "the engine answered " + std::to_string(res.status) + ": " +
+                      clip(std::string(text::trim(res.body)));
             return;
         }
         o.status = "ok";
