@@ -29,6 +29,9 @@ trap cleanup EXIT
 token=scenario-token-0123456789
 # Starts a daemon on ROOT and a free port, logging to NAME.log, its pid in NAME.pid; sets launched_port.
 launch() { # ROOT NAME
+    # The log of an earlier start under this NAME goes first: the child truncates it only once it runs, and
+    # until then the wait below would find the old "listening on" line and its dead port.
+    rm -f "$work/$2.log"
     "$binary" --root "$1" --token "$token" --listen 127.0.0.1:0 --agent-id box --snapshot-interval 0 \
         >"$work/$2.out" 2>"$work/$2.log" &
     echo $! >"$work/$2.pid"
@@ -504,7 +507,7 @@ crash_loop_during_pushes() {
         # left it alone); the agent's files are all there, committed or pending.
         echo "round $i: killed after $delay s"
         git -C "$server" diff --stat --exit-code HEAD -- 'crash-*'
-        [ "$(ls "$server"/pending-*.txt | wc -l)" = $((i / 3)) ]
+        [ "$(find "$server" -maxdepth 1 -name 'pending-*.txt' | wc -l)" = $((i / 3)) ]
         git -C c-main remote set-url origin "$url"
         git -C c-main fetch -q origin
         git -C c-main reset -q --hard origin/main
