@@ -19,6 +19,7 @@
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "platform/signer.hpp"
 #include "proxy/agent_front_door.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/engine_trust.hpp"
@@ -91,6 +92,16 @@ void tap_to_hub(void* context, log::level lvl, std::string_view message) {
     static_cast<logs::hub*>(context)->publish(l, "agent-gateway", message);
 }
 
+std::unique_ptr<platform::signer> load_platform_key(const config& cfg) {
+    if (!cfg.platform_key)
+        return nullptr;
+    try {
+        return std::make_unique<platform::signer>(platform::signer::from_pem_file(*cfg.platform_key));
+    } catch (const platform::invalid_key& e) {
+        throw usage_error(fmt::format("--platform-key '{}': {}", *cfg.platform_key, e.what()));
+    }
+}
+
 std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_context& ioc,
                                                 engine::child_reaper& reaper, logs::hub& hub) {
     if (!cfg.engine)
@@ -136,7 +147,8 @@ struct daemon::parts {
                          static_cast<std::size_t>(c.exec_max_output)},
                         reaper, srv.pool(), execs_running)
         , task_scheduler(srv.main_context().get_executor(), task_store, zones, task_clock, srv.pool(),
-                         task_delivery) {
+                         task_delivery)
+        , platform_key(load_platform_key(c)) {
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -186,6 +198,8 @@ struct daemon::parts {
         port_forwarding_routes{routes, pool}.add_to(r);
         domain_routes{names, pool}.add_to(r);
         task_routes{task_scheduler, pool}.add_to(r);
+        platform_routes{cfg, platform_key.get()}.add_to(r);
+        control_plane_routes{}.add_to(r);
     }
 
     // In start order; the server stops them in reverse.
@@ -278,6 +292,7 @@ struct daemon::parts {
     tasks::system_time_source task_clock;
     tasks::engine_delivery task_delivery;
     tasks::scheduler task_scheduler;
+    std::unique_ptr<const platform::signer> platform_key;
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
     std::vector<std::unique_ptr<service>> lifecycles;

@@ -47,13 +47,27 @@ struct phase_state {
     bool origin_allowed = false;         // Origin is one of --allow-origin
     const auth::candidate* accepted = nullptr;
     std::vector<auth::candidate> offered;
+    bool open = false; // a route that takes no token matched: no front door, host or token phases
 };
+
+// The daemon's own routes outside /v0 that take no token, before the front door so that an agent's "/"
+// route cannot shadow them. A loopback-only route asked for otherwise is not ours: the phases go on.
+answer open_route(phase_state& s, const router& routes) {
+    const route* r = s.in.upgrade ? nullptr : routes.match_open(s.in.verb, s.out.req.path);
+    if (!r ||
+        (r->options.access == route_access::loopback && (!s.in.loopback || !s.in.forwarded_for.empty())))
+        return {};
+    s.open = true;
+    s.out.target = r;
+    return {};
+}
 
 // docs/api.md §3 steps 2, 4 and 5: whether the front door takes the request. It never answers by itself;
 // the health check stays the daemon's on every host.
 answer front(phase_state& s) {
     const front_door* door = s.g.door;
-    if (!door || (s.out.req.path == "/healthz" && (s.in.verb == method::get || s.in.verb == method::head)))
+    if (!door || s.open ||
+        (s.out.req.path == "/healthz" && (s.in.verb == method::get || s.in.verb == method::head)))
         return {};
     if ((s.out.pass = door->by_host(host_without_port(s.in.host))))
         return {};
@@ -96,7 +110,7 @@ answer health(phase_state& s) {
 
 // {other}.DOMAIN is another agent's host: not ours to serve. Outside the front door only /v0 is served.
 answer host(phase_state& s) {
-    if (s.out.pass)
+    if (s.out.pass || s.open)
         return {};
     const auto& cfg = s.g.cfg;
     if (cfg.base_domain) {
@@ -133,6 +147,8 @@ answer dot_segments(phase_state& s) {
 // Unprotected services, and CORS preflights to any service (a browser sends them without credentials), are
 // let through without a token.
 answer authenticate(phase_state& s) {
+    if (s.open)
+        return {};
     if (s.out.pass && (!s.out.pass->protect || (s.in.verb == method::options && s.in.preflight)))
         return {};
     s.offered = auth::offered_tokens({s.in.authorizations.data(), s.in.authorizations.size()},
@@ -183,7 +199,7 @@ answer cross_site(phase_state& s) {
 }
 
 answer find_route(phase_state& s, const router& routes) {
-    if (s.out.pass)
+    if (s.out.pass || s.open)
         return {};
     if (s.parts.size() >= 3 && s.parts[1] == "agents" && s.parts[2] != s.g.cfg.agent_id)
         return error_response(error_kind::not_found, "Agent not found");
@@ -226,8 +242,9 @@ dispatch_result dispatch(const dispatch_input& in, const router& routes, const g
 
     phase_state s{in, g, out, {}};
     answer a;
-    if (!((a = front(s)) || (a = cors(s)) || (a = health(s)) || (a = host(s)) || (a = dot_segments(s)) ||
-          (a = authenticate(s)) || (a = cross_site(s)) || (a = find_route(s, routes)) || (a = body_limit(s))))
+    if (!((a = open_route(s, routes)) || (a = front(s)) || (a = cors(s)) || (a = health(s)) ||
+          (a = host(s)) || (a = dot_segments(s)) || (a = authenticate(s)) || (a = cross_site(s)) ||
+          (a = find_route(s, routes)) || (a = body_limit(s))))
         return out;
     out.immediate = std::move(a);
     out.target = nullptr;

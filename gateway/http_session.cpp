@@ -206,7 +206,7 @@ dispatch_input input_of(const http::request_header<>& hdr, const std::string& re
 
 log::once_a_second refused_connections;
 
-asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::string remote) {
+asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::string remote, bool loopback) {
     // One client address holds a bounded number of connections; past that it is closed unanswered.
     auto slot = env.limiter ? env.limiter->acquire(remote) : connection_limiter::slot{};
     if (env.limiter && !slot) {
@@ -309,6 +309,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
         if (auto cl = parser.content_length())
             content_length = *cl;
         dispatch_input in = input_of(hdr.base(), remote, secure, content_length, forwarded_for);
+        in.loopback = loopback;
         dispatch_result d = dispatch(in, env.routes, env.front);
         // Copies: the parser's storage moves when a streaming route takes the body over.
         std::string log_target = log::enabled(log::level::info)
@@ -432,9 +433,9 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
 
 } // namespace
 
-void start_session(session_env& env, byte_stream stream, std::string remote) {
+void start_session(session_env& env, byte_stream stream, std::string remote, bool loopback) {
     auto ex = stream.get_executor();
-    asio::co_spawn(ex, run_session(env, std::move(stream), std::move(remote)),
+    asio::co_spawn(ex, run_session(env, std::move(stream), std::move(remote), loopback),
                    [](const std::exception_ptr& e) {
                        if (!e)
                            return;
@@ -450,9 +451,14 @@ void start_session(session_env& env, asio::ip::tcp::socket socket) {
     boost::system::error_code ec;
     auto ep = socket.remote_endpoint(ec);
     std::string remote = ec ? "unknown" : ep.address().to_string();
+    auto local = socket.local_endpoint(ec).address();
+    // A dual-stack listener sees 127.0.0.1 as ::ffff:127.0.0.1.
+    if (local.is_v6() && local.to_v6().is_v4_mapped())
+        local = asio::ip::make_address_v4(asio::ip::v4_mapped, local.to_v6());
+    const bool loopback = !ec && local.is_loopback();
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     auto t = env.tls ? tls_transport(std::move(socket), *env.tls) : plain_transport(std::move(socket));
-    start_session(env, byte_stream(std::move(t)), std::move(remote));
+    start_session(env, byte_stream(std::move(t)), std::move(remote), loopback);
 }
 
 void start_session(session_env& env, asio::local::stream_protocol::socket socket) {

@@ -30,7 +30,8 @@ struct session_env {
 
 void start_session(session_env& env, boost::asio::ip::tcp::socket socket);
 void start_session(session_env& env, boost::asio::local::stream_protocol::socket socket);
-// Any transport; `remote` is the peer's address as the access log and the limits see it.
-void start_session(session_env& env, byte_stream stream, std::string remote);
+// Any transport; `remote` is the peer's address as the access log and the limits see it; `loopback` says
+// the connection came to a loopback address (routes with route_access::loopback serve it).
+void start_session(session_env& env, byte_stream stream, std::string remote, bool loopback = false);
 
 } // namespace ag

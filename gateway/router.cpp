@@ -1,5 +1,7 @@
 #include "gateway/router.hpp"
 
+#include <stdexcept>
+
 namespace ag {
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -18,12 +20,26 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 void router::add(method verb, std::string_view pattern, http_handler handler, route_options options) {
     auto parts = split_path(pattern);
+    if (options.access != route_access::token) {
+        if (pattern.starts_with("/v0") || pattern.find('{') != std::string_view::npos)
+            throw std::logic_error("a route without a token must be a literal path outside /v0");
+        open_.emplace_back(std::string(pattern), routes_.size());
+    }
     routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, std::move(options)});
 }
 
 void router::add_websocket(std::string_view pattern, websocket_handler handler) {
     auto parts = split_path(pattern);
     routes_.push_back(route{method::get, {parts.begin(), parts.end()}, {}, std::move(handler), {}});
+}
+
+const route* router::match_open(method verb, std::string_view path) const {
+    for (const auto& [literal, index] : open_) {
+        const route& r = routes_[index];
+        if (literal == path && (r.verb == verb || (verb == method::head && r.verb == method::get)))
+            return &r;
+    }
+    return nullptr;
 }
 
 router::match_result router::match(method verb, std::string_view path, bool upgrade) const {

@@ -18,12 +18,20 @@ using http_handler = std::function<boost::asio::awaitable<response>(request&)>;
 // Runs after the upgrade; the connection closes when it returns.
 using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_connection&, request&)>;
 
+// Who may call a route. Every /v0 route takes the token; the few others may be open.
+enum class route_access {
+    token,
+    open,     // anyone (the platform key's JWKS)
+    loopback, // a connection to a loopback address without X-Forwarded-For (GET /metrics); others get 404
+};
+
 struct route_options {
     std::size_t body_limit = 64 * 1024; // larger bodies get 413 before they are read
     std::string too_large_message = "Request body too large";
     // The handler reads the body itself through request::body_stream, up to body_limit, instead of receiving
     // it whole in request::body.
     bool stream_body = false;
+    route_access access = route_access::token; // only for paths outside /v0
 };
 
 struct route {
@@ -48,9 +56,13 @@ public:
     // split_path(path).
     match_result match(method verb, const std::vector<std::string_view>& parts, bool upgrade) const;
     match_result match(method verb, std::string_view path, bool upgrade) const;
+    // The route at exactly `path` that takes no token (added with access open or loopback), or null. A
+    // handful of literal paths: cheap enough for every request.
+    const route* match_open(method verb, std::string_view path) const;
 
 private:
     std::vector<route> routes_;
+    std::vector<std::pair<std::string, std::size_t>> open_; // literal path, index in routes_
 };
 
 // The non-empty segments of a path, as views into it.

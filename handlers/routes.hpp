@@ -41,6 +41,9 @@ class domains;
 namespace tasks {
 class scheduler;
 }
+namespace platform {
+class signer;
+}
 
 // docs/api.md §6: the agent, engine restart, scripts retry, whoami.
 struct agent_routes {
@@ -119,6 +122,18 @@ struct domain_routes {
 struct task_routes {
     tasks::scheduler& tasks;
     blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §15: platform tokens and the key that verifies them.
+struct platform_routes {
+    const config& cfg;
+    const platform::signer* key; // null without --platform-key
+    void add_to(router& r) const;
+};
+
+// docs/api.md §15: what the control plane manages answers 501.
+struct control_plane_routes {
     void add_to(router& r) const;
 };
 

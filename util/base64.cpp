@@ -113,4 +113,13 @@ std::string encode(std::string_view in) {
     return out;
 }
 
+std::string encode_url(std::string_view in) {
+    std::string out = encode(in);
+    while (!out.empty() && out.back() == '=')
+        out.pop_back();
+    for (char& c : out)
+        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return out;
+}
+
 } // namespace ag::base64

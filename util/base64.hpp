@@ -15,5 +15,7 @@ std::size_t decoded_size_bound(std::string_view in) noexcept;
 bool decode(std::string_view in, std::string& out);
 
 std::string encode(std::string_view in);
+// base64url without padding (RFC 4648 §5), as JOSE uses it (RFC 7515 §2).
+std::string encode_url(std::string_view in);
 
 } // namespace ag::base64

@@ -246,3 +246,34 @@ TEST_CASE("dispatch: the front door takes what is not /v0; protected targets nee
     REQUIRE(c.immediate);
     CHECK(c.immediate->status == 403);
 }
+
+TEST_CASE("dispatch: routes without a token, open to anyone or to loopback connections only") {
+    dispatch_fixture f;
+    auto noop = [](request&) -> boost::asio::awaitable<response> { co_return response{}; };
+    route_options open;
+    open.access = route_access::open;
+    f.routes.add(method::get, "/.well-known/jwks.json", noop, open);
+    route_options local;
+    local.access = route_access::loopback;
+    f.routes.add(method::get, "/metrics", noop, local);
+    CHECK_THROWS_AS(f.routes.add(method::get, "/v0/open", noop, open), std::logic_error);
+    CHECK_THROWS_AS(f.routes.add(method::get, "/x/{id}", noop, open), std::logic_error);
+
+    auto jwks = f.run(f.input(method::get, "/.well-known/jwks.json"));
+    CHECK_FALSE(jwks.immediate);
+    CHECK(jwks.target != nullptr);
+    CHECK(f.run(f.input(method::head, "/.well-known/jwks.json")).target != nullptr);
+    auto posted = f.run(f.input(method::post, "/.well-known/jwks.json"));
+    CHECK(posted.target == nullptr); // not an open route: the usual phases (404 outside /v0 here)
+
+    auto in = f.input(method::get, "/metrics");
+    CHECK(f.run(in).target == nullptr);
+    in.loopback = true;
+    CHECK(f.run(in).target != nullptr);
+    // Through a proxy on the same machine the client is someone else.
+    in.forwarded_for = "203.0.113.9";
+    auto proxied = f.run(in);
+    CHECK(proxied.target == nullptr);
+    REQUIRE(proxied.immediate);
+    CHECK(proxied.immediate->status == 404);
+}
