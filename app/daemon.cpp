@@ -24,6 +24,8 @@
 #include "proxy/domains.hpp"
 #include "proxy/engine_trust.hpp"
 #include "proxy/path_routes.hpp"
+#include "settings/config_file.hpp"
+#include "settings/engine_cli.hpp"
 #include "snapshots/service.hpp"
 #include "tasks/clock.hpp"
 #include "tasks/delivery.hpp"
@@ -148,7 +150,17 @@ struct daemon::parts {
                         reaper, srv.pool(), execs_running)
         , task_scheduler(srv.main_context().get_executor(), task_store, zones, task_clock, srv.pool(),
                          task_delivery)
-        , platform_key(load_platform_key(c)) {
+        , platform_key(load_platform_key(c))
+        , engine_config(c.engine_config ? std::make_unique<settings::config_file>(*c.engine_config) : nullptr)
+        , engine_cli(c.engine_cli ? std::make_unique<settings::engine_cli>(
+                                        settings::engine_cli::options{*c.engine_cli,
+                                                                      c.root,
+                                                                      c.state_dir,
+                                                                      {{"AGENT_ID", c.agent_id}},
+                                                                      std::chrono::seconds(30)},
+                                        reaper)
+                                  : nullptr) {
+        settings::engine_cli::remove_leftovers(c.state_dir);
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -200,6 +212,8 @@ struct daemon::parts {
         task_routes{task_scheduler, pool}.add_to(r);
         platform_routes{cfg, platform_key.get()}.add_to(r);
         control_plane_routes{}.add_to(r);
+        settings_routes{engine_config.get(), engine_cli.get(), engine_proc.get(), pool, config_gate}.add_to(
+            r);
     }
 
     // In start order; the server stops them in reverse.
@@ -293,6 +307,9 @@ struct daemon::parts {
     tasks::engine_delivery task_delivery;
     tasks::scheduler task_scheduler;
     std::unique_ptr<const platform::signer> platform_key;
+    std::unique_ptr<settings::config_file> engine_config;
+    std::unique_ptr<const settings::engine_cli> engine_cli;
+    async_mutex config_gate;
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
     std::vector<std::unique_ptr<service>> lifecycles;

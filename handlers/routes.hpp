@@ -44,6 +44,10 @@ class scheduler;
 namespace platform {
 class signer;
 }
+namespace settings {
+class config_file;
+class engine_cli;
+} // namespace settings
 
 // docs/api.md §6: the agent, engine restart, scripts retry, whoami.
 struct agent_routes {
@@ -129,6 +133,16 @@ struct task_routes {
 struct platform_routes {
     const config& cfg;
     const platform::signer* key; // null without --platform-key
+    void add_to(router& r) const;
+};
+
+// docs/api.md §15: the engine's config file, its channels, its devices.
+struct settings_routes {
+    settings::config_file* file;     // null without --engine-config
+    const settings::engine_cli* cli; // null without --engine-cli
+    engine::supervisor* engine;      // restarted after a channel change; null without --engine
+    blocking_pool& pool;
+    async_mutex& config_gate; // one change at a time, from the engine's check to the write
     void add_to(router& r) const;
 };
 

@@ -7,10 +7,9 @@
 
 namespace ag::proxy {
 
-// The file is read as JSON5 (OpenClaw's openclaw.json is JSON5) and, when something is added, written back as
-// plain JSON; a file that was not strict JSON is kept first as PATH.bak. Returns what it did, for the log and
-// tests: "added", "already trusted", "not an OpenClaw config", or why the file was left alone (YAML, or not
-// JSON5 at all).
+// The file is read and written as settings::config_file does (JSON5 read, plain JSON written; YAML both
+// ways), what was there kept as PATH.bak. Returns what it did, for the log and tests: "added", "already
+// trusted", "not an OpenClaw config", "no such file", or "left alone: not valid".
 std::string trust_loopback_in_engine_config(const std::string& path);
 
 } // namespace ag::proxy

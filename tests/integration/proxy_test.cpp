@@ -1,5 +1,6 @@
 // The front door (docs/api.md §3, §10, §11): path routes and what the proxy passes on, against a real
 // HTTP/1.1 service on loopback (tests/support/upstream.py) and the real daemon.
+#include "settings/config_file.hpp"
 #include "support/engine_helpers.hpp"
 #include "support/kill.hpp"
 #include "support/shell.hpp"
@@ -497,8 +498,20 @@ TEST_CASE(
                          R"({"gateway":{"mode":"local","trustedProxies":["10.0.0.2","127.0.0.1","::1"]}})"));
         CHECK(test::read_file(json5 + ".bak") == text);
     }
-    // YAML and what is not JSON5 at all are left as they are, with a warning.
-    for (const std::string& name : {std::string("openclaw.yaml"), std::string("broken.json")}) {
+    // YAML, as a Hermes-style engine writes it: rewritten as YAML, the text kept as .bak.
+    const std::string yaml = root.path + "/config.yaml";
+    const std::string yaml_text = "# mine\ngateway:\n  mode: local\n  port: 18790\n";
+    test::write_file(yaml, yaml_text);
+    {
+        gateway d({"--engine-config", yaml}, root.path);
+        auto cfg = ag::settings::parse(test::read_file(yaml), ag::settings::format::yaml);
+        CHECK(cfg ==
+              nlohmann::json::parse(
+                  R"({"gateway":{"mode":"local","port":18790,"trustedProxies":["127.0.0.1","::1"]}})"));
+        CHECK(test::read_file(yaml + ".bak") == yaml_text);
+    }
+    // What is not valid in its format is left as it is, with a warning.
+    for (const std::string& name : {std::string("broken.yaml"), std::string("broken.json")}) {
         const std::string other = root.path + "/" + name;
         test::write_file(other, "gateway: {mode: local\n");
         gateway left({"--engine-config", other}, root.path);

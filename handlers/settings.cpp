@@ -1,0 +1,267 @@
+// …/config, …/config/validate, …/channels and …/devices (docs/api.md §15): the engine's runtime config file,
+// its chat channels inside it, and its devices through its CLI.
+#include "handlers/routes.hpp"
+
+#include "engine/supervisor.hpp"
+#include "gateway/async_mutex.hpp"
+#include "gateway/blocking_pool.hpp"
+#include "gateway/errors.hpp"
+#include "gateway/router.hpp"
+#include "settings/channels.hpp"
+#include "settings/config_file.hpp"
+#include "settings/engine_cli.hpp"
+#include "util/atomic_file.hpp"
+#include "util/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ag {
+namespace {
+
+using boost::asio::awaitable;
+using nlohmann::json;
+
+settings::config_file& file_of(const settings_routes& area) {
+    if (!area.file)
+        throw api_error(error_kind::not_found, "No engine config (start the daemon with --engine-config)");
+    return *area.file;
+}
+
+const settings::engine_cli& cli_of(const settings_routes& area) {
+    if (!area.cli)
+        throw api_error(error_kind::not_found, "No engine CLI (start the daemon with --engine-cli)");
+    return *area.cli;
+}
+
+// The file as it is; one that does not parse is a 500 naming why (an operator's edit broke it).
+awaitable<settings::config_file::contents> read_current(const settings_routes& area) {
+    auto& file = file_of(area);
+    try {
+        co_return co_await area.pool.call([&] { return file.read(); });
+    } catch (const settings::invalid_config& e) {
+        throw api_error(error_kind::internal,
+                        "The engine config on disk is not valid: " + std::string(e.what()));
+    }
+}
+
+// The engine's own verdict on a candidate, when there is a CLI to ask; CLI trouble is a 500.
+awaitable<settings::check_result> engine_check(const settings_routes& area, std::string text,
+                                               settings::format f) {
+    if (!area.cli)
+        co_return settings::check_result{true, {}};
+    try {
+        co_return co_await area.cli->check_config(std::move(text), f);
+    } catch (const settings::cli_error& e) {
+        throw api_error(error_kind::internal, std::string("CLI error: ") + e.what());
+    }
+}
+
+// Checks `text` (the bytes to be written) with the engine, then writes it, under the config gate so no
+// other write comes between the check and the write. Refused: 400 with the engine's issues; nothing written.
+awaitable<void> check_and_write(const settings_routes& area, std::string text, bool raw,
+                                const std::vector<std::string>& secrets = {}) {
+    auto& file = file_of(area);
+    auto verdict = co_await engine_check(area, text, file.file_format());
+    if (!verdict.valid)
+        throw api_error(error_kind::bad_request,
+                        "Invalid config: " + settings::mask_secrets(verdict.output, secrets));
+    co_await area.pool.run([&] {
+        if (raw)
+            file.write_raw(text);
+        else
+            file.write(settings::parse(text, file.file_format()));
+    });
+}
+
+awaitable<response> get_config(const settings_routes& area, request&) {
+    auto current = co_await read_current(area);
+    co_return json_response({{"config", current.config},
+                             {"raw", current.raw},
+                             {"path", area.file->path()},
+                             {"format", settings::name_of(area.file->file_format())},
+                             {"exists", current.exists}});
+}
+
+awaitable<response> put_config(const settings_routes& area, request& req) {
+    auto& file = file_of(area);
+    json body = req.json_body();
+    auto config = body.find("config");
+    auto raw = body.find("raw");
+    if ((config == body.end()) == (raw == body.end()))
+        throw api_error(error_kind::bad_request,
+                        "Invalid config: send either config (an object) or raw (text)");
+    std::string text;
+    if (raw != body.end()) {
+        if (!raw->is_string())
+            throw api_error(error_kind::bad_request, "Invalid config: raw must be a string");
+        text = raw->get<std::string>();
+    } else {
+        if (!config->is_object())
+            throw api_error(error_kind::bad_request, "Invalid config: config must be an object");
+        text = settings::render(*config, file.file_format());
+    }
+    try {
+        settings::parse(text, file.file_format());
+    } catch (const settings::invalid_config& e) {
+        throw api_error(error_kind::bad_request, std::string("Invalid config: ") + e.what());
+    }
+    auto gate = co_await area.config_gate.lock();
+    co_await check_and_write(area, std::move(text), raw != body.end());
+    log::info("engine config {} written through the API", file.path());
+    co_return json_response({{"success", true}});
+}
+
+awaitable<response> validate_config(const settings_routes& area, request& req) {
+    auto& file = file_of(area);
+    json body = req.body.empty() ? json::object() : req.json_body();
+    auto candidate = body.is_object() ? body.find("config") : body.end();
+    std::string text;
+    if (candidate == body.end() || candidate->is_null()) {
+        auto current = co_await area.pool.call([&] { return fs_util::read_file(file.path()); });
+        if (!current)
+            co_return json_response(
+                {{"valid", false}, {"output", "there is no config file at " + file.path()}});
+        text = std::move(*current);
+    } else if (candidate->is_string()) {
+        text = candidate->get<std::string>();
+    } else if (candidate->is_object()) {
+        text = settings::render(*candidate, file.file_format());
+    } else {
+        throw api_error(error_kind::bad_request, "Invalid parameters: config must be a string or an object");
+    }
+    try {
+        settings::parse(text, file.file_format());
+    } catch (const settings::invalid_config& e) {
+        co_return json_response({{"valid", false}, {"output", e.what()}});
+    }
+    auto verdict = co_await engine_check(area, std::move(text), file.file_format());
+    co_return json_response({{"valid", verdict.valid}, {"output", verdict.output}});
+}
+
+// Restarts the engine after a channel change unless asked not to; says which in the message.
+awaitable<std::string> restart_unless_skipped(const settings_routes& area, request& req) {
+    auto skip = text::find_param(req.query, "skipRestart");
+    if (skip && (*skip == "true" || *skip == "1"))
+        co_return "restart skipped";
+    if (!area.engine)
+        co_return "no supervised engine to restart";
+    co_await area.engine->restart();
+    co_return "engine restarted";
+}
+
+awaitable<response> get_channels(const settings_routes& area, request&) {
+    auto current = co_await read_current(area);
+    co_return json_response(settings::channel_status(current.config));
+}
+
+awaitable<response> post_channel(const settings_routes& area, request& req) {
+    auto& file = file_of(area);
+    std::string name(req.param("channel"));
+    if (!settings::is_channel(name))
+        throw api_error(error_kind::bad_request, "Unsupported channel");
+    json body = req.body.empty() ? json::object() : req.json_body();
+    {
+        auto gate = co_await area.config_gate.lock();
+        auto current = co_await read_current(area);
+        std::vector<std::string> secrets;
+        try {
+            secrets = settings::configure_channel(current.config, name, body);
+        } catch (const settings::invalid_channel& e) {
+            throw api_error(error_kind::bad_request, e.what());
+        }
+        co_await check_and_write(area, settings::render(current.config, file.file_format()), false, secrets);
+    }
+    std::string restarted = co_await restart_unless_skipped(area, req);
+    co_return json_response({{"success", true}, {"message", name + " configured; " + restarted}});
+}
+
+awaitable<response> delete_channel(const settings_routes& area, request& req) {
+    auto& file = file_of(area);
+    std::string name(req.param("channel"));
+    if (!settings::is_channel(name))
+        throw api_error(error_kind::bad_request, "Unsupported channel");
+    {
+        auto gate = co_await area.config_gate.lock();
+        auto current = co_await read_current(area);
+        if (!settings::remove_channel(current.config, name))
+            co_return json_response({{"success", true}, {"message", name + " was not configured"}});
+        co_await check_and_write(area, settings::render(current.config, file.file_format()), false);
+    }
+    std::string restarted = co_await restart_unless_skipped(area, req);
+    co_return json_response({{"success", true}, {"message", name + " removed; " + restarted}});
+}
+
+json failure(const std::string& id, const std::string& error) {
+    return {{"requestId", id}, {"error", error}};
+}
+
+template <class T> awaitable<T> cli_call(awaitable<T> call) {
+    try {
+        co_return co_await std::move(call);
+    } catch (const settings::cli_error& e) {
+        throw api_error(error_kind::internal, std::string("CLI error: ") + e.what());
+    }
+}
+
+awaitable<response> get_devices(const settings_routes& area, request&) {
+    co_return json_response(co_await cli_call(cli_of(area).list_devices()));
+}
+
+awaitable<response> approve_device(const settings_routes& area, request& req) {
+    std::string id(req.param("requestId"));
+    if (!settings::valid_request_id(id))
+        throw api_error(error_kind::bad_request, "Invalid parameters: not a device request id");
+    auto said = co_await cli_call(cli_of(area).approve_device(id));
+    co_return json_response({{"success", true}, {"requestId", id}, {"message", said}});
+}
+
+awaitable<response> approve_all(const settings_routes& area, request&) {
+    const auto& cli = cli_of(area);
+    json list = co_await cli_call(cli.list_devices());
+    json approved = json::array();
+    json failed = json::array();
+    for (const auto& device : list["pending"]) {
+        std::string id = device.is_object() ? device.value("requestId", std::string{}) : std::string{};
+        if (!settings::valid_request_id(id)) {
+            failed.push_back(failure(id, "not a device request id"));
+            continue;
+        }
+        try {
+            co_await cli.approve_device(id);
+            approved.push_back(id);
+        } catch (const settings::cli_error& e) {
+            failed.push_back(failure(id, e.what()));
+        }
+    }
+    std::string message = "Approved " + std::to_string(approved.size()) + " of " +
+                          std::to_string(approved.size() + failed.size()) + " pending device(s)";
+    co_return json_response({{"approved", approved}, {"failed", failed}, {"message", message}});
+}
+
+} // namespace
+
+void settings_routes::add_to(router& r) const {
+    const settings_routes& area = *this;
+    const std::string base = "/v0/agents/{agentId}";
+    route_options big;
+    big.body_limit = 1024 * 1024; // a whole config, pasted
+    big.too_large_message = "Config too large (at most 1 MiB)";
+    r.add(method::get, base + "/config", [area](request& req) { return get_config(area, req); });
+    r.add(
+        method::put, base + "/config", [area](request& req) { return put_config(area, req); }, big);
+    r.add(
+        method::post, base + "/config/validate", [area](request& req) { return validate_config(area, req); },
+        big);
+    r.add(method::get, base + "/channels", [area](request& req) { return get_channels(area, req); });
+    r.add(method::post, base + "/channels/{channel}",
+          [area](request& req) { return post_channel(area, req); });
+    r.add(method::delete_, base + "/channels/{channel}",
+          [area](request& req) { return delete_channel(area, req); });
+    r.add(method::get, base + "/devices", [area](request& req) { return get_devices(area, req); });
+    r.add(method::post, base + "/devices/approve-all",
+          [area](request& req) { return approve_all(area, req); });
+    r.add(method::post, base + "/devices/{requestId}/approve",
+          [area](request& req) { return approve_device(area, req); });
+}
+
+} // namespace ag

@@ -1,0 +1,229 @@
+// The engine's config, channels and devices (docs/api.md §15) through the real daemon. The engine's own
+// CLI is the real OpenClaw in tests/engine; here a stand-in (tests/support/engine_cli.sh) shows refusals,
+// failures and a CLI that hangs.
+#include "settings/config_file.hpp"
+#include "support/gateway.hpp"
+#include "support/kill.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <random>
+
+using nlohmann::json;
+using test::gateway;
+
+namespace {
+
+test::http_result put_json(const gateway& g, const std::string& path, const json& body) {
+    return g.request("PUT", g.api(path), body.dump(), {{"Content-Type", "application/json"}});
+}
+
+std::vector<std::string> leftovers(const std::string& dir, const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().filename().string().starts_with(prefix))
+            out.push_back(e.path().filename());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("settings: without --engine-config or --engine-cli the routes are 404") {
+    gateway d;
+    CHECK(d.get(d.api("/config")).status == 404);
+    CHECK(d.post(d.api("/config/validate"), json::object()).status == 404);
+    CHECK(d.get(d.api("/channels")).status == 404);
+    CHECK(d.get(d.api("/devices")).status == 404);
+    CHECK(d.get(d.api("/devices")).json()["error"] == "No engine CLI (start the daemon with --engine-cli)");
+}
+
+TEST_CASE("settings: a JSON5 config is read as JSON5, written as JSON, the old text kept; bad ones refused") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    const std::string text = "// the operator's\n{gateway: {mode: 'local', port: 18790,},}\n";
+    test::write_file(path, text);
+    gateway d({"--engine-config", path}, root.path);
+    std::string written = test::read_file(path); // trustedProxies added at start
+    auto got = d.get(d.api("/config")).json();
+    CHECK(got["format"] == "json");
+    CHECK(got["path"] == path);
+    CHECK(got["raw"] == written);
+    CHECK(got["config"]["gateway"]["port"] == 18790);
+
+    // Refusals change nothing.
+    for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+             {json{{"raw", "{gateway: {port: }"}}, "Invalid config: line 1, column "},
+             {json{{"raw", "[1, 2]"}}, "Invalid config: the config must be an object at the top"},
+             {json{{"config", "text"}}, "Invalid config: config must be an object"},
+             {json::object(), "Invalid config: send either config"},
+             {json{{"config", json::object()}, {"raw", "{}"}}, "Invalid config: send either config"}}) {
+        auto r = put_json(d, "/config", body);
+        CHECK(r.status == 400);
+        std::string error = r.json()["error"];
+        CHECK_MESSAGE(error.starts_with(message), r.body);
+        CHECK(test::read_file(path) == written);
+    }
+
+    auto put = put_json(d, "/config", json{{"config", {{"gateway", {{"mode", "local"}, {"port", 18791}}}}}});
+    REQUIRE(put.status == 200);
+    CHECK(put.json() == json{{"success", true}});
+    CHECK(json::parse(test::read_file(path)) == json::parse(R"({"gateway":{"mode":"local","port":18791}})"));
+    CHECK(test::read_file(path + ".bak") == written);
+    // Raw text is written as given, comments and all.
+    REQUIRE(put_json(d, "/config", json{{"raw", "// mine\n{a: 1}\n"}}).status == 200);
+    CHECK(test::read_file(path) == "// mine\n{a: 1}\n");
+    CHECK(d.get(d.api("/config")).json()["config"] == json{{"a", 1}});
+
+    auto validate = [&](const json& body) { return d.post(d.api("/config/validate"), body).json(); };
+    CHECK(validate(json::object()) == json{{"valid", true}, {"output", ""}});
+    CHECK(validate(json{{"config", "{a: 1,,}"}})["valid"] == false);
+    CHECK(validate(json{{"config", "{a: 1,,}"}})["output"].get<std::string>().find("line 1") !=
+          std::string::npos);
+    CHECK(validate(json{{"config", {{"b", 2}}}})["valid"] == true);
+    CHECK(d.post(d.api("/config/validate"), json{{"config", 5}}).status == 400);
+    CHECK(test::read_file(path) == "// mine\n{a: 1}\n");
+
+    // An operator's edit that broke the file: reads say so.
+    test::write_file(path, "{broken");
+    auto broken = d.get(d.api("/config"));
+    CHECK(broken.status == 500);
+    CHECK(broken.json()["error"].get<std::string>().starts_with("The engine config on disk is not valid"));
+    CHECK(validate(json::object())["valid"] == false);
+}
+
+TEST_CASE("settings: a YAML config round-trips as YAML") {
+    test::temp_dir root;
+    const std::string path = root / "config.yaml";
+    test::write_file(path, "model:\n  name: hermes\n  retries: 3\n");
+    gateway d({"--engine-config", path}, root.path);
+    auto got = d.get(d.api("/config")).json();
+    CHECK(got["format"] == "yaml");
+    CHECK(got["config"] == json::parse(R"({"model":{"name":"hermes","retries":3}})"));
+    json next = json::parse(R"({"model":{"name":"123","retries":4,"tags":["yes","no"]}})");
+    REQUIRE(put_json(d, "/config", json{{"config", next}}).status == 200);
+    CHECK(ag::settings::parse(test::read_file(path), ag::settings::format::yaml) == next);
+    CHECK(test::read_file(path + ".bak") == "model:\n  name: hermes\n  retries: 3\n");
+    CHECK(put_json(d, "/config", json{{"raw", "model: [1, 2\n"}}).status == 400);
+}
+
+TEST_CASE("settings: channels are configured in the config, tokens never shown whole") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, R"({"gateway":{"mode":"local"}})");
+    const std::string bot = "7777777:AAAAsecretTELEGRAMtoken";
+    gateway d({"--engine-config", path}, root.path);
+    CHECK(d.post(d.api("/channels/irc"), json{{"botToken", "x"}}).json()["error"] == "Unsupported channel");
+    CHECK(d.post(d.api("/channels/telegram"), json::object()).status == 400);
+    CHECK(d.post(d.api("/channels/slack"), json{{"botToken", "xoxb-1"}}).status == 400);
+    auto before = test::read_file(path);
+    CHECK(d.post(d.api("/channels/telegram"), json{{"botToken", bot}, {"dmPolicy", "nobody"}}).status == 400);
+    CHECK(test::read_file(path) == before);
+
+    auto set = d.post(d.api("/channels/telegram?skipRestart=true"),
+                      json{{"botToken", bot}, {"dmPolicy", "allowlist"}, {"allowFrom", {"42"}}});
+    REQUIRE(set.status == 200);
+    CHECK(set.json()["message"] == "telegram configured; restart skipped");
+    CHECK(json::parse(test::read_file(path))["channels"]["telegram"]["botToken"] == bot);
+    // Without a supervised engine there is nothing to restart; the answer says so.
+    auto discord = d.post(d.api("/channels/discord"), json{{"botToken", "discord-secret-token-1"}});
+    CHECK(discord.json()["message"] == "discord configured; no supervised engine to restart");
+    CHECK(json::parse(test::read_file(path))["channels"]["discord"]["token"] == "discord-secret-token-1");
+
+    auto status = d.get(d.api("/channels"));
+    REQUIRE(status.status == 200);
+    auto s = status.json();
+    CHECK(s["telegram"]["botTokenSet"] == true);
+    CHECK(s["telegram"]["botTokenHint"] == "…oken");
+    CHECK(s["telegram"]["allowFrom"] == json{"42"});
+    CHECK(s["discord"]["botTokenHint"] == "…en-1");
+    CHECK(s["slack"]["configured"] == false);
+    CHECK(status.body.find(bot) == std::string::npos);
+
+    // A blank token keeps the old one.
+    REQUIRE(d.post(d.api("/channels/telegram?skipRestart=true"), json{{"botToken", ""}, {"enabled", false}})
+                .status == 200);
+    CHECK(json::parse(test::read_file(path))["channels"]["telegram"]["botToken"] == bot);
+    CHECK(d.get(d.api("/channels")).json()["telegram"]["enabled"] == false);
+
+    CHECK(d.request("DELETE", d.api("/channels/telegram?skipRestart=true")).json()["message"] ==
+          "telegram removed; restart skipped");
+    CHECK(d.request("DELETE", d.api("/channels/telegram")).json()["message"] ==
+          "telegram was not configured");
+    CHECK_FALSE(json::parse(test::read_file(path))["channels"].contains("telegram"));
+    CHECK(d.log().find(bot) == std::string::npos);
+    CHECK(d.log().find("discord-secret-token-1") == std::string::npos);
+}
+
+TEST_CASE("settings: the engine's own check refuses a PUT; its CLI lists and approves devices") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, R"({"gateway":{"mode":"local"}})");
+    gateway d({"--engine-config", path, "--engine-cli", TEST_ENGINE_CLI}, root.path);
+    auto before = test::read_file(path);
+    auto refused = put_json(d, "/config", json{{"config", {{"note", "refuse-me"}}}});
+    CHECK(refused.status == 400);
+    CHECK(refused.json()["error"] ==
+          "Invalid config: gateway.port: Invalid input: expected number in the config");
+    CHECK(test::read_file(path) == before);
+    auto checked = d.post(d.api("/config/validate"), json{{"config", R"({"note":"refuse-me"})"}}).json();
+    CHECK(checked ==
+          json{{"valid", false}, {"output", "gateway.port: Invalid input: expected number in the config"}});
+    CHECK(put_json(d, "/config", json{{"config", {{"gateway", {{"mode", "local"}}}, {"ok", true}}}}).status ==
+          200);
+    CHECK(leftovers(root / ".agent-gateway", "engine-config-check-").empty());
+
+    auto devices = d.get(d.api("/devices"));
+    REQUIRE(devices.status == 200);
+    CHECK(devices.json()["pending"].size() == 2);
+    auto one = d.request("POST", d.api("/devices/r-1/approve"));
+    CHECK(one.json() == json{{"success", true}, {"requestId", "r-1"}, {"message", "Approved d-1 (r-1)"}});
+    auto bad = d.request("POST", d.api("/devices/r-fail/approve"));
+    CHECK(bad.status == 500);
+    CHECK(bad.json()["error"] == "CLI error: No pending device request matches r-fail.");
+    CHECK(d.request("POST", d.api("/devices/r%3Bid/approve")).status == 400); // r;id: nothing for a shell
+    auto all = d.request("POST", d.api("/devices/approve-all")).json();
+    CHECK(all["approved"] == json{"r-1"});
+    CHECK(all["failed"][0]["requestId"] == "r-fail");
+    CHECK(all["message"] == "Approved 1 of 2 pending device(s)");
+}
+
+TEST_CASE("settings: a CLI that fails is a 500 with what it said") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, R"({"a":1})");
+    gateway d({"--engine-config", path, "--engine-cli", "echo 'the gateway is down' >&2; exit 1; :"},
+              root.path);
+    auto r = d.get(d.api("/devices"));
+    CHECK(r.status == 500);
+    CHECK(r.json()["error"] == "CLI error: the gateway is down");
+    auto put = put_json(d, "/config", json{{"config", {{"a", 2}}}});
+    CHECK(put.status == 500);
+    CHECK(json::parse(test::read_file(path)) == json{{"a", 1}});
+}
+
+TEST_CASE("settings: a config PUT survives kill -9 at any point: the old file or the new, never half") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, R"({"round":-1})");
+    std::mt19937 rng(20261203);
+    long long put_us = 0;
+    {
+        gateway g({"--engine-config", path}, root.path);
+        put_us = test::microseconds_of([&] { put_json(g, "/config", json{{"config", {{"round", -1}}}}); });
+    }
+    int last = -1;
+    for (int round = 0; round < 12; ++round) {
+        gateway g({"--engine-config", path}, root.path);
+        auto now = json::parse(test::read_file(path))["round"].get<int>();
+        CHECK((now == last || now == round - 1));
+        last = now;
+        test::kill_during(g, std::chrono::microseconds(rng() % (2 * put_us + 1)), [&] {
+            put_json(g, "/config", json{{"config", {{"round", round}, {"pad", std::string(200000, 'x')}}}});
+        });
+        auto text = test::read_file(path);
+        CHECK_NOTHROW(json::parse(text));
+    }
+    gateway g({"--engine-config", path}, root.path);
+    CHECK(leftovers(root.path, "openclaw.json.tmp-").empty());
+}
