@@ -19,6 +19,8 @@
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "metrics/registry.hpp"
+#include "metrics/work.hpp"
 #include "platform/signer.hpp"
 #include "proxy/agent_front_door.hpp"
 #include "proxy/domains.hpp"
@@ -183,6 +185,8 @@ struct daemon::parts {
         log::set_tap(&tap_to_hub, &hub);
         add_routes();
         add_lifecycles();
+        if (cfg.metrics)
+            add_metrics();
         srv.set_front_door(door);
         srv.on_reload([this] {
             tokens.reload(true);
@@ -201,12 +205,12 @@ struct daemon::parts {
         agent_routes{cfg,  manifest,   engine_proc.get(), scripts,        skills,
                      pool, created_at, &routes,           &task_scheduler}
             .add_to(r);
-        console_routes{cfg, reaper, execs_running}.add_to(r);
+        console_routes{cfg, reaper, execs_running, work}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
         log_routes{hub, tokens}.add_to(r);
-        git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate}.add_to(r);
-        snapshot_routes{cfg, snapshots, pool, workspace_gate}.add_to(r);
+        git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate, work}.add_to(r);
+        snapshot_routes{cfg, snapshots, pool, workspace_gate, work}.add_to(r);
         port_forwarding_routes{routes, pool}.add_to(r);
         domain_routes{names, pool}.add_to(r);
         task_routes{task_scheduler, pool}.add_to(r);
@@ -214,6 +218,52 @@ struct daemon::parts {
         control_plane_routes{}.add_to(r);
         settings_routes{engine_config.get(), engine_cli.get(), engine_proc.get(), pool, config_gate}.add_to(
             r);
+        if (cfg.metrics)
+            metrics_routes{metrics}.add_to(r);
+    }
+
+    // docs/api.md §16. After every route is added: each gets its own series.
+    void add_metrics() {
+        srv.enable_metrics(metrics);
+        auto& m = metrics;
+        m.expose("agent_gateway_exec_duration_seconds", "Console commands, from start to exit", {},
+                 work.exec_seconds);
+        m.expose("agent_gateway_exec_timeouts_total", "Console commands killed at their timeout", {},
+                 work.exec_timeouts);
+        m.add_gauge_fn("agent_gateway_execs_running", "Console commands running now", {},
+                       [this] { return static_cast<double>(execs_running.load(std::memory_order_relaxed)); });
+        m.expose("agent_gateway_git_duration_seconds", "Git Smart HTTP exchanges, by service",
+                 {{"service", "git-upload-pack"}}, work.git_upload_pack_seconds);
+        m.expose("agent_gateway_git_duration_seconds", "Git Smart HTTP exchanges, by service",
+                 {{"service", "git-receive-pack"}}, work.git_receive_pack_seconds);
+        m.expose("agent_gateway_snapshot_duration_seconds",
+                 "Snapshots taken (on request or automatic) and restored", {{"kind", "create"}},
+                 work.snapshot_create_seconds);
+        m.expose("agent_gateway_snapshot_duration_seconds",
+                 "Snapshots taken (on request or automatic) and restored", {{"kind", "restore"}},
+                 work.snapshot_restore_seconds);
+        m.expose("agent_gateway_log_entries_total", "Log entries published", {}, hub.published());
+        m.expose("agent_gateway_log_entries_dropped_total", "Log entries a lagging subscriber skipped", {},
+                 hub.dropped());
+        for (const char* status : {"ok", "error", "skipped"})
+            m.expose("agent_gateway_task_runs_total", "Task runs recorded, by status", {{"status", status}},
+                     task_scheduler.runs_with(status));
+        for (bool engine : {false, true})
+            for (unsigned status : {502u, 504u})
+                m.expose("agent_gateway_proxy_upstream_errors_total",
+                         "Proxied requests the daemon answered itself because the upstream failed",
+                         {{"upstream", engine ? "engine" : "app"}, {"status", std::to_string(status)}},
+                         door.upstream_errors(engine, status));
+        if (engine_proc) {
+            for (auto s :
+                 {engine::run_state::not_running, engine::run_state::starting, engine::run_state::running})
+                m.add_gauge_fn("agent_gateway_engine_state", "1 for the supervised engine's current state",
+                               {{"state", std::string(engine::state_name(s))}},
+                               [this, s] { return engine_proc->current().state == s ? 1.0 : 0.0; });
+            m.add_counter_fn("agent_gateway_engine_restarts_total",
+                             "Unexpected engine exits that led to a restart", {},
+                             [this] { return static_cast<double>(engine_proc->current().restarts); });
+        }
     }
 
     // In start order; the server stops them in reverse.
@@ -274,7 +324,11 @@ struct daemon::parts {
                 "automatic snapshots", ioc, std::chrono::seconds(cfg.snapshot_interval),
                 [this, &pool]() -> asio::awaitable<void> {
                     auto gate = co_await workspace_gate.lock();
-                    co_await pool.run([this] { snapshots.sync("Automatic snapshot"); });
+                    auto started = std::chrono::steady_clock::now();
+                    bool created =
+                        co_await pool.call([this] { return snapshots.sync("Automatic snapshot").created; });
+                    if (created) // a clean workspace's pass is not a snapshot
+                        work.snapshot_create_seconds.observe(std::chrono::steady_clock::now() - started);
                 }));
         for (auto& l : lifecycles)
             srv.add_service(*l);
@@ -313,6 +367,8 @@ struct daemon::parts {
     unsigned pin_failures = 0; // in a row; the pinner job's own (worker 0 only)
     std::chrono::steady_clock::time_point next_pin;
     std::vector<std::unique_ptr<service>> lifecycles;
+    metrics::work work;
+    metrics::registry metrics;
 };
 
 daemon::daemon(const config& cfg, auth::token_store& tokens)

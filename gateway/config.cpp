@@ -63,6 +63,7 @@ constexpr option_spec options[] = {
     {"tls-cert", "PATH", false, "certificate chain (PEM): serve HTTPS/WSS on every listener"},
     {"tls-key", "PATH", false, "private key (PEM) for --tls-cert"},
     {"platform-key", "PATH", false, "EC P-256 private key (PEM) used to mint platform tokens"},
+    {"metrics", "on|off", false, "count requests and work for GET /metrics (default on)"},
     {"log-level", "LEVEL", false, "trace, debug, info, warn, error or off (default info)"},
     {"log-format", "text|json", false, "format of the daemon's own log on stderr (default text)"},
     {"threads", "N", false, "I/O threads, 1-64 (default 1)"},
@@ -364,6 +365,11 @@ config build_config(const raw_map& raw, const std::string& cwd) {
         if (std::find(std::begin(levels), std::end(levels), *l) == std::end(levels))
             fail(fmt::format("--log-level: '{}' must be one of trace, debug, info, warn, error, off", *l));
         c.log_level = *l;
+    }
+    if (auto m = str("metrics")) {
+        if (*m != "on" && *m != "off")
+            fail(fmt::format("--metrics: '{}' must be on or off", *m));
+        c.metrics = *m == "on";
     }
     if (auto f = str("log-format")) {
         if (*f != "text" && *f != "json")

@@ -52,6 +52,7 @@ struct config {
     std::optional<std::string> platform_key;
     std::string log_level = "info";
     std::string log_format = "text";
+    bool metrics = true; // --metrics: GET /metrics and the counting behind it
     unsigned threads = 1;
     std::optional<std::string> config_file;
 };

@@ -48,7 +48,7 @@ struct dispatch_input {
     std::optional<std::uint64_t> content_length;
     const std::string* remote_address = nullptr; // the connection's peer
     bool secure = false;
-    bool loopback = false; // the connection came to a loopback address
+    bool loopback = false; // the connection came to a loopback address or a unix socket
 };
 
 struct dispatch_result {

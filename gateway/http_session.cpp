@@ -1,5 +1,7 @@
 #include "gateway/http_session.hpp"
 
+#include "gateway/http_metrics.hpp"
+
 #include "auth/client_address.hpp"
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
@@ -12,6 +14,7 @@
 #include "gateway/transports.hpp"
 #include "gateway/worker.hpp"
 #include "util/log.hpp"
+#include "util/scope_exit.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -310,7 +313,20 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
             content_length = *cl;
         dispatch_input in = input_of(hdr.base(), remote, secure, content_length, forwarded_for);
         in.loopback = loopback;
+        const std::uint64_t received = header_end + 4 + content_length.value_or(0);
         dispatch_result d = dispatch(in, env.routes, env.front);
+        const bool health_check = d.req.path == "/healthz"; // the request moves into its handler
+        // After each answer: its route's count and latency, and the bytes (docs/api.md §16).
+        auto count = [&](metrics::route_stats* stats, unsigned status, std::uint64_t sent) {
+            const http_metrics* m = env.metrics;
+            if (!m)
+                return;
+            if (!stats)
+                stats = health_check ? m->health : m->unmatched;
+            stats->record(status, std::chrono::steady_clock::now() - started);
+            m->bytes_in->add(received);
+            m->bytes_out->add(sent);
+        };
         // Copies: the parser's storage moves when a streaming route takes the body over.
         std::string log_target = log::enabled(log::level::info)
                                      ? text::redact_target(hdr.target(), env.front.tokens.current())
@@ -335,6 +351,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
                 else if (!go_on)
                     outcome = pass_outcome::close;
             }
+            count(env.metrics ? env.metrics->proxied : nullptr, x.status, x.bytes);
             if (log::enabled(log::level::info)) {
                 auto ms =
                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
@@ -358,8 +375,16 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
                 keep_alive = false;
         } else if (d.target->ws_handler) {
             log::access("{} {} 101 websocket", log_method, log_target);
+            count(d.target->stats, 101, 0);
             http::request<http::string_body> upgrade_req = parser.release();
             std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
+            metrics::gauge* open = env.metrics ? env.metrics->websockets : nullptr;
+            if (open)
+                open->add(1);
+            scope_exit closed([open] {
+                if (open)
+                    open->add(-1);
+            });
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
                                    conn, d.headers, std::move(leftover));
             co_return;
@@ -411,6 +436,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
         unsigned status = res.status;
         bool ok =
             co_await write_response(stream, conn, res, keep_alive, head_only, d.headers, bytes, version);
+        count(d.target ? d.target->stats : nullptr, status, bytes);
         if (log::enabled(log::level::info)) {
             auto ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -463,7 +489,8 @@ void start_session(session_env& env, asio::ip::tcp::socket socket) {
 
 void start_session(session_env& env, asio::local::stream_protocol::socket socket) {
     auto t = env.tls ? tls_transport(std::move(socket), *env.tls) : plain_transport(std::move(socket));
-    start_session(env, byte_stream(std::move(t)), "unix");
+    // Only this host can reach a unix socket: it is as local as loopback (GET /metrics, docs/api.md §3).
+    start_session(env, byte_stream(std::move(t)), "unix", true);
 }
 
 } // namespace ag

@@ -16,6 +16,7 @@ class context;
 namespace ag {
 
 class connection_limiter;
+struct http_metrics;
 class router;
 struct gate;
 struct worker;
@@ -26,6 +27,7 @@ struct session_env {
     worker& owner;
     boost::asio::ssl::context* tls = nullptr; // every listener speaks TLS when set
     connection_limiter* limiter = nullptr;    // connections per client address
+    const http_metrics* metrics = nullptr;    // none: metrics are off
 };
 
 void start_session(session_env& env, boost::asio::ip::tcp::socket socket);

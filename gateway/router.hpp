@@ -13,6 +13,9 @@
 namespace ag {
 
 class websocket_connection;
+namespace metrics {
+struct route_stats;
+}
 
 using http_handler = std::function<boost::asio::awaitable<response>(request&)>;
 // Runs after the upgrade; the connection closes when it returns.
@@ -22,7 +25,8 @@ using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_c
 enum class route_access {
     token,
     open,     // anyone (the platform key's JWKS)
-    loopback, // a connection to a loopback address without X-Forwarded-For (GET /metrics); others get 404
+    loopback, // a connection to a loopback address or unix socket, without X-Forwarded-For (GET /metrics);
+              // others get 404
 };
 
 struct route_options {
@@ -40,6 +44,7 @@ struct route {
     http_handler handler;
     websocket_handler ws_handler; // set for WebSocket routes (GET with Upgrade)
     route_options options;
+    metrics::route_stats* stats = nullptr; // set once metrics are enabled
 };
 
 class router {
@@ -59,6 +64,8 @@ public:
     // The route at exactly `path` that takes no token (added with access open or loopback), or null. A
     // handful of literal paths: cheap enough for every request.
     const route* match_open(method verb, std::string_view path) const;
+    // Every route, for attaching what it records. Before serving.
+    std::vector<route>& all() { return routes_; }
 
 private:
     std::vector<route> routes_;

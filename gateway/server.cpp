@@ -5,11 +5,13 @@
 #include "gateway/config.hpp"
 #include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
+#include "gateway/http_metrics.hpp"
 #include "gateway/http_session.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/router.hpp"
 #include "gateway/tls_context.hpp"
 #include "gateway/worker.hpp"
+#include "metrics/registry.hpp"
 #include "util/log.hpp"
 #include "util/sd_notify.hpp"
 #include "util/service.hpp"
@@ -85,6 +87,7 @@ struct server::impl {
     listeners listening;
     std::vector<service*> services;
     std::vector<std::function<void()>> reload_hooks;
+    http_metrics counted;
 
     asio::signal_set signals;
     asio::steady_timer drain_timer;
@@ -196,6 +199,30 @@ struct server::impl {
 server::server(const config& cfg, auth::token_store& tokens)
     : impl_(std::make_unique<impl>(cfg, tokens)) {}
 server::~server() = default;
+
+void server::enable_metrics(metrics::registry& r) {
+    auto& m = impl_->counted;
+    for (auto& rt : impl_->routes.all()) {
+        std::string pattern;
+        for (const auto& seg : rt.segments)
+            pattern += "/" + seg;
+        rt.stats = &r.add_route(rt.ws_handler ? "WEBSOCKET" : std::string(method_name(rt.verb)), pattern);
+    }
+    m.health = &r.add_route("GET", "/healthz");
+    m.unmatched = &r.add_route("ANY", "unmatched");
+    m.proxied = &r.add_route("ANY", "front door");
+    m.bytes_in = &r.add_counter("agent_gateway_http_received_bytes_total", "Bytes of requests received");
+    m.bytes_out = &r.add_counter("agent_gateway_http_sent_bytes_total", "Bytes of answers sent");
+    m.websockets = &r.add_gauge("agent_gateway_websockets_open", "The daemon's own WebSockets open now");
+    r.add_gauge_fn("agent_gateway_connections_open", "Client connections open now", {}, [this] {
+        std::size_t n = 0;
+        for (const auto& w : impl_->workers)
+            n += w->connection_count.load(std::memory_order_relaxed);
+        return static_cast<double>(n);
+    });
+    for (auto& env : impl_->envs)
+        env->metrics = &m;
+}
 
 router& server::routes() {
     return impl_->routes;

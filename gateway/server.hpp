@@ -20,6 +20,9 @@ class service;
 namespace auth {
 class token_store;
 }
+namespace metrics {
+class registry;
+}
 
 class server {
 public:
@@ -40,6 +43,10 @@ public:
     // Started by run() in the order added, before the first connection is accepted; at a stop, stopped in
     // reverse, each once the one added after it has stopped.
     void add_service(service& s);
+    // Counts requests per route, bytes and WebSockets into `r` (docs/api.md §16), open connections too.
+    // After every route is added, before bind().
+    void enable_metrics(metrics::registry& r);
+
     // SIGHUP: each runs on the main thread.
     void on_reload(std::function<void()> fn);
 

@@ -5,6 +5,7 @@
 #include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "metrics/work.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
 
@@ -100,6 +101,7 @@ boost::asio::awaitable<response> post_exec(const console_routes& area, request& 
     std::string timestamp = time_format::iso8601_ms_now();
     engine::exec_result result;
     try {
+        metrics::timed took(area.counted.exec_seconds);
         result = co_await engine::run_exec(area.reaper, std::move(req));
     } catch (const std::system_error& e) {
         if (e.code().value() == E2BIG)
@@ -108,6 +110,8 @@ boost::asio::awaitable<response> post_exec(const console_routes& area, request& 
         log::error("exec: cannot start /bin/sh: {}", e.what());
         throw api_error(error_kind::internal, "Execution failed");
     }
+    if (result.timed_out)
+        area.counted.exec_timeouts.add();
     co_return json_response({{"stdout", std::move(result.stdout_text)},
                              {"stderr", std::move(result.stderr_text)},
                              {"exitCode", result.exit_code},

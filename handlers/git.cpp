@@ -14,6 +14,7 @@
 #include "git/receive_pack.hpp"
 #include "git/upload_pack.hpp"
 #include "git/workspace.hpp"
+#include "metrics/work.hpp"
 #include "util/gunzip.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -116,7 +117,9 @@ asio::awaitable<response> upload_pack(const git_routes& area, request& req) {
     no_cache(res);
     git::workspace* ws = &area.git;
     git::clone_cache* cache = area.git_cache;
-    res.stream = stream_from_pool(area.pool, [ws, cache, body](producer_sink& out) {
+    metrics::histogram* took = &area.counted.git_upload_pack_seconds;
+    res.stream = stream_from_pool(area.pool, [ws, cache, body, took](producer_sink& out) {
+        metrics::timed timing(*took);
         sink_adapter adapter(out);
         git::upload_pack(*ws, cache, *body, adapter);
     });
@@ -127,6 +130,7 @@ constexpr std::size_t push_feed_batch = 4 * 1024 * 1024;
 
 asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
     require_content_type(req, "application/x-git-receive-pack-request");
+    metrics::timed took(area.counted.git_receive_pack_seconds);
     auto session = std::make_shared<git::receive_session>(area.git);
     // The pack goes to libgit2 in batches: a 100 MiB push makes 25 trips to the pool, not one per 64 KiB
     // piece the socket gives (1,600).

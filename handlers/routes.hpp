@@ -44,6 +44,10 @@ class scheduler;
 namespace platform {
 class signer;
 }
+namespace metrics {
+class registry;
+struct work;
+} // namespace metrics
 namespace settings {
 class config_file;
 class engine_cli;
@@ -71,6 +75,7 @@ struct console_routes {
     const config& cfg;
     engine::child_reaper& reaper;
     std::atomic<int>& execs_running;
+    metrics::work& counted;
     void add_to(router& r) const;
 };
 
@@ -105,6 +110,7 @@ struct git_routes {
     // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
     // holds no pool thread.
     async_mutex& workspace_gate;
+    metrics::work& counted;
     void add_to(router& r) const;
 };
 
@@ -151,12 +157,19 @@ struct control_plane_routes {
     void add_to(router& r) const;
 };
 
+// docs/api.md §16: the metrics, for a scraper on this host or one holding the token.
+struct metrics_routes {
+    const metrics::registry& registry;
+    void add_to(router& r) const;
+};
+
 // docs/api.md §12: snapshots.
 struct snapshot_routes {
     const config& cfg;
     snapshots::service& snapshots;
     blocking_pool& pool;
     async_mutex& workspace_gate;
+    metrics::work& counted;
     void add_to(router& r) const;
 };
 

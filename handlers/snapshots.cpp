@@ -7,6 +7,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/producer_stream.hpp"
 #include "gateway/router.hpp"
+#include "metrics/work.hpp"
 #include "snapshots/service.hpp"
 
 #include <nlohmann/json.hpp>
@@ -60,6 +61,7 @@ asio::awaitable<response> sync_now(const snapshot_routes& area, request&) {
     snapshots::service::sync_result result;
     {
         auto gate = co_await area.workspace_gate.lock();
+        metrics::timed took(area.counted.snapshot_create_seconds);
         result = co_await area.pool.call([&] { return area.snapshots.sync(); });
     }
     // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
@@ -94,6 +96,7 @@ asio::awaitable<response> reset(const snapshot_routes& area, request& req) {
     std::optional<snapshots::service::reset_result> result;
     try {
         auto gate = co_await area.workspace_gate.lock();
+        metrics::timed took(area.counted.snapshot_restore_seconds);
         result = co_await area.pool.call([&] { return area.snapshots.reset(target); });
     } catch (const snapshots::ipfs_error& e) {
         using kind = snapshots::ipfs_error::kind_t;

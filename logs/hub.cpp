@@ -34,6 +34,7 @@ void hub::append_locked(const entry& e, std::string_view json) {
         total_count_[t] += 1;
     }
     ring_.push_back(item{e.seq, e.lvl, std::move(frame), total_bytes_, total_count_});
+    published_.add();
     ring_bytes_ += size;
     while (ring_bytes_ > ring_limit_ && ring_.size() > 1) {
         ring_bytes_ -= ring_.front().frame->size();
@@ -154,6 +155,7 @@ template <class Take> std::uint64_t hub::collect(subscription& sub, std::size_t 
     sub.base_count = last.cum_count[t];
     if (bytes == 0 && out.dropped == 0)
         arm();
+    dropped_.add(out.dropped);
     return out.dropped;
 }
 

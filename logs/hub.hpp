@@ -6,6 +6,7 @@
 // A subscriber that falls more than `queue_limit` bytes behind skips its oldest entries and is told how many.
 // Thread-safe.
 #include "logs/journal.hpp"
+#include "metrics/instruments.hpp"
 
 #include <array>
 #include <cstdint>
@@ -61,6 +62,9 @@ public:
     void unsubscribe(subscription& sub);
 
     std::size_t subscribers() const;
+    // For the metrics (docs/api.md §16): entries published, and entries subscribers skipped for lagging.
+    const metrics::counter& published() const noexcept { return published_; }
+    const metrics::counter& dropped() const noexcept { return dropped_; }
 
 private:
     static constexpr std::size_t levels = 6;
@@ -88,6 +92,8 @@ private:
     std::array<std::uint64_t, levels> total_count_{};
     std::vector<std::shared_ptr<subscription>> waiting_;
     std::size_t subscriber_count_ = 0;
+    metrics::counter published_;
+    metrics::counter dropped_;
 };
 
 class hub::subscription : public std::enable_shared_from_this<hub::subscription> {

@@ -62,11 +62,18 @@ std::optional<pass_target> agent_front_door::by_path(std::string_view path, bool
 }
 
 asio::awaitable<pass_result> agent_front_door::pass(pass_exchange& x) {
-    if (x.target.upstream == engine_upstream)
-        co_return co_await forward(x, *engine_, pool_, tokens_, engine_options_);
-    upstream to{
-        tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(x.target.upstream))};
-    co_return co_await forward(x, to, pool_, tokens_, options_);
+    const bool engine = x.target.upstream == engine_upstream;
+    pass_result result;
+    if (engine) {
+        result = co_await forward(x, *engine_, pool_, tokens_, engine_options_);
+    } else {
+        upstream to{
+            tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(x.target.upstream))};
+        result = co_await forward(x, to, pool_, tokens_, options_);
+    }
+    if (result.answer && (result.answer->status == 502 || result.answer->status == 504))
+        upstream_errors_[error_slot(engine, result.answer->status)].add();
+    co_return result;
 }
 
 } // namespace ag::proxy

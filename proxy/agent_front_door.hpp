@@ -2,9 +2,11 @@
 // This agent's front door (docs/api.md §3, §10, §11): the engine's chat and Control UI at --engine-url, and
 // the path routes to local ports. Implements gateway/front_door.hpp for the HTTP core.
 #include "gateway/front_door.hpp"
+#include "metrics/instruments.hpp"
 #include "proxy/forward.hpp"
 #include "util/service.hpp"
 
+#include <array>
 #include <optional>
 
 namespace ag {
@@ -32,6 +34,11 @@ public:
     void start() override {}
     void stop() noexcept override { pool_.clear(); }
 
+    // For the metrics (docs/api.md §16): answers the daemon gave for an upstream, by 502 or 504.
+    const metrics::counter& upstream_errors(bool engine, unsigned status) const noexcept {
+        return upstream_errors_[error_slot(engine, status)];
+    }
+
 private:
     static constexpr std::uint32_t engine_upstream = 0; // other upstream names are local ports
     path_routes& routes_;
@@ -41,6 +48,10 @@ private:
     forward_options options_;        // path routes and domains
     forward_options engine_options_; // the engine's chat and Control UI
     connection_pool pool_;
+    static std::size_t error_slot(bool engine, unsigned status) noexcept {
+        return (engine ? 2 : 0) + (status == 504 ? 1 : 0);
+    }
+    std::array<metrics::counter, 4> upstream_errors_; // app 502, app 504, engine 502, engine 504
 };
 
 } // namespace ag::proxy

@@ -120,7 +120,7 @@ void scheduler::load(const std::string& manifest_tasks) {
     if (!stored || (*stored)["jobs"] != now_table)
         store_.save_jobs(jobs);
     for (const auto& r : missed)
-        store_.append_run(r);
+        append_run(r);
     std::lock_guard lock(mutex_);
     jobs_ = std::move(jobs);
 }
@@ -226,7 +226,7 @@ std::vector<std::string> scheduler::take_due(sys_ms now, std::optional<sys_ms>& 
         try {
             store_.save_jobs(jobs);
             for (const auto& r : late)
-                store_.append_run(r);
+                append_run(r);
         } catch (const std::exception& e) {
             log::error("tasks: cannot store the task table: {}", e.what());
         }
@@ -329,7 +329,22 @@ void scheduler::finish(const run& r, bool ran) {
         s.consecutive_errors = r.status == "error" ? s.consecutive_errors + 1 : 0;
         commit(std::move(jobs));
     }
+    append_run(r);
+}
+
+namespace {
+std::size_t status_index(std::string_view status) {
+    return status == "ok" ? 0 : status == "error" ? 1 : 2;
+}
+} // namespace
+
+void scheduler::append_run(const run& r) {
+    runs_by_status_[status_index(r.status)].add();
     store_.append_run(r);
+}
+
+const metrics::counter& scheduler::runs_with(std::string_view status) const noexcept {
+    return runs_by_status_[status_index(status)];
 }
 
 std::vector<job> scheduler::copy() const {

@@ -6,6 +6,7 @@
 // the executor it is given and does its bookkeeping on the pool too. Each wake looks at the time again: jobs
 // due fire (or, more than a minute late — a wall-clock jump forward, a suspended machine — are recorded as
 // skipped), and every job's next fire time is recomputed from now, which also covers a clock set back.
+#include "metrics/instruments.hpp"
 #include "tasks/job.hpp"
 #include "tasks/store.hpp"
 #include "util/service.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -82,6 +84,8 @@ public:
     std::uint64_t version() const noexcept { return version_; }
     // The time-zone database changed (or SIGHUP): zones are read again and fire times recomputed. Blocking.
     void refresh_zones();
+    // For the metrics (docs/api.md §16): runs recorded with this status ("ok", "error", "skipped").
+    const metrics::counter& runs_with(std::string_view status) const noexcept;
 
 private:
     boost::asio::awaitable<void> loop();
@@ -93,6 +97,7 @@ private:
     std::vector<std::string> take_due(sys_ms now, std::optional<sys_ms>& wake);
     void finish(const run& r, bool counted);
     std::vector<job> copy() const;
+    void append_run(const run& r); // to the history, and counted
 
     boost::asio::any_io_executor ex_;
     store& store_;
@@ -106,6 +111,7 @@ private:
     std::set<std::string, std::less<>> running_;
     std::mutex write_mutex_; // one change at a time, stored in the order it is served
 
+    std::array<metrics::counter, 3> runs_by_status_; // ok, error, skipped
     std::atomic<bool> stopping_{false};
     std::atomic<int> loops_{0};     // the timer loop and the zoneinfo watch
     std::atomic<int> in_flight_{0}; // runs under way

@@ -14,6 +14,7 @@
 #include "handlers/skills.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "metrics/work.hpp"
 #include "snapshots/service.hpp"
 #include "support/temp_dir.hpp"
 
@@ -153,7 +154,8 @@ TEST_CASE("console_routes alone: an exec runs with only a reaper and a counter")
     reaper.start();
     std::atomic<int> running{0};
     router r;
-    console_routes{cfg, reaper, running}.add_to(r);
+    metrics::work counted;
+    console_routes{cfg, reaper, running, counted}.add_to(r);
 
     auto res =
         call(r, method::post, "/v0/agents/local/console/exec", R"({"command":"echo hi; exit 3"})", &ioc);
@@ -220,7 +222,8 @@ TEST_CASE("git_routes alone: the advertisement names main, and only smart HTTP s
     blocking_pool pool(1, 1);
     async_mutex gate;
     router r;
-    git_routes{ws, nullptr, parts.manifest, parts.scripts, pool, gate}.add_to(r);
+    metrics::work counted;
+    git_routes{ws, nullptr, parts.manifest, parts.scripts, pool, gate, counted}.add_to(r);
 
     auto refs = call(r, method::get, "/v0/agents/local/git/info/refs?service=git-upload-pack", {}, &ioc);
     REQUIRE(refs.status == 200);
@@ -240,7 +243,8 @@ TEST_CASE("snapshot_routes alone: a sync records a snapshot the listing then sho
     blocking_pool pool(1, 1);
     async_mutex gate;
     router r;
-    snapshot_routes{cfg, snaps, pool, gate}.add_to(r);
+    metrics::work counted;
+    snapshot_routes{cfg, snaps, pool, gate, counted}.add_to(r);
 
     std::ofstream(cfg.workspace + "/b.txt") << "b\n";
     auto sync = call(r, method::post, "/v0/agents/local/snapshots/sync");
