@@ -1,6 +1,7 @@
 // The engine's settings against the real engine (docs/api.md §15): OpenClaw's own openclaw.json read and
 // written through the daemon (the engine's log shows it applied the change), a bad config refused by
-// `openclaw config validate`, and a device that connected through the daemon approved through …/devices.
+// `openclaw config validate`, a device that connected through the daemon approved through …/devices, and a
+// channel configured through the daemon restarting the OpenClaw it supervises.
 #include "support/gateway.hpp"
 #include "support/shell.hpp"
 
@@ -126,4 +127,97 @@ TEST_CASE("OpenClaw settings: a device that connected through the daemon is list
     CHECK(again.status == 500);
     CHECK(again.json()["error"].get<std::string>().starts_with("CLI error: "));
     MESSAGE("approve again: " << again.body.substr(0, 300));
+}
+
+namespace {
+
+// The engine's state in the agent detail: processStatus and processId.
+std::pair<std::string, std::string> engine_process(const gateway& d) {
+    auto detail = d.get(d.api(""));
+    if (detail.status != 200)
+        return {};
+    auto j = detail.json();
+    return {j.value("processStatus", ""),
+            j["processId"].is_string() ? j["processId"].get<std::string>() : ""};
+}
+
+// Bounded wait for the engine at `port` to answer /health, as a process other than `not_pid`.
+bool engine_up(const gateway& d, const std::string& port, const std::string& not_pid, std::string& pid) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+    while (std::chrono::steady_clock::now() < until) {
+        auto [state, now_pid] = engine_process(d);
+        if (state == "running" && !now_pid.empty() && now_pid != not_pid &&
+            test::sh("curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:" + port +
+                     "/health") == "200") {
+            pid = now_pid;
+            return true;
+        }
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(250)); // polling the engine for the event itself
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("OpenClaw settings: configuring a channel restarts the engine the daemon supervises") {
+    std::string bin = env("OPENCLAW_BIN");
+    REQUIRE_MESSAGE(!bin.empty(), "run through tests/engine/run-openclaw");
+    // A second OpenClaw, the daemon's own supervised child (the suite's shared one is nobody's child).
+    test::temp_dir root;
+    std::string home = root / "oc";
+    std::filesystem::create_directories(home + "/.openclaw");
+    std::string config = home + "/.openclaw/openclaw.json";
+    std::string port = test::sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); "
+                                "print(s.getsockname()[1])'");
+    test::write_file(config, json{{"gateway",
+                                   {{"mode", "local"},
+                                    {"port", std::stoi(port)},
+                                    {"bind", "loopback"},
+                                    {"auth", {{"mode", "token"}, {"token", "channel-test-engine-token"}}}}},
+                                  {"logging", {{"file", home + "/openclaw.log"}}}}
+                                 .dump(2));
+    std::string engine = "HOME='" + home + "' OPENCLAW_STATE_DIR='" + home +
+                         "/.openclaw' OPENCLAW_CONFIG_PATH='" + config + "' exec '" + bin + "' gateway run";
+    gateway d({"--engine", engine, "--engine-config", config, "--engine-url", "http://127.0.0.1:" + port},
+              root.path);
+    std::string first_pid;
+    REQUIRE_MESSAGE(engine_up(d, port, "", first_pid), "the supervised OpenClaw did not come up");
+
+    const std::string bot_token = "7012345678:AAFakeTokenForTheChannelTest-9xYz";
+    auto configured =
+        d.post(d.api("/channels/telegram"), json{{"botToken", bot_token}, {"dmPolicy", "pairing"}});
+    REQUIRE_MESSAGE(configured.status == 200, configured.body);
+    CHECK(configured.json()["message"] == "telegram configured; engine restarted");
+    auto written = json::parse(test::read_file(config));
+    CHECK(written["channels"]["telegram"]["botToken"] == bot_token);
+    CHECK(written["gateway"]["port"] == std::stoi(port)); // the rest of the file as it was
+
+    std::string second_pid;
+    REQUIRE_MESSAGE(engine_up(d, port, first_pid, second_pid),
+                    "OpenClaw did not come back after the channel change");
+    MESSAGE("engine pid " << first_pid << " → " << second_pid);
+    // The new process read the channel: its telegram provider starts (and, offline, fails to reach Telegram).
+    const std::string log = home + "/openclaw.log";
+    auto provider_started = [&] {
+        std::string text = std::filesystem::exists(log) ? test::read_file(log) : "";
+        return text.find(R"(channels/telegram\"}","1":"[default] starting provider)") != std::string::npos;
+    };
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!provider_started() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(250)); // polling the engine's log for the line
+    CHECK_MESSAGE(provider_started(), "the restarted engine's log shows no telegram provider starting");
+    auto channels = d.get(d.api("/channels"));
+    CHECK(channels.json()["telegram"]["configured"] == true);
+    CHECK(channels.json()["telegram"]["botTokenHint"] == "…9xYz");
+    CHECK(channels.body.find(bot_token) == std::string::npos);
+    CHECK(d.log().find(bot_token) == std::string::npos);
+
+    // Removed without a restart when asked: the same process goes on.
+    auto removed = d.request("DELETE", d.api("/channels/telegram?skipRestart=true"));
+    REQUIRE(removed.status == 200);
+    CHECK(removed.json()["message"] == "telegram removed; restart skipped");
+    CHECK(engine_process(d).second == second_pid);
+    auto after = json::parse(test::read_file(config));
+    CHECK(after.value("channels", json::object()).count("telegram") == 0);
 }
