@@ -19,11 +19,11 @@ using test::gateway;
 namespace {
 
 struct engine_env {
-    std::string port = std::getenv("OPENCLAW_PORT") ? std::getenv("OPENCLAW_PORT") : "";
-    std::string token = std::getenv("OPENCLAW_TOKEN") ? std::getenv("OPENCLAW_TOKEN") : "";
-    std::string config = std::getenv("OPENCLAW_CONFIG") ? std::getenv("OPENCLAW_CONFIG") : "";
-    std::string bin = std::getenv("OPENCLAW_BIN") ? std::getenv("OPENCLAW_BIN") : "";
-    std::string dir = std::getenv("ENGINE_TEST_DIR") ? std::getenv("ENGINE_TEST_DIR") : "";
+    std::string port = test::env("OPENCLAW_PORT");
+    std::string token = test::env("OPENCLAW_TOKEN");
+    std::string config = test::env("OPENCLAW_CONFIG");
+    std::string bin = test::env("OPENCLAW_BIN");
+    std::string dir = test::env("ENGINE_TEST_DIR");
     std::string url() const { return "http://127.0.0.1:" + port; }
 };
 

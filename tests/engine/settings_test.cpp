@@ -17,11 +17,6 @@ using test::gateway;
 
 namespace {
 
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
-
 std::size_t count_of(const std::string& text, const std::string& what) {
     std::size_t n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
@@ -44,7 +39,7 @@ bool engine_applied_after(const std::string& log, std::size_t seen) {
 } // namespace
 
 TEST_CASE("OpenClaw settings: its openclaw.json through …/config; its own check refuses a bad one") {
-    std::string config = env("OPENCLAW_CONFIG"), bin = env("OPENCLAW_BIN");
+    std::string config = test::env("OPENCLAW_CONFIG"), bin = test::env("OPENCLAW_BIN");
     REQUIRE_MESSAGE(!config.empty(), "run through tests/engine/run-openclaw");
     std::string log = std::filesystem::path(config).parent_path().parent_path() / "openclaw.log";
     gateway d({"--engine-config", config, "--engine-cli", bin});
@@ -84,8 +79,9 @@ TEST_CASE("OpenClaw settings: its openclaw.json through …/config; its own chec
 }
 
 TEST_CASE("OpenClaw settings: a device that connected through the daemon is listed and approved") {
-    std::string port = env("OPENCLAW_PORT"), token = env("OPENCLAW_TOKEN"), config = env("OPENCLAW_CONFIG");
-    std::string bin = env("OPENCLAW_BIN"), dir = env("ENGINE_TEST_DIR");
+    std::string port = test::env("OPENCLAW_PORT"), token = test::env("OPENCLAW_TOKEN"),
+                config = test::env("OPENCLAW_CONFIG");
+    std::string bin = test::env("OPENCLAW_BIN"), dir = test::env("ENGINE_TEST_DIR");
     REQUIRE(!port.empty());
     gateway d({"--engine-url", "http://127.0.0.1:" + port, "--engine-config", config, "--engine-cli", bin,
                "--trusted-proxy", "127.0.0.1/32"});
@@ -161,7 +157,7 @@ bool engine_up(const gateway& d, const std::string& port, const std::string& not
 } // namespace
 
 TEST_CASE("OpenClaw settings: configuring a channel restarts the engine the daemon supervises") {
-    std::string bin = env("OPENCLAW_BIN");
+    std::string bin = test::env("OPENCLAW_BIN");
     REQUIRE_MESSAGE(!bin.empty(), "run through tests/engine/run-openclaw");
     // A second OpenClaw, the daemon's own supervised child (the suite's shared one is nobody's child).
     test::temp_dir root;

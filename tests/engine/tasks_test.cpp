@@ -1,6 +1,7 @@
 // Task delivery against the real engine (docs/api.md §14): OpenClaw's hooks, started with hooks.enabled and
 // a hooks token by tests/engine/run-openclaw, model calls answered by the loopback stub (model_stub.py).
 #include "support/gateway.hpp"
+#include "support/shell.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,11 +11,6 @@ using nlohmann::json;
 using test::gateway;
 
 namespace {
-
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
 
 json run_job(const gateway& d, const json& job) {
     auto created = d.post(d.api("/tasks"), job);
@@ -36,10 +32,10 @@ json turn(const std::string& name, json payload_extra = json::object()) {
 
 TEST_CASE(
     "OpenClaw hooks: systemEvent queued, agentTurn ok with the stub model, errors with the engine's reason") {
-    std::string port = env("OPENCLAW_PORT");
+    std::string port = test::env("OPENCLAW_PORT");
     REQUIRE_MESSAGE(!port.empty(), "run through tests/engine/run-openclaw");
     std::string url = "http://127.0.0.1:" + port;
-    gateway d({"--engine-url", url, "--engine-hooks-token-file", env("OPENCLAW_HOOKS_TOKEN_FILE")});
+    gateway d({"--engine-url", url, "--engine-hooks-token-file", test::env("OPENCLAW_HOOKS_TOKEN_FILE")});
 
     auto wake = run_job(d, {{"name", "wake"},
                             {"schedule", "@hourly"},
@@ -59,10 +55,10 @@ TEST_CASE(
 
     // The gateway's own token is not the hooks token: the engine refuses it.
     test::temp_dir secrets;
-    test::write_file(secrets / "wrong", env("OPENCLAW_TOKEN") + "\n");
+    test::write_file(secrets / "wrong", test::env("OPENCLAW_TOKEN") + "\n");
     gateway wrong({"--engine-url", url, "--engine-hooks-token-file", secrets / "wrong"});
     auto denied = run_job(wrong, turn("with a wrong token"));
     CHECK(denied["status"] == "error");
     CHECK(denied["error"].get<std::string>().starts_with("the engine answered 401"));
-    CHECK(wrong.log().find(env("OPENCLAW_TOKEN")) == std::string::npos);
+    CHECK(wrong.log().find(test::env("OPENCLAW_TOKEN")) == std::string::npos);
 }

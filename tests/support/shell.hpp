@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -29,6 +30,12 @@ inline std::string sh(const std::string& cmd) {
     while (!out.empty() && out.back() == '\n')
         out.pop_back();
     return out;
+}
+
+// An environment variable, or "" when it is not set (the engine suite's harness passes its engine this way).
+inline std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
 }
 
 } // namespace test
