@@ -248,6 +248,9 @@ struct daemon::parts {
         for (const char* status : {"ok", "error", "skipped"})
             m.expose("agent_gateway_task_runs_total", "Task runs recorded, by status", {{"status", status}},
                      task_scheduler.runs_with(status));
+        m.expose("agent_gateway_proxy_websockets_open",
+                 "WebSocket tunnels open now through the front door (apps and the engine's chat)", {},
+                 door.tunnels_open());
         for (bool engine : {false, true})
             for (unsigned status : {502u, 504u})
                 m.expose("agent_gateway_proxy_upstream_errors_total",

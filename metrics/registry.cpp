@@ -45,8 +45,12 @@ counter& registry::add_counter(const std::string& name, const std::string& help,
 
 gauge& registry::add_gauge(const std::string& name, const std::string& help, labels l) {
     gauge& g = gauges_.emplace_back();
-    add_series(name, help, kind::gauge, series{std::move(l), nullptr, &g, nullptr, {}});
+    expose(name, help, std::move(l), g);
     return g;
+}
+
+void registry::expose(const std::string& name, const std::string& help, labels l, const gauge& g) {
+    add_series(name, help, kind::gauge, series{std::move(l), nullptr, &g, nullptr, {}});
 }
 
 histogram& registry::add_histogram(const std::string& name, const std::string& help, labels l) {

@@ -23,6 +23,7 @@ public:
     // Instruments something else owns (a component counting what it does); they must outlive the registry's
     // scrapes.
     void expose(const std::string& name, const std::string& help, labels l, const counter& c);
+    void expose(const std::string& name, const std::string& help, labels l, const gauge& g);
     void expose(const std::string& name, const std::string& help, labels l, const histogram& h);
     // Read at each scrape, on the scraping thread: a value something else already keeps.
     void add_gauge_fn(const std::string& name, const std::string& help, labels l, std::function<double()> fn);

@@ -34,8 +34,8 @@ agent_front_door::agent_front_door(const config& cfg, path_routes& routes, domai
     : routes_(routes)
     , domains_(names)
     , tokens_(tokens)
-    , options_{std::chrono::seconds(cfg.upstream_timeout)}
-    , engine_options_{std::chrono::seconds(cfg.upstream_timeout), false} {
+    , options_{std::chrono::seconds(cfg.upstream_timeout), true, &tunnels_open_}
+    , engine_options_{std::chrono::seconds(cfg.upstream_timeout), false, &tunnels_open_} {
     if (cfg.engine_url)
         engine_ = resolve_engine(*cfg.engine_url);
 }

@@ -34,13 +34,16 @@ public:
     void start() override {}
     void stop() noexcept override { pool_.clear(); }
 
-    // For the metrics (docs/api.md §16): answers the daemon gave for an upstream, by 502 or 504.
+    // For the metrics (docs/api.md §16): WebSocket tunnels open now (apps and the engine's chat), and answers
+    // the daemon gave for an upstream, by 502 or 504.
+    const metrics::gauge& tunnels_open() const noexcept { return tunnels_open_; }
     const metrics::counter& upstream_errors(bool engine, unsigned status) const noexcept {
         return upstream_errors_[error_slot(engine, status)];
     }
 
 private:
     static constexpr std::uint32_t engine_upstream = 0; // other upstream names are local ports
+    metrics::gauge tunnels_open_;                       // before the options that point at it
     path_routes& routes_;
     domains& domains_;
     const auth::token_store& tokens_;

@@ -3,6 +3,7 @@
 // back, streamed both ways with bounded buffers; or, after a 101, a byte tunnel (WebSocket). Our credentials
 // never reach the service; hop-by-hop headers are not passed on (RFC 9110 §7.6.1).
 #include "gateway/front_door.hpp"
+#include "metrics/instruments.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -62,6 +63,7 @@ struct forward_options {
     // a proxy, so a forwarded address that is loopback too attributes the request to nobody and it refuses
     // it (403 proxy_attribution_required): for the engine a local client goes as what it is, a direct one.
     bool attribute_local_clients = true;
+    metrics::gauge* tunnels_open = nullptr; // WebSocket tunnels open now (docs/api.md §16)
 };
 
 boost::asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, connection_pool& pool,

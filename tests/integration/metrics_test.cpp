@@ -4,6 +4,7 @@
 #include "support/gateway.hpp"
 #include "support/shell.hpp"
 #include "support/upstream.hpp"
+#include "support/ws_client.hpp"
 
 #include <doctest/doctest.h>
 
@@ -156,4 +157,36 @@ TEST_CASE("metrics: a unix listener serves /metrics without a token") {
     gateway d({"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"}, root.path);
     auto text = test::sh("curl -s --max-time 5 --unix-socket " + sock + " http://x/metrics");
     CHECK(text.find("agent_gateway_connections_open") != std::string::npos);
+}
+
+TEST_CASE("metrics: WebSockets open now, the daemon's own and those tunnelled to an app") {
+    test::upstream_service app;
+    gateway d;
+    nlohmann::json routes{
+        {"mappings", {{{"port", app.port()}, {"pathPrefix", "/app"}, {"protected", false}}}}};
+    REQUIRE(d.request("PUT", d.api("/port-forwarding"), routes.dump(), {{"Content-Type", "application/json"}})
+                .status == 200);
+    auto open_now = [&](const std::string& gauge) { return sample(scrape(d), gauge).value_or(-1); };
+    CHECK(open_now("agent_gateway_proxy_websockets_open") == 0);
+    CHECK(open_now("agent_gateway_websockets_open") == 0);
+    {
+        test::ws_client tunnel(d.port(), "/app/ws");
+        REQUIRE(tunnel.send("ping"));
+        REQUIRE(tunnel.read() == "ping"); // the tunnel is up
+        test::ws_client logs(d.port(), d.api("/logs/stream?token=") + gateway::token);
+        REQUIRE(logs.read()); // the backlog's first entry: the stream is up
+        CHECK(open_now("agent_gateway_proxy_websockets_open") == 1);
+        CHECK(open_now("agent_gateway_websockets_open") == 1);
+    }
+    // Closed by the client: each gauge goes back once the daemon saw its side end.
+    CHECK(test::wait_until([&] { return open_now("agent_gateway_proxy_websockets_open") == 0; },
+                           std::chrono::seconds(10)));
+    CHECK(test::wait_until([&] { return open_now("agent_gateway_websockets_open") == 0; },
+                           std::chrono::seconds(10)));
+    auto text = scrape(d);
+    CHECK(
+        sample(
+            text,
+            R"(agent_gateway_http_requests_total{route="/v0/agents/{agentId}/logs/stream",method="WEBSOCKET",code="1xx"})") ==
+        1);
 }
