@@ -188,7 +188,10 @@ void domains::reload() {
     domain_list list;
     if (text) {
         try {
-            for (const auto& j : nlohmann::json::parse(*text).at("domains"))
+            // Named: a range-for over a member of the temporary parse() returns reads freed memory (the
+            // temporary ends before the loop; ASan found it once a restart had domains to read).
+            const auto stored = nlohmann::json::parse(*text);
+            for (const auto& j : stored.at("domains"))
                 list.push_back(from_json(j));
         } catch (const std::exception& e) {
             log::warn("domains: {} cannot be used ({}); serving no domains until it is fixed", file_,
