@@ -1,13 +1,12 @@
 #include "gateway/http_session.hpp"
 
-#include "gateway/http_metrics.hpp"
-
 #include "auth/client_address.hpp"
 #include "auth/token_store.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
+#include "gateway/http_metrics.hpp"
 #include "gateway/pass_exchange.hpp"
 #include "gateway/router.hpp"
 #include "gateway/session_parts.hpp"

@@ -1,5 +1,5 @@
-// GET /metrics (loopback connections only) and GET …/metrics (docs/api.md §16): the Prometheus text
-// exposition of what the daemon counted.
+// GET /metrics (loopback and unix connections without X-Forwarded-For) and GET …/metrics (docs/api.md §16):
+// the Prometheus text exposition of what the daemon counted.
 #include "handlers/routes.hpp"
 
 #include "gateway/router.hpp"
@@ -9,7 +9,8 @@ namespace ag {
 
 void metrics_routes::add_to(router& r) const {
     const metrics::registry* reg = &registry;
-    // Serialising a scrape takes tens of microseconds and waits for nothing: it stays on the I/O thread.
+    // A scrape waits for nothing and takes about half a millisecond with 20 routes used (bench/metrics), once
+    // every few seconds: it stays on the I/O thread rather than paying two hops to the pool.
     auto scrape = [reg](request&) -> boost::asio::awaitable<response> {
         response res;
         res.content_type = "text/plain; version=0.0.4; charset=utf-8";
