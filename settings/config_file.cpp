@@ -7,10 +7,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
-#include <regex>
 
 namespace ag::settings {
 namespace {
@@ -31,22 +32,63 @@ config_file::contents on_disk(const std::string& path) {
     return c;
 }
 
-// A plain (unquoted) YAML scalar typed as YAML 1.2's core schema does; quoted scalars are strings.
+bool one_of(std::string_view s, std::initializer_list<std::string_view> words) {
+    return std::find(words.begin(), words.end(), s) != words.end();
+}
+
+// Skips a run of decimal digits at `i`; answers whether there was at least one.
+bool digits(std::string_view s, std::size_t& i) {
+    std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+        ++i;
+    return i > from;
+}
+
+std::size_t after_sign(std::string_view s) {
+    return !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+}
+
+// [-+]?[0-9]+
+bool is_int(std::string_view s) {
+    std::size_t i = after_sign(s);
+    return digits(s, i) && i == s.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float(std::string_view s) {
+    std::size_t i = after_sign(s);
+    if (i < s.size() && s[i] == '.') {
+        ++i;
+        if (!digits(s, i))
+            return false;
+    } else {
+        if (!digits(s, i))
+            return false;
+        if (i < s.size() && s[i] == '.') {
+            ++i;
+            digits(s, i);
+        }
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < s.size() && (s[i] == '-' || s[i] == '+'))
+            ++i;
+        if (!digits(s, i))
+            return false;
+    }
+    return i == s.size();
+}
+
+// A plain (unquoted) YAML scalar typed as YAML 1.2's core schema does; quoted scalars are strings. (Written
+// out rather than with std::regex: GCC 12 warns inside <regex> in the sanitizer build, and this is shorter.)
 nlohmann::json plain_scalar(const std::string& s) {
-    static const std::regex null_re("~|null|Null|NULL");
-    static const std::regex true_re("true|True|TRUE");
-    static const std::regex false_re("false|False|FALSE");
-    static const std::regex int_re("[-+]?[0-9]+");
-    static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-    static const std::regex inf_re(R"([-+]?\.(inf|Inf|INF))");
-    static const std::regex nan_re(R"(\.(nan|NaN|NAN))");
-    if (s.empty() || std::regex_match(s, null_re))
+    if (s.empty() || one_of(s, {"~", "null", "Null", "NULL"}))
         return nullptr;
-    if (std::regex_match(s, true_re))
+    if (one_of(s, {"true", "True", "TRUE"}))
         return true;
-    if (std::regex_match(s, false_re))
+    if (one_of(s, {"false", "False", "FALSE"}))
         return false;
-    if (std::regex_match(s, int_re)) {
+    if (is_int(s)) {
         std::int64_t v = 0;
         const char* first = s.data() + (s[0] == '+' ? 1 : 0);
         if (std::from_chars(first, s.data() + s.size(), v).ec == std::errc{})
@@ -62,12 +104,13 @@ nlohmann::json plain_scalar(const std::string& s) {
         if (std::from_chars(s.data() + 2, s.data() + s.size(), v, 8).ptr == s.data() + s.size())
             return v;
     }
-    if (std::regex_match(s, float_re))
+    if (is_float(s))
         return std::stod(s);
-    if (std::regex_match(s, inf_re))
+    std::string_view unsigned_part = std::string_view(s).substr(after_sign(s));
+    if (one_of(unsigned_part, {".inf", ".Inf", ".INF"}))
         return s[0] == '-' ? -std::numeric_limits<double>::infinity()
                            : std::numeric_limits<double>::infinity();
-    if (std::regex_match(s, nan_re))
+    if (one_of(s, {".nan", ".NaN", ".NAN"}))
         return std::numeric_limits<double>::quiet_NaN();
     return s;
 }

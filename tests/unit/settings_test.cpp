@@ -31,6 +31,26 @@ TEST_CASE("settings: YAML scalars are typed by the core schema; quoted ones stay
     CHECK(c["l"]["m"]["n"] == "x");
     CHECK(c["o"].is_null());
     CHECK(c["p"] == "");
+    auto n = parse("a: +12\nb: -3\nc: 1e3\nd: .5\ne: 5.\nf: 1.5e-3\ng: +.inf\nh: .NaN\ni: 1e\nj: 1.2.3\n"
+                   "k: '-'\nl: +\nm: 0o17\nn: TRUE\no: nullx\np: 12abc\nq: -.5E+2\n",
+                   format::yaml);
+    CHECK(n["a"] == 12);
+    CHECK(n["b"] == -3);
+    CHECK(n["c"] == 1000.0);
+    CHECK(n["d"] == 0.5);
+    CHECK(n["e"] == 5.0);
+    CHECK(n["f"] == 0.0015);
+    CHECK((std::isinf(n["g"].get<double>()) && n["g"].get<double>() > 0));
+    CHECK(std::isnan(n["h"].get<double>()));
+    CHECK(n["i"] == "1e"); // not numbers: they stay strings
+    CHECK(n["j"] == "1.2.3");
+    CHECK(n["k"] == "-");
+    CHECK(n["l"] == "+");
+    CHECK(n["m"] == 15);
+    CHECK(n["n"] == true);
+    CHECK(n["o"] == "nullx");
+    CHECK(n["p"] == "12abc");
+    CHECK(n["q"] == -50.0);
     CHECK(parse("", format::yaml) == json::object());
     CHECK(parse("# only a comment\n", format::yaml) == json::object());
 }
