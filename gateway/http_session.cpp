@@ -13,7 +13,6 @@
 #include "gateway/transports.hpp"
 #include "gateway/worker.hpp"
 #include "util/log.hpp"
-#include "util/scope_exit.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -314,7 +313,8 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
         in.loopback = loopback;
         const std::uint64_t received = header_end + 4 + content_length.value_or(0);
         dispatch_result d = dispatch(in, env.routes, env.front);
-        const bool health_check = d.req.path == "/healthz"; // the request moves into its handler
+        // Decided now (the request moves into its handler), and only when it is counted.
+        const bool health_check = env.metrics && d.req.path == "/healthz";
         // After each answer: its route's count and latency, and the bytes (docs/api.md §16).
         auto count = [&](metrics::route_stats* stats, unsigned status, std::uint64_t sent) {
             const http_metrics* m = env.metrics;
@@ -377,13 +377,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
             count(d.target->stats, 101, 0);
             http::request<http::string_body> upgrade_req = parser.release();
             std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
-            metrics::gauge* open = env.metrics ? env.metrics->websockets : nullptr;
-            if (open)
-                open->add(1);
-            scope_exit closed([open] {
-                if (open)
-                    open->add(-1);
-            });
+            metrics::held open(env.metrics ? env.metrics->websockets : nullptr);
             co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
                                    conn, d.headers, std::move(leftover));
             co_return;

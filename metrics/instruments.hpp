@@ -28,6 +28,25 @@ private:
     std::atomic<std::int64_t> v_{0};
 };
 
+// Holds `g` one higher while in scope (a WebSocket open, a tunnel up); null counts nothing.
+class held {
+public:
+    explicit held(gauge* g) noexcept
+        : g_(g) {
+        if (g_)
+            g_->add(1);
+    }
+    held(const held&) = delete;
+    held& operator=(const held&) = delete;
+    ~held() {
+        if (g_)
+            g_->add(-1);
+    }
+
+private:
+    gauge* g_;
+};
+
 // Durations, in seconds, with fixed buckets from 100 µs to 60 s (requests, execs, snapshots, pushes).
 class histogram {
 public:

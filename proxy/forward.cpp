@@ -565,13 +565,7 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             // A tunnel may stay open for hours: what only the handshake needed goes first.
             rp.reset();
             std::string().swap(head);
-            metrics::gauge* open = options.tunnels_open;
-            if (open)
-                open->add(1);
-            scope_exit closed([open] {
-                if (open)
-                    open->add(-1);
-            });
+            metrics::held open(options.tunnels_open);
             co_await xc.tunnel();
             co_return pass_result{pass_outcome::taken, std::nullopt};
         }
