@@ -190,6 +190,7 @@ struct daemon::parts {
         srv.set_front_door(door);
         srv.on_reload([this] {
             tokens.reload(true);
+            door.reload_engine_token(true);
             manifest.reload();
             routes.reload();
             names.reload();
@@ -274,10 +275,12 @@ struct daemon::parts {
         auto& ioc = srv.main_context();
         auto& pool = srv.pool();
         srv.add_service(door); // stops last: its idle upstream connections close after every request ended
-        if (tokens.file())
+        if (tokens.file() || cfg.engine_token_file)
             lifecycles.push_back(std::make_unique<periodic_job>("token file watch", ioc, 500ms,
                                                                 [this]() -> asio::awaitable<void> {
-                                                                    tokens.reload();
+                                                                    if (tokens.file())
+                                                                        tokens.reload();
+                                                                    door.reload_engine_token();
                                                                     co_return;
                                                                 }));
         lifecycles.push_back(std::make_unique<plain_service>(

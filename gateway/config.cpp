@@ -40,6 +40,8 @@ constexpr option_spec options[] = {
      "the daemon's own state, never inside the workspace (default ROOT/.agent-gateway)"},
     {"engine", "CMD", false, "the engine's command line, run with /bin/sh -c in ROOT and supervised"},
     {"engine-url", "URL", false, "where the engine's own gateway listens, e.g. http://127.0.0.1:18790"},
+    {"engine-token-file", "PATH", false,
+     "the engine's own gateway token, sent as Bearer on requests proxied to it (default: the gateway token)"},
     {"engine-hooks-token-file", "PATH", false, "token sent as Bearer to the engine's hooks"},
     {"engine-log", "GLOB", true, "engine log files to follow"},
     {"engine-config", "PATH", false, "the engine's runtime config file (.json, .json5, .yaml)"},
@@ -291,6 +293,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
     c.engine = nonempty("engine");
     if ((c.engine_url = nonempty("engine-url")))
         check_http_url("engine-url", *c.engine_url);
+    if ((c.engine_token_file = nonempty("engine-token-file")))
+        c.engine_token_file = absolute(*c.engine_token_file, c.root);
     if ((c.engine_hooks_token_file = nonempty("engine-hooks-token-file")))
         c.engine_hooks_token_file = absolute(*c.engine_hooks_token_file, c.root);
     if (auto* v = get("engine-log"))

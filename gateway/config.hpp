@@ -30,6 +30,7 @@ struct config {
     std::string state_dir; // absolute
     std::optional<std::string> engine;
     std::optional<std::string> engine_url;
+    std::optional<std::string> engine_token_file; // the engine's own token (docs/api.md §10)
     std::optional<std::string> engine_hooks_token_file;
     std::vector<std::string> engine_log;
     std::optional<std::string> engine_config;

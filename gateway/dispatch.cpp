@@ -47,8 +47,15 @@ struct phase_state {
     bool origin_allowed = false;         // Origin is one of --allow-origin
     const auth::candidate* accepted = nullptr;
     std::vector<auth::candidate> offered;
-    bool open = false; // a route that takes no token matched: no front door, host or token phases
+    bool open = false;       // a route that takes no token matched: no front door, host or token phases
+    bool origin_form = true; // the target is "/…", "*" or absolute-form (then matched by its path)
 };
+
+// A real CORS preflight: what a browser sends before a cross-origin request, without credentials and
+// without a body. Anything else that calls itself one is an ordinary request.
+bool real_preflight(const dispatch_input& in) {
+    return in.verb == method::options && in.preflight && !in.origin.empty() && !in.has_body;
+}
 
 // The daemon's own routes outside /v0 that take no token, before the front door so that an agent's "/"
 // route cannot shadow them. A loopback-only route asked for otherwise is not ours: the phases go on.
@@ -78,6 +85,18 @@ answer front(phase_state& s) {
     return {};
 }
 
+// Framing the daemon could not pass on exactly (docs/api.md §4): a WebSocket upgrade has no body (its bytes
+// would reach a service as the next request on its connection), and a proxied request's target is in
+// origin form.
+answer framing(phase_state& s) {
+    if (s.in.upgrade && s.in.has_body)
+        return error_response(error_kind::bad_request,
+                              "Bad request: a WebSocket upgrade request with a body");
+    if (s.out.pass && !s.origin_form)
+        return error_response(error_kind::bad_request, "Bad request: the target is not a path");
+    return {};
+}
+
 // CORS applies to every answer for a listed origin, errors included, so browsers can read them. Proxied
 // services answer their own CORS.
 answer cors(phase_state& s) {
@@ -91,7 +110,7 @@ answer cors(phase_state& s) {
     s.out.headers.emplace_back("Access-Control-Allow-Origin", std::string(s.in.origin));
     s.out.headers.emplace_back("Access-Control-Allow-Credentials", "true");
     s.out.headers.emplace_back("Vary", "Origin");
-    if (s.in.verb != method::options || !s.in.preflight)
+    if (!real_preflight(s.in))
         return {};
     response r;
     r.status = 204;
@@ -149,7 +168,7 @@ answer dot_segments(phase_state& s) {
 answer authenticate(phase_state& s) {
     if (s.open)
         return {};
-    if (s.out.pass && (!s.out.pass->protect || (s.in.verb == method::options && s.in.preflight)))
+    if (s.out.pass && (!s.out.pass->protect || real_preflight(s.in)))
         return {};
     s.offered = auth::offered_tokens({s.in.authorizations.data(), s.in.authorizations.size()},
                                      {s.in.cookies.data(), s.in.cookies.size()}, s.out.req.query);
@@ -230,26 +249,46 @@ answer body_limit(phase_state& s) {
 
 dispatch_result dispatch(const dispatch_input& in, const router& routes, const gate& g) {
     dispatch_result out;
-    auto q = in.target.find('?');
+    const auto origin = origin_form(in.target);
+    const std::string_view target = origin.value_or(in.target);
+    auto q = target.find('?');
     out.req.verb = in.verb;
-    out.req.target = in.target;
-    out.req.path = text::percent_decode(in.target.substr(0, q), false); // in a path, '+' is a plus
+    out.req.target = target;
+    out.req.path = text::percent_decode(target.substr(0, q), false); // in a path, '+' is a plus
     if (q != std::string_view::npos)
-        out.req.query = text::parse_query(in.target.substr(q + 1));
+        out.req.query = text::parse_query(target.substr(q + 1));
     out.req.remote_address =
         auth::client_address(*in.remote_address, in.forwarded_for, g.cfg.trusted_proxies);
     out.req.secure = in.secure;
 
     phase_state s{in, g, out, {}};
+    s.origin_form = origin.has_value();
     answer a;
-    if (!((a = open_route(s, routes)) || (a = front(s)) || (a = cors(s)) || (a = health(s)) ||
-          (a = host(s)) || (a = dot_segments(s)) || (a = authenticate(s)) || (a = cross_site(s)) ||
-          (a = find_route(s, routes)) || (a = body_limit(s))))
+    if (!((a = open_route(s, routes)) || (a = front(s)) || (a = framing(s)) || (a = cors(s)) ||
+          (a = health(s)) || (a = host(s)) || (a = dot_segments(s)) || (a = authenticate(s)) ||
+          (a = cross_site(s)) || (a = find_route(s, routes)) || (a = body_limit(s))))
         return out;
     out.immediate = std::move(a);
     out.target = nullptr;
     out.pass.reset();
     return out;
+}
+
+std::optional<std::string_view> origin_form(std::string_view target) {
+    if (target.starts_with('/') || target == "*")
+        return target;
+    // RFC 9112 §3.2.2: a server accepts the absolute form; its path is what the request is for.
+    auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos || !(text::iequals(target.substr(0, scheme_end), "http") ||
+                                                  text::iequals(target.substr(0, scheme_end), "https")))
+        return std::nullopt;
+    std::string_view rest = target.substr(scheme_end + 3);
+    auto path = rest.find_first_of("/?#");
+    if (path == std::string_view::npos)
+        return std::string_view("/");
+    if (rest[path] != '/')
+        return std::nullopt; // "http://host?q": a query without a path has no origin form to give
+    return rest.substr(path);
 }
 
 } // namespace ag

@@ -44,6 +44,7 @@ struct dispatch_input {
     std::string_view forwarded_proto;
     std::string_view forwarded_for; // every X-Forwarded-For value, joined by commas
     bool preflight = false;         // OPTIONS with Access-Control-Request-Method
+    bool has_body = false;          // a Content-Length over 0, or chunked
     bool upgrade = false;           // a WebSocket upgrade request
     std::optional<std::uint64_t> content_length;
     const std::string* remote_address = nullptr; // the connection's peer
@@ -60,5 +61,10 @@ struct dispatch_result {
 };
 
 dispatch_result dispatch(const dispatch_input& in, const router& routes, const gate& g);
+
+// The request target in origin form ("/path?query"), which is how a proxied request is matched and forwarded
+// (docs/api.md §4): an absolute-form target ("http://host/path?q") gives its path and query, "*" stays.
+// Nullopt for anything else (authority form, a relative path), which is not passed on.
+std::optional<std::string_view> origin_form(std::string_view target);
 
 } // namespace ag

@@ -311,6 +311,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
             content_length = *cl;
         dispatch_input in = input_of(hdr.base(), remote, secure, content_length, forwarded_for);
         in.loopback = loopback;
+        in.has_body = content_length.value_or(0) > 0 || parser.chunked();
         const std::uint64_t received = header_end + 4 + content_length.value_or(0);
         dispatch_result d = dispatch(in, env.routes, env.front);
         // Decided now (the request moves into its handler), and only when it is counted.

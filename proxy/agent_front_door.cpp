@@ -1,5 +1,6 @@
 #include "proxy/agent_front_door.hpp"
 
+#include "auth/token_store.hpp"
 #include "gateway/config.hpp"
 #include "gateway/pass_exchange.hpp"
 #include "proxy/domains.hpp"
@@ -38,6 +39,22 @@ agent_front_door::agent_front_door(const config& cfg, path_routes& routes, domai
     , engine_options_{std::chrono::seconds(cfg.upstream_timeout), false, &tunnels_open_} {
     if (cfg.engine_url)
         engine_ = resolve_engine(*cfg.engine_url);
+    if (cfg.engine_token_file)
+        try {
+            engine_token_ =
+                std::make_unique<auth::token_store>(auth::token_store::from_file(*cfg.engine_token_file));
+        } catch (const std::exception& e) {
+            throw usage_error(fmt::format("--engine-token-file '{}': {}", *cfg.engine_token_file, e.what()));
+        }
+    // docs/api.md §10: the engine gets its own credentials, never whatever the client sent.
+    engine_options_.authorization = [this] {
+        return "Bearer " + (engine_token_ ? engine_token_->current() : tokens_.current());
+    };
+}
+
+void agent_front_door::reload_engine_token(bool force) {
+    if (engine_token_)
+        engine_token_->reload(force);
 }
 
 std::optional<pass_target> agent_front_door::by_host(std::string_view host) const {
@@ -57,7 +74,7 @@ std::optional<pass_target> agent_front_door::by_path(std::string_view path, bool
     }
     auto list = routes_.current();
     if (const auto* r = longest_match(*list, path))
-        return pass_target{r->port, r->protect};
+        return pass_target{r->port, r->protect || protected_in_any_reading(*list, path)};
     return std::nullopt;
 }
 

@@ -7,6 +7,7 @@
 #include "util/service.hpp"
 
 #include <array>
+#include <memory>
 #include <optional>
 
 namespace ag {
@@ -23,7 +24,7 @@ class domains;
 
 class agent_front_door final : public front_door, public service {
 public:
-    // Resolves --engine-url once (throws usage_error when it does not resolve).
+    // Resolves --engine-url once and reads --engine-token-file (throws usage_error when either fails).
     agent_front_door(const config& cfg, path_routes& routes, domains& names, const auth::token_store& tokens);
 
     std::optional<pass_target> by_host(std::string_view host) const override;
@@ -33,6 +34,8 @@ public:
     std::string_view name() const noexcept override { return "front door"; }
     void start() override {}
     void stop() noexcept override { pool_.clear(); }
+    // Re-reads --engine-token-file when it changed (the token file watch and SIGHUP call this).
+    void reload_engine_token(bool force = false);
 
     // For the metrics (docs/api.md §16): WebSocket tunnels open now (apps and the engine's chat), and answers
     // the daemon gave for an upstream, by 502 or 504.
@@ -47,6 +50,7 @@ private:
     path_routes& routes_;
     domains& domains_;
     const auth::token_store& tokens_;
+    std::unique_ptr<auth::token_store> engine_token_; // --engine-token-file; else the gateway token
     std::optional<upstream> engine_;
     forward_options options_;        // path routes and domains
     forward_options engine_options_; // the engine's chat and Control UI

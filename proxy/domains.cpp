@@ -191,8 +191,13 @@ void domains::reload() {
             // Named: a range-for over a member of the temporary parse() returns reads freed memory (the
             // temporary ends before the loop; ASan found it once a restart had domains to read).
             const auto stored = nlohmann::json::parse(*text);
-            for (const auto& j : stored.at("domains"))
+            for (const auto& j : stored.at("domains")) {
                 list.push_back(from_json(j));
+                if (own_port(list.back().target_port))
+                    log::warn("domains: {} -> port {} is not served: the gateway itself listens there",
+                              list.back().custom_domain.value_or(list.back().subdomain.value_or("?")),
+                              list.back().target_port);
+            }
         } catch (const std::exception& e) {
             log::warn("domains: {} cannot be used ({}); serving no domains until it is fixed", file_,
                       e.what());
@@ -216,7 +221,7 @@ std::optional<domain> domains::by_host(std::string_view host) const {
     while (!h.empty() && h.back() == '.')
         h.pop_back();
     for (const auto& d : *list) {
-        if (d.status != "active")
+        if (d.status != "active" || own_port(d.target_port))
             continue;
         if (d.custom_domain && *d.custom_domain == h)
             return d;

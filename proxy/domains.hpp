@@ -6,6 +6,7 @@
 // while the API changes the table.
 #include <nlohmann/json_fwd.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,10 @@ private:
     std::string key_file_;
     std::optional<std::string> base_domain_;
     std::vector<std::uint16_t> own_ports_;
+    // A stored domain may name a port the daemon listens on since a --listen change: it is not served.
+    bool own_port(std::uint16_t p) const {
+        return std::find(own_ports_.begin(), own_ports_.end(), p) != own_ports_.end();
+    }
     mutable std::mutex mutex_;
     std::mutex write_mutex_;
     std::shared_ptr<const domain_list> current_;

@@ -2,6 +2,7 @@
 
 #include "auth/credentials.hpp"
 #include "auth/token_store.hpp"
+#include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/pass_exchange.hpp"
 #include "util/log.hpp"
@@ -64,16 +65,30 @@ void add_field(std::string& out, std::string_view name, std::string_view value) 
     out.append(name).append(": ").append(value).append("\r\n");
 }
 
+// A Referer names the page the browser came from, which may be the documented `?token=` link.
+std::string referer_without_token(std::string_view url) {
+    auto fragment = url.find('#');
+    return target_without_token(url.substr(0, fragment));
+}
+
+// Whether a Set-Cookie sets our cookie: a service must not overwrite the owner's (docs/api.md §4).
+bool sets_gateway_cookie(std::string_view set_cookie) {
+    auto eq = set_cookie.find('=');
+    return eq != std::string_view::npos && text::iequals(text::trim(set_cookie.substr(0, eq)), "gw_token");
+}
+
 // The request head as the service gets it.
 // `attribute`: whether X-Forwarded-* go on (see forward_options::attribute_local_clients).
-std::string request_head(const pass_exchange& x, const auth::token_store& tokens, bool upgrade,
-                         bool attribute) {
+std::string request_head(const pass_exchange& x, const auth::token_store& tokens,
+                         const forward_options& options, bool upgrade, bool attribute) {
     const auto& req = x.parser.get();
     std::string out;
     out.reserve(512);
+    // The session let only origin-form and absolute-form targets come this far (gateway/dispatch.hpp); both
+    // go on in origin form, so the service reads the path the daemon matched.
     out.append(req.method_string())
         .append(" ")
-        .append(target_without_token(req.target()))
+        .append(target_without_token(origin_form(req.target()).value_or("/")))
         .append(" HTTP/1.1\r\n");
     std::string forwarded_for;
     std::string_view forwarded_proto;
@@ -87,6 +102,8 @@ std::string request_head(const pass_exchange& x, const auth::token_store& tokens
         if (dropped_on_the_way(name) || named_by_connection(name, req))
             continue;
         if (f.name() == http::field::authorization) {
+            if (options.authorization)
+                continue; // the service's own credentials go instead
             // The gateway token's own header goes no further; an app's own Authorization does.
             auto offered = auth::offered_tokens(f.value(), {}, {});
             if (std::any_of(offered.begin(), offered.end(),
@@ -99,8 +116,14 @@ std::string request_head(const pass_exchange& x, const auth::token_store& tokens
                 add_field(out, name, rest);
             continue;
         }
+        if (f.name() == http::field::referer) {
+            add_field(out, name, referer_without_token(f.value()));
+            continue;
+        }
         add_field(out, name, f.value());
     }
+    if (options.authorization)
+        add_field(out, "Authorization", options.authorization());
     // What a trusted proxy before us said, then the peer that connected to us (nginx's
     // $proxy_add_x_forwarded_for); from anyone else, only the peer.
     if (attribute) {
@@ -140,6 +163,8 @@ std::string response_head(const http::response_parser<http::buffer_body>& rp, co
             continue;
         }
         if (dropped_on_the_way(name) || named_by_connection(name, res))
+            continue;
+        if (f.name() == http::field::set_cookie && sets_gateway_cookie(f.value()))
             continue;
         add_field(out, name, f.value());
     }
@@ -292,10 +317,20 @@ struct exchange {
             std::string_view got(piece.data(), piece.size() - x.parser.get().body().size);
             if (got.empty())
                 continue;
-            if (!(chunked ? co_await chunk(up, got) : co_await to_upstream(got)))
+            // One co_await per statement: GCC 12 evaluates a co_await inside ?:, && or || even when the
+            // other side decides (it sent this body's bytes twice, and a last chunk after a sized body).
+            bool sent = false;
+            if (chunked)
+                sent = co_await chunk(up, got);
+            else
+                sent = co_await to_upstream(got);
+            if (!sent)
                 co_return false;
         }
-        co_return !chunked || co_await to_upstream("0\r\n\r\n");
+        if (!chunked)
+            co_return true;
+        bool last_sent = co_await to_upstream("0\r\n\r\n");
+        co_return last_sent;
     }
 
     // After a 101: bytes both ways until one side goes. What either side sent behind the handshake goes
@@ -391,8 +426,7 @@ connection_pool::~connection_pool() {
     clear();
 }
 
-std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, const tcp::endpoint& to,
-                                                 bool check_open) {
+std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, const tcp::endpoint& to) {
     std::lock_guard lock(mutex_);
     auto it = idle_.find({ctx, to});
     if (it == idle_.end())
@@ -402,7 +436,7 @@ std::optional<tcp::socket> connection_pool::take(asio::execution_context* ctx, c
     while (!list.empty()) {
         idle c = std::move(list.back());
         list.pop_back();
-        if (now - c.since < max_idle && !(check_open && stale(c.socket)))
+        if (now - c.since < max_idle && !stale(c.socket))
             return std::move(c.socket);
     }
     return std::nullopt;
@@ -459,12 +493,18 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                : client_ip.is_loopback() ||
                      (client_ip.is_v6() && client_ip.to_v6().is_v4_mapped() &&
                       asio::ip::make_address_v4(asio::ip::v4_mapped, client_ip.to_v6()).is_loopback());
-    std::string head = request_head(x, tokens, upgrade, options.attribute_local_clients || !local_client);
+    std::string head =
+        request_head(x, tokens, options, upgrade, options.attribute_local_clients || !local_client);
+    // A connection goes back to the pool only when this exchange ended exactly at its framing boundary on
+    // both sides (docs/api.md §4): the whole request sent, the whole answer read and nothing behind it.
+    auto reusable = [&](bool answer_keep_alive, bool request_whole, exchange& xc) {
+        return !upgrade && answer_keep_alive && request_whole && !xc.timed_out && xc.up_buffer.size() == 0 &&
+               !stale(xc.up);
+    };
 
     // A pooled connection the service closed meanwhile fails before any answer: a request that has not
     // sent a body byte is then sent once more on a new connection.
-    std::optional<tcp::socket> reused =
-        upgrade ? std::nullopt : pool.take(ctx, to.endpoint, /*check_open=*/has_body);
+    std::optional<tcp::socket> reused = upgrade ? std::nullopt : pool.take(ctx, to.endpoint);
     for (int attempt = 0;; ++attempt) {
         const bool fresh = !reused;
         exchange xc(x, options, fresh ? tcp::socket(ex) : std::move(*reused));
@@ -482,7 +522,8 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             boost::system::error_code ignored;
             xc.up.set_option(tcp::no_delay(true), ignored);
         }
-        if (!co_await xc.to_upstream(head)) {
+        const bool head_sent = co_await xc.to_upstream(head);
+        if (!head_sent) {
             if (!fresh && attempt == 0)
                 continue; // nothing of the body was sent yet: a new connection may take it
             co_return pass_result{pass_outcome::keep_alive,
@@ -495,7 +536,11 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
         if (has_body) {
             body_done.emplace(ex);
             asio::co_spawn(
-                ex, [&]() -> asio::awaitable<void> { body_ok = co_await xc.pump_request_body(); },
+                ex,
+                [&]() -> asio::awaitable<void> {
+                    const bool pumped = co_await xc.pump_request_body();
+                    body_ok = pumped;
+                },
                 [&](const std::exception_ptr& e) {
                     if (e)
                         body_ok = false;
@@ -530,7 +575,8 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             std::tie(ec, std::ignore) = co_await http::async_read_header(xc.up, xc.up_buffer, *rp, use_tuple);
             if (ec || rp->get().result_int() / 100 != 1 || rp->get().result_int() == 101)
                 break;
-            if (!co_await xc.to_client(response_head(*rp, x, framing::none, true))) {
+            const bool interim_sent = co_await xc.to_client(response_head(*rp, x, framing::none, true));
+            if (!interim_sent) {
                 co_await settle_body();
                 co_return pass_result{pass_outcome::reset, std::nullopt};
             }
@@ -560,7 +606,8 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
         const unsigned status = res.result_int();
         x.status = status;
         if (upgrade && status == 101) {
-            if (!co_await xc.to_client(response_head(*rp, x, framing::none, true)))
+            const bool switched = co_await xc.to_client(response_head(*rp, x, framing::none, true));
+            if (!switched)
                 co_return pass_result{pass_outcome::reset, std::nullopt};
             // A tunnel may stay open for hours: what only the handshake needed goes first.
             rp.reset();
@@ -607,20 +654,22 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                     break;
                 }
                 left -= n;
-                wec = (co_await xc.to_client({piece.data(), n})) ? boost::system::error_code{}
-                                                                 : asio::error::broken_pipe;
+                bool sent = co_await xc.to_client({piece.data(), n});
+                if (!sent)
+                    wec = asio::error::broken_pipe;
             }
             co_await settle_body();
             if (wec || left > 0)
                 co_return pass_result{pass_outcome::reset, std::nullopt};
             x.bytes = *rp->content_length();
             const bool request_whole = !has_body || (body_ok && x.parser.is_done());
-            if (rp->keep_alive() && request_whole && !xc.timed_out && xc.up_buffer.size() == 0)
+            if (reusable(rp->keep_alive(), request_whole, xc))
                 pool.give_back(ctx, to.endpoint, std::move(xc.up));
             co_return pass_result{
                 keep_alive && request_whole ? pass_outcome::keep_alive : pass_outcome::close, std::nullopt};
         }
-        if (!co_await xc.to_client(out_head)) {
+        const bool head_out = co_await xc.to_client(out_head);
+        if (!head_out) {
             co_await settle_body();
             co_return pass_result{pass_outcome::reset, std::nullopt};
         }
@@ -645,8 +694,11 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             if (rec == http::error::need_buffer)
                 rec = {};
             std::string_view got(piece.data(), piece.size() - res.body().size);
-            bool sent = got.empty() || (how == framing::chunked ? co_await xc.chunk(x.client, got)
-                                                                : co_await xc.to_client(got));
+            bool sent = true;
+            if (!got.empty() && how == framing::chunked)
+                sent = co_await xc.chunk(x.client, got);
+            else if (!got.empty())
+                sent = co_await xc.to_client(got);
             if (!sent) {
                 co_await settle_body();
                 co_return pass_result{pass_outcome::reset, std::nullopt};
@@ -668,13 +720,14 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                 if (i++ >= fields_in_head)
                     add_field(last, f.name_string(), f.value());
             last.append("\r\n");
-            if (!co_await xc.to_client(last))
+            const bool last_out = co_await xc.to_client(last);
+            if (!last_out)
                 co_return pass_result{pass_outcome::reset, std::nullopt};
         }
         if (how == framing::until_close)
             co_return pass_result{pass_outcome::close, std::nullopt};
         const bool request_whole = !has_body || (body_ok && x.parser.is_done());
-        if (rp->keep_alive() && request_whole && !xc.timed_out)
+        if (reusable(rp->keep_alive() && rp->is_done(), request_whole, xc))
             pool.give_back(ctx, to.endpoint, std::move(xc.up));
         co_return pass_result{keep_alive && request_whole ? pass_outcome::keep_alive : pass_outcome::close,
                               std::nullopt};

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -35,10 +36,10 @@ public:
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
     ~connection_pool();
-    // `check_open`: costs a system call to see whether the service closed it meanwhile; worth it only for a
-    // request with a body (one without is simply sent again on a new connection when that happens).
-    std::optional<boost::asio::ip::tcp::socket>
-    take(boost::asio::execution_context* ctx, const boost::asio::ip::tcp::endpoint& to, bool check_open);
+    // A connection is handed out only when it has nothing to read: not closed by the service meanwhile, and
+    // no stray bytes an earlier exchange left (they would be taken for the next request's answer).
+    std::optional<boost::asio::ip::tcp::socket> take(boost::asio::execution_context* ctx,
+                                                     const boost::asio::ip::tcp::endpoint& to);
     void give_back(boost::asio::execution_context* ctx, const boost::asio::ip::tcp::endpoint& to,
                    boost::asio::ip::tcp::socket s);
     // Closes every idle connection (at stop, before the I/O contexts go).
@@ -64,6 +65,9 @@ struct forward_options {
     // it (403 proxy_attribution_required): for the engine a local client goes as what it is, a direct one.
     bool attribute_local_clients = true;
     metrics::gauge* tunnels_open = nullptr; // WebSocket tunnels open now (docs/api.md §16)
+    // The service's own credentials (the engine's token, docs/api.md §10): when set, every Authorization
+    // the client sent stays behind and this one goes instead.
+    std::function<std::string()> authorization;
 };
 
 boost::asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, connection_pool& pool,

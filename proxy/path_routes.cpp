@@ -89,16 +89,82 @@ nlohmann::json to_json(const route_list& routes) {
     return a;
 }
 
+namespace {
+
+// The prefix rule of longest_match, `path` and `prefix` already in the same reading.
+bool under(std::string_view path, std::string_view prefix) {
+    return prefix == "/" ||
+           (path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '/'));
+}
+
+std::string lower_case(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string without_params(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    bool in_params = false;
+    for (char c : s) {
+        if (c == '/')
+            in_params = false;
+        else if (c == ';')
+            in_params = true;
+        if (!in_params)
+            out.push_back(c);
+    }
+    return out;
+}
+
+std::string slashes_merged(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s)
+        if (!(c == '/' && !out.empty() && out.back() == '/'))
+            out.push_back(c);
+    return out;
+}
+
+} // namespace
+
 const path_route* longest_match(const route_list& routes, std::string_view path) {
     const path_route* best = nullptr;
     for (const auto& r : routes) {
-        const std::string& p = r.prefix;
-        bool matches =
-            p == "/" || (path.starts_with(p) && (path.size() == p.size() || path[p.size()] == '/'));
-        if (matches && (!best || p.size() > best->prefix.size()))
+        if (under(path, r.prefix) && (!best || r.prefix.size() > best->prefix.size()))
             best = &r;
     }
     return best;
+}
+
+bool protected_in_any_reading(const route_list& routes, std::string_view path) {
+    // Prefixes hold only letters, digits, '-', '_' and '/': read them the way the path is read.
+    for (int how = 0; how < 8; ++how) {
+        std::string reading(path);
+        if (how & 1)
+            reading = lower_case(reading);
+        if (how & 2)
+            reading = without_params(reading);
+        if (how & 4)
+            reading = slashes_merged(reading);
+        const path_route* best = nullptr;
+        std::size_t best_size = 0;
+        for (const auto& r : routes) {
+            std::string prefix = r.prefix;
+            if (how & 1)
+                prefix = lower_case(prefix);
+            if (how & 4)
+                prefix = slashes_merged(prefix);
+            if (under(reading, prefix) && (!best || prefix.size() > best_size)) {
+                best = &r;
+                best_size = prefix.size();
+            }
+        }
+        if (best && best->protect)
+            return true;
+    }
+    return false;
 }
 
 path_routes::path_routes(std::string file)
@@ -111,7 +177,16 @@ bool path_routes::read_stored() {
         return false;
     route_list list;
     try {
-        list = parse_routes(nlohmann::json::parse(*text).at("mappings"), own_ports_);
+        // Checked against the ports this daemon listens on now (a changed --listen) one by one: such a
+        // route would send requests back through the daemon, so it alone is not served (docs/api.md §11).
+        list = parse_routes(nlohmann::json::parse(*text).at("mappings"), {});
+        std::erase_if(list, [&](const path_route& r) {
+            if (std::find(own_ports_.begin(), own_ports_.end(), r.port) == own_ports_.end())
+                return false;
+            log::warn("path routes: {} -> port {} is not served: the gateway itself listens there", r.prefix,
+                      r.port);
+            return true;
+        });
     } catch (const std::exception& e) {
         log::warn("path routes: {} cannot be used ({}); serving no routes until it is fixed", file_,
                   e.what());

@@ -36,6 +36,11 @@ nlohmann::json to_json(const route_list& routes);
 // "/app/x", not "/apple"; "/" matches every path). Null when none does.
 const path_route* longest_match(const route_list& routes, std::string_view path);
 
+// Whether a service may read `path` as one under a protected route (docs/api.md §4): the path as sent, and
+// as routers commonly read it — letters in any case (Express), `;params` cut from segments (Spring, Tomcat),
+// runs of `/` merged — in every combination. True when the longest match of any reading is protected.
+bool protected_in_any_reading(const route_list& routes, std::string_view path);
+
 class path_routes {
 public:
     explicit path_routes(std::string file);

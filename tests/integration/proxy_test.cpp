@@ -633,3 +633,177 @@ TEST_CASE("path routes and domains: a kill -9 at any moment of a change leaves t
     for (const auto& e : std::filesystem::directory_iterator(root.path + "/.agent-gateway"))
         CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos, e.path());
 }
+
+namespace {
+
+// One request on its own connection; the whole answer as text (the connection is closed after it).
+std::string raw_request(const gateway& d, const std::string& head, const std::string& body = {}) {
+    return d.raw(head + "Connection: close\r\n\r\n" + body);
+}
+
+int status_of(const std::string& answer) {
+    return answer.starts_with("HTTP/1.1 ") ? std::stoi(answer.substr(9, 3)) : 0;
+}
+
+} // namespace
+
+TEST_CASE("front door attack: an upgrade carrying a body is refused, and no answer reaches another client") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false), route(app.port(), "/admin")});
+    // The body is a whole second request: before the fix the service answered it on a pooled connection,
+    // and the next client's request got the admin page.
+    const std::string smuggled = "GET /admin/echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    auto answer = d.raw("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                        "Content-Length: " +
+                        std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+    CHECK(status_of(answer) == 400);
+    CHECK(answer.find("/admin") == std::string::npos);
+    for (int i = 0; i < 5; ++i) {
+        auto next = d.request("GET", "/news/echo?n=" + std::to_string(i), {}, {}, false);
+        REQUIRE(next.status == 200);
+        CHECK(next.json()["target"] == "/news/echo?n=" + std::to_string(i));
+    }
+}
+
+TEST_CASE("front door attack: sized, chunked and empty bodies leave nothing behind on a reused connection") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/app", false)});
+    // Before the fix every sized body went on with a stray "0\r\n\r\n", which the service read as the next
+    // request; its answer went to whoever used the connection next.
+    for (int i = 0; i < 30; ++i) {
+        std::string id = std::to_string(i);
+        test::http_result r;
+        if (i % 3 == 0)
+            r = d.request("POST", "/app/echo?id=" + id, std::string(100 + i, 'x'), {}, false);
+        else if (i % 3 == 1)
+            r = d.request("GET", "/app/echo?id=" + id, {}, {}, false);
+        else {
+            auto text = raw_request(
+                d, "POST /app/echo?id=" + id + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+                "3\r\nabc\r\n0\r\n\r\n");
+            REQUIRE(status_of(text) == 200);
+            CHECK(text.find("\"target\": \"/app/echo?id=" + id + "\"") != std::string::npos);
+            continue;
+        }
+        REQUIRE_MESSAGE(r.status == 200, "request " << i << ": " << r.body);
+        CHECK(r.json()["target"] == "/app/echo?id=" + id);
+        if (i % 3 == 0)
+            CHECK(r.json()["bodyLength"] == 100 + i);
+    }
+    // All of it over few connections: they were reused, each time at a clean boundary.
+    auto n = d.request("GET", "/app/connections", {}, {}, false).json()["accepted"].get<int>();
+    CHECK(n < 30);
+}
+
+TEST_CASE(
+    "front door attack: absolute-form targets, letter case, ;params and // cannot reach /admin openly") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false), route(app.port(), "/admin"),
+                   route(app.port(), "/admin/public", false)});
+    auto open_status = [&](const std::string& target) {
+        return status_of(raw_request(d, "GET " + target + " HTTP/1.1\r\nHost: x\r\n"));
+    };
+    CHECK(open_status("http://x/admin/echo") == 401);
+    CHECK(open_status("HTTP://x:80/admin/echo?a=1") == 401);
+    CHECK(open_status("/ADMIN/echo") == 401);
+    CHECK(open_status("/Admin/echo") == 401);
+    CHECK(open_status("/admin;x/echo") == 401);
+    CHECK(open_status("/admin;jsessionid=1/echo") == 401);
+    CHECK(open_status("//admin/echo") == 401);
+    CHECK(open_status("/.//admin/echo") == 400);
+    CHECK(open_status("admin/echo") == 400);
+    // What is public stays public, a more specific public route inside a protected one included.
+    CHECK(open_status("/news/echo") == 200);
+    CHECK(open_status("/admin/public/echo") == 200);
+    // With the token the absolute form is forwarded as the path it was matched by.
+    auto in = raw_request(d, "GET http://x/admin/echo?a=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                 token + "\r\n");
+    REQUIRE(status_of(in) == 200);
+    CHECK(in.find("\"target\": \"/admin/echo?a=1\"") != std::string::npos);
+}
+
+TEST_CASE("front door attack: only a real preflight passes a protected route; Referer and Set-Cookie") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/app")});
+    const std::string options =
+        "OPTIONS /app/echo HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: POST\r\n";
+    CHECK(status_of(raw_request(d, options)) == 401); // no Origin: no browser sent it
+    CHECK(status_of(raw_request(d, options + "Origin: https://site.example\r\nContent-Length: 4\r\n",
+                                "abcd")) == 401);
+    CHECK(status_of(raw_request(d, options + "Origin: https://site.example\r\n")) == 200);
+
+    // The ?token= link's Referer goes on without the token.
+    auto r =
+        d.request("GET", "/app/echo", {}, {{"Referer", "http://x/app/page?a=1&token=" + token + "&b=2#top"}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.find(token) == std::string::npos);
+    CHECK(seen{r.json()}.header("Referer") == "http://x/app/page?a=1&b=2");
+
+    // A service cannot set (or overwrite) the owner's cookie; its own cookies pass.
+    auto answer = raw_request(d, "GET /app/set-gw-cookie HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                     token + "\r\n");
+    REQUIRE(status_of(answer) == 200);
+    CHECK(answer.find("app_pref=1") != std::string::npos);
+    CHECK(answer.find("from-the-app") == std::string::npos);
+    CHECK(answer.find("GW_TOKEN") == std::string::npos);
+}
+
+TEST_CASE("front door attack: the engine gets its own token, never the client's credentials") {
+    upstream_service engine;
+    auto engine_url = "http://127.0.0.1:" + std::to_string(engine.port());
+    {
+        gateway d({"--engine-url", engine_url});
+        // A browser with the cookie (as the Control UI's page is) and one with its own Authorization.
+        auto r = d.request("GET", "/config/control-ui-config.json", {},
+                           {{"Cookie", std::string("gw_token=") + token}}, false);
+        REQUIRE(r.status == 200);
+        CHECK(seen{r.json()}.header("Authorization") == std::string("Bearer ") + token);
+        auto other =
+            d.request("GET", "/config/echo", {}, {{"Authorization", "Bearer " + std::string(token)}});
+        CHECK(seen{other.json()}.header("Authorization") == std::string("Bearer ") + token);
+    }
+    test::temp_dir dir;
+    const std::string file = dir.path + "/engine-token";
+    test::write_file(file, "engine-own-token\n");
+    gateway d({"--engine-url", engine_url, "--engine-token-file", file});
+    auto r =
+        d.request("GET", "/config/echo", {},
+                  {{"Cookie", std::string("gw_token=") + token}, {"Authorization", "Basic eDp5"}}, false);
+    REQUIRE(r.status == 200);
+    CHECK(seen{r.json()}.header("Authorization") == "Bearer engine-own-token");
+    CHECK(r.body.find(token) == std::string::npos);
+    CHECK(test::run_binary({"--engine-url", engine_url, "--engine-token-file", dir.path + "/missing"})
+              .exit_code == 2);
+}
+
+TEST_CASE("front door attack: a stored route or domain on the daemon's own port is not served") {
+    int own = 0;
+    {
+        upstream_service placeholder; // a port free now, which the daemon then listens on
+        own = placeholder.port();
+    }
+    test::temp_dir root;
+    std::filesystem::create_directories(root.path + "/.agent-gateway");
+    test::write_file(root.path + "/.agent-gateway/port-forwarding.json",
+                     nlohmann::json({{"mappings", {route(own, "/", false)}}}).dump());
+    test::write_file(root.path + "/.agent-gateway/domains.json",
+                     nlohmann::json({{"domains",
+                                      {{{"id", "d1"},
+                                        {"subdomain", nullptr},
+                                        {"customDomain", "shop.example"},
+                                        {"targetPort", own},
+                                        {"protected", false},
+                                        {"status", "active"},
+                                        {"createdAt", "2026-12-01T00:00:00.000Z"},
+                                        {"updatedAt", "2026-12-01T00:00:00.000Z"}}}}})
+                         .dump());
+    gateway d({"--listen", "127.0.0.1:" + std::to_string(own)}, root.path);
+    CHECK(d.request("GET", "/loop", {}, {}, false).status == 404);
+    CHECK(d.request("GET", "/loop", {}, {{"Host", "shop.example"}}, false).status == 404);
+    CHECK(d.log().find("is not served") != std::string::npos);
+}

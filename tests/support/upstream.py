@@ -21,6 +21,7 @@ path segment, so it works under any route prefix:
                   answers {"ok":true,"completion":{"status":…}}, "error" when the message holds "fail", 401
                   when it holds "deny", nothing for 30 s when it holds "hang"; wake answers "queued"
   hooks-seen      the hook requests recorded so far: path, authorization, body
+  set-gw-cookie   answers with Set-Cookie gw_token=… (which must not reach the client) and one of its own
 """
 import base64
 import hashlib
@@ -125,6 +126,16 @@ class Handler(BaseHTTPRequestHandler):
         if what == "release":
             release.set()
             return self.send_json({"released": True})
+        if what == "set-gw-cookie":
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Set-Cookie", "gw_token=from-the-app; Path=/")
+            self.send_header("Set-Cookie", "app_pref=1; Path=/")
+            self.send_header("Set-Cookie", " GW_TOKEN=x; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if what == "connections":
             return self.send_json({"accepted": accepted})
         if what == "progress":

@@ -277,3 +277,57 @@ TEST_CASE("dispatch: routes without a token, open to anyone or to loopback conne
     REQUIRE(proxied.immediate);
     CHECK(proxied.immediate->status == 404);
 }
+
+TEST_CASE("dispatch: only a real preflight passes a protected route without the token") {
+    dispatch_fixture f;
+    fixed_front_door door;
+    f.g.door = &door;
+    auto pre = f.input(method::options, "/app/secret");
+    pre.preflight = true;
+    // Without an Origin no browser sent it: an ordinary OPTIONS, which needs the token.
+    auto no_origin = f.run(pre);
+    REQUIRE(no_origin.immediate);
+    CHECK(no_origin.immediate->status == 401);
+    // With a body it is no preflight either.
+    pre.origin = "https://console.example";
+    pre.has_body = true;
+    auto with_body = f.run(pre);
+    REQUIRE(with_body.immediate);
+    CHECK(with_body.immediate->status == 401);
+    pre.has_body = false;
+    CHECK(f.run(pre).pass);
+}
+
+TEST_CASE("dispatch: an upgrade with a body is refused; absolute-form targets are matched by their path") {
+    dispatch_fixture f;
+    fixed_front_door door;
+    f.g.door = &door;
+    auto up = f.input(method::get, "/");
+    up.upgrade = true;
+    up.has_body = true;
+    auto smuggle = f.run(up);
+    REQUIRE(smuggle.immediate);
+    CHECK(smuggle.immediate->status == 400);
+    CHECK_FALSE(smuggle.pass);
+
+    // "GET http://host/app/secret" is a request for /app/secret: protected.
+    auto absolute = f.run(f.input(method::get, "http://shop.example/app/secret?x=1"));
+    REQUIRE(absolute.immediate);
+    CHECK(absolute.immediate->status == 401);
+    auto with_token = f.input(method::get, "HTTP://shop.example:8080/app/secret?x=1");
+    with_token.authorizations.push_back("Bearer right-token");
+    auto a = f.run(with_token);
+    REQUIRE(a.pass);
+    CHECK(a.pass->upstream == 3000);
+    CHECK(a.req.path == "/app/secret");
+    CHECK(a.req.target == "/app/secret?x=1");
+    // Other forms never reach a service.
+    auto relative = f.run(f.input(method::get, "app/secret"));
+    REQUIRE(relative.immediate);
+    CHECK(relative.immediate->status == 400);
+    CHECK(origin_form("http://h") == std::optional<std::string_view>("/"));
+    CHECK_FALSE(origin_form("http://h?x=1"));
+    CHECK_FALSE(origin_form("ftp://h/x"));
+    CHECK_FALSE(origin_form("h:443"));
+    CHECK(origin_form("*") == std::optional<std::string_view>("*"));
+}
