@@ -167,6 +167,15 @@ bool protected_in_any_reading(const route_list& routes, std::string_view path) {
     return false;
 }
 
+void warn_about_shared_origin(const route_list& routes) {
+    for (const auto& r : routes)
+        if (!r.protect)
+            log::warn(
+                "path routes: {} is public and shares the API's origin: script it serves can call /v0 with "
+                "the owner's cookie; serve an app on a subdomain (…/domains) to isolate it",
+                r.prefix);
+}
+
 path_routes::path_routes(std::string file)
     : file_(std::move(file))
     , current_(std::make_shared<route_list>()) {}
@@ -191,6 +200,7 @@ bool path_routes::read_stored() {
         log::warn("path routes: {} cannot be used ({}); serving no routes until it is fixed", file_,
                   e.what());
     }
+    warn_about_shared_origin(list);
     std::lock_guard lock(mutex_);
     current_ = std::make_shared<route_list>(std::move(list));
     return true;
@@ -220,6 +230,7 @@ std::shared_ptr<const route_list> path_routes::current() const {
 void path_routes::replace(route_list routes) {
     std::lock_guard writing(write_mutex_);
     fs_util::write_file_atomic(file_, nlohmann::json({{"mappings", to_json(routes)}}).dump(2) + "\n", 0600);
+    warn_about_shared_origin(routes);
     auto next = std::make_shared<route_list>(std::move(routes));
     std::lock_guard lock(mutex_);
     current_ = std::move(next);

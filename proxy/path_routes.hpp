@@ -41,6 +41,10 @@ const path_route* longest_match(const route_list& routes, std::string_view path)
 // runs of `/` merged — in every combination. True when the longest match of any reading is protected.
 bool protected_in_any_reading(const route_list& routes, std::string_view path);
 
+// A path-routed app shares the API's origin (docs/api.md §11): a public one is logged as a warning whenever
+// the routes are read or changed.
+void warn_about_shared_origin(const route_list& routes);
+
 class path_routes {
 public:
     explicit path_routes(std::string file);

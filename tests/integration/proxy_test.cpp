@@ -719,6 +719,8 @@ TEST_CASE(
     // What is public stays public, a more specific public route inside a protected one included.
     CHECK(open_status("/news/echo") == 200);
     CHECK(open_status("/admin/public/echo") == 200);
+    // Public routes share the API's origin: the change was logged as a warning.
+    CHECK(d.log().find("/admin/public is public and shares the API's origin") != std::string::npos);
     // With the token the absolute form is forwarded as the path it was matched by.
     auto in = raw_request(d, "GET http://x/admin/echo?a=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                                  token + "\r\n");
