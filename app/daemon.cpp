@@ -6,6 +6,7 @@
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
+#include "engine/workload_limits.hpp"
 #include "gateway/async_mutex.hpp"
 #include "gateway/blocking_pool.hpp"
 #include "gateway/config.hpp"
@@ -125,6 +126,7 @@ struct daemon::parts {
         : cfg(c)
         , tokens(t)
         , srv(c, t)
+        , limits({c.workload_max_pids, c.workload_max_memory})
         , reaper(srv.main_context())
         , manifest(c.manifest)
         , journal(c.state_dir + "/logs")
@@ -163,6 +165,9 @@ struct daemon::parts {
                                         reaper)
                                   : nullptr) {
         settings::engine_cli::remove_leftovers(c.state_dir);
+        // Before the first child: the engine, scripts and execs must not take the daemon down.
+        reaper.set_limits(&limits);
+        log::info("workload limits: {}", limits.describe());
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
             git_ws.prepare();
@@ -344,6 +349,7 @@ struct daemon::parts {
     const config& cfg;
     auth::token_store& tokens;
     server srv;
+    engine::workload_limits limits; // before the reaper, which hands it every child
     engine::child_reaper reaper;
     engine::manifest_store manifest;
     logs::journal journal;

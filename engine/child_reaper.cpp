@@ -1,10 +1,13 @@
 #include "engine/child_reaper.hpp"
 
+#include "engine/workload_limits.hpp"
+
 #include "util/log.hpp"
 #include "util/scope_exit.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <fmt/core.h>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -138,10 +141,25 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
         posix_spawn_file_actions_adddup2(&actions, script, 3);
         command = ". /dev/fd/3";
     }
+    // With workload limits the shell first waits on a pipe until the daemon has raised its oom score and
+    // moved it into the workload's cgroups (posix_spawn cannot do that in the child), so nothing of the
+    // command runs, or forks, outside them.
+    int gate[2] = {-1, -1};
+    scope_exit gate_guard([&gate] {
+        for (int fd : gate)
+            if (fd >= 0)
+                ::close(fd);
+    });
+    int next_fd = script >= 0 ? 4 : 3;
+    if (limits_ && ::pipe2(gate, O_CLOEXEC) == 0) {
+        posix_spawn_file_actions_adddup2(&actions, gate[0], next_fd);
+        command = fmt::format("read -r _ <&{0}; exec {0}<&-; {1}", next_fd, command);
+        ++next_fd;
+    }
     // Nothing of the daemon's reaches a child: not a listening socket (a background server would keep the
     // port after we exit), not a client's connection, not a file. Everything is opened close-on-exec as
     // well; this also covers descriptors a library opened without it.
-    posix_spawn_file_actions_addclosefrom_np(&actions, script >= 0 ? 4 : 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, next_fd);
 
     // The daemon ignores SIGPIPE and blocks nothing on purpose; children get the defaults back.
     sigset_t defaults, empty;
@@ -168,6 +186,11 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     if (rc != 0)
         throw std::system_error(rc, std::generic_category(), "spawn /bin/sh");
     impl_->children.emplace(pid, std::move(on_exit));
+    if (gate[1] >= 0) {
+        limits_->adopt(pid);
+        // Lets the shell go on (a child that died meanwhile makes this fail, harmlessly).
+        [[maybe_unused]] ssize_t n = ::write(gate[1], "\n", 1);
+    }
     return pid;
 }
 

@@ -24,6 +24,8 @@ struct spawn_request {
     int stderr_fd = -1;
 };
 
+class workload_limits;
+
 class child_reaper {
 public:
     // Exit callbacks run on `ioc`'s thread with the waitpid status.
@@ -44,9 +46,14 @@ public:
 
     std::size_t running() const;
 
+    // Every child spawned from now on is handed to `limits` (engine/workload_limits.hpp); null: none.
+    void set_limits(workload_limits* limits) noexcept { limits_ = limits; }
+    const workload_limits* limits() const noexcept { return limits_; }
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+    workload_limits* limits_ = nullptr;
 };
 
 // The daemon's environment without its own AGENT_GATEWAY_* settings, plus `extra` (later ones win).

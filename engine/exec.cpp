@@ -1,5 +1,7 @@
 #include "engine/exec.hpp"
 
+#include "engine/workload_limits.hpp"
+
 #include "engine/child_reaper.hpp"
 #include "engine/output_capture.hpp"
 
@@ -209,6 +211,7 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
     sr.stderr_fd = err_pipe.write_end;
 
     auto started = std::chrono::steady_clock::now();
+    const std::uint64_t oom_kills_before = reaper.limits() ? reaper.limits()->oom_kills() : 0;
     std::weak_ptr<exec_state> weak = st;
     st->pid = reaper.spawn(sr, [weak, ex](int status) {
         asio::post(ex, [weak, status] {
@@ -251,6 +254,13 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
         result.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
         result.exit_code = 128 + WTERMSIG(status);
+    if (WIFSIGNALED(status))
+        result.signal = WTERMSIG(status);
+    // The workload's cgroup counts OOM kills: one during this command, with a command ended by SIGKILL or
+    // failing, is taken for its own (two commands hogging memory at once cannot be told apart).
+    if (const auto* limits = reaper.limits(); limits && limits->counts_oom_kills())
+        result.oom_killed =
+            limits->oom_kills() > oom_kills_before && (result.signal == SIGKILL || result.exit_code != 0);
     result.stdout_text = out_cap.text();
     result.stderr_text = err_cap.text();
     result.truncated = out_cap.truncated() || err_cap.truncated();

@@ -46,6 +46,9 @@ struct exec_result {
     std::string stdout_text;
     std::string stderr_text;
     int exit_code = 0; // 128+N when killed by signal N; 124 on timeout
+    int signal = 0;    // the signal that ended the shell, 0 when it exited
+    bool oom_killed =
+        false; // the kernel's OOM killer ended a process of this command (where a cgroup shows it)
     bool timed_out = false;
     bool truncated = false;
     std::chrono::milliseconds duration{0};

@@ -58,6 +58,10 @@ constexpr option_spec options[] = {
      "how long a proxied service may stay silent: connect, first answer byte, between reads (default 60)"},
     {"exec-timeout-max", "SEC", false, "the longest timeoutSeconds a request may ask for (default 600)"},
     {"exec-max-output", "N", false, "bytes kept per stream of one exec (default 1048576)"},
+    {"workload-max-pids", "N", false,
+     "processes and threads the workload (engine, scripts, execs) may hold at once, 0 = no limit (default "
+     "4096)"},
+    {"workload-max-memory", "BYTES", false, "memory limit of the workload's cgroup, 0 = none (default 0)"},
     {"allow-origin", "ORIGIN", true, "origin allowed by CORS, with credentials"},
     {"trusted-proxy", "CIDR", true, "peer whose X-Forwarded-For names the client (rate limits, logs)"},
     {"max-connections-per-client", "N", false,
@@ -334,6 +338,10 @@ config build_config(const raw_map& raw, const std::string& cwd) {
                          c.exec_timeout_max));
     if (auto* v = get("exec-max-output"))
         c.exec_max_output = parse_uint("exec-max-output", *v, 64, std::uint64_t{1} << 30);
+    if (auto* v = get("workload-max-pids"))
+        c.workload_max_pids = parse_uint("workload-max-pids", *v, 0, 4194304);
+    if (auto* v = get("workload-max-memory"))
+        c.workload_max_memory = parse_uint("workload-max-memory", *v, 0, std::uint64_t{1} << 50);
     if (auto* v = get("allow-origin"))
         for (const auto& o : v->values) {
             if (!is_origin(o))

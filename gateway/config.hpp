@@ -45,6 +45,8 @@ struct config {
     unsigned upstream_timeout = 60; // seconds a proxied service may stay silent (docs/api.md §11)
     unsigned exec_timeout_max = 600;
     std::uint64_t exec_max_output = 1048576;
+    std::uint64_t workload_max_pids = 4096; // engine/workload_limits.hpp
+    std::uint64_t workload_max_memory = 0;
     std::vector<std::string> allow_origin;
     std::vector<auth::cidr> trusted_proxies;   // peers whose X-Forwarded-For names the client
     unsigned max_connections_per_client = 256; // per client address; trusted proxies are not limited

@@ -119,7 +119,9 @@ boost::asio::awaitable<response> post_exec(const console_routes& area, request& 
                              {"timestamp", std::move(timestamp)},
                              {"durationMs", result.duration.count()},
                              {"timedOut", result.timed_out},
-                             {"truncated", result.truncated}});
+                             {"truncated", result.truncated},
+                             {"signal", result.signal},
+                             {"oomKilled", result.oom_killed}});
 }
 
 } // namespace
