@@ -35,6 +35,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t upstream_header_limit = 64 * 1024;
 constexpr std::size_t body_piece = 64 * 1024;
+constexpr std::size_t slow_body_piece = 4 * 1024; // a request body's first pieces (pump_request_body)
 constexpr std::size_t tunnel_piece = 4 * 1024; // client to service; a tunnel stays small (docs/api.md §11)
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) and the ones this proxy writes itself.
@@ -302,9 +303,11 @@ struct exchange {
 
     // The client's request body to the service, piece by piece as it arrives.
     asio::awaitable<bool> pump_request_body() {
-        std::string piece(body_piece, '\0');
+        // A slow client holds 4 KiB here (a thousand trickling uploads cost 4 MiB, not 128); the first read
+        // that fills it grows it, and the room to read into, to 64 KiB.
+        std::string piece(slow_body_piece, '\0');
         const bool chunked = x.parser.chunked();
-        x.buffer.reserve(body_piece); // room to read more than 512 bytes at a time
+        x.buffer.reserve(slow_body_piece); // room to read more than 512 bytes at a time
         while (!x.parser.is_done()) {
             x.parser.get().body().data = piece.data();
             x.parser.get().body().size = piece.size();
@@ -317,6 +320,7 @@ struct exchange {
             std::string_view got(piece.data(), piece.size() - x.parser.get().body().size);
             if (got.empty())
                 continue;
+            const bool grow = got.size() == piece.size() && piece.size() < body_piece;
             // One co_await per statement: GCC 12 evaluates a co_await inside ?:, && or || even when the
             // other side decides (it sent this body's bytes twice, and a last chunk after a sized body).
             bool sent = false;
@@ -326,6 +330,10 @@ struct exchange {
                 sent = co_await to_upstream(got);
             if (!sent)
                 co_return false;
+            if (grow) {
+                piece.resize(body_piece);
+                x.buffer.reserve(body_piece);
+            }
         }
         if (!chunked)
             co_return true;

@@ -211,6 +211,21 @@ TEST_CASE("OpenClaw's Control UI loads through /config/ in headless Chromium and
         tunnelled |= line.find("GET /config") != std::string::npos &&
                      line.find(" 101 ") != std::string::npos && line.ends_with("proxied");
     CHECK_MESSAGE(tunnelled, d.log());
+    // The page's own config, fetched by the browser with the cookie ?token= set: the daemon sends the engine
+    // its token (docs/api.md §10), so it answers 200 (it was 401 when the browser's credentials were only
+    // stripped and a fresh browser never got its config).
+    bool config_fetched = false;
+    std::istringstream again(d.log());
+    for (std::string line; std::getline(again, line);) {
+        if (line.find("GET /config/control-ui-config.json") == std::string::npos)
+            continue;
+        CHECK_MESSAGE(line.find(" 200 ") != std::string::npos, line);
+        config_fetched = true;
+    }
+    CHECK_MESSAGE(config_fetched, d.log());
+    auto config =
+        d.request("GET", "/config/control-ui-config.json", {}, {{"Cookie", "gw_token=" + e.token}}, false);
+    CHECK_MESSAGE(config.status == 200, config.body);
 }
 
 TEST_CASE(
