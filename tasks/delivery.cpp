@@ -81,7 +81,7 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
     }
     // On the pool: the token file is read at each delivery (a rotated token is used at once), and the call
     // blocks until the engine answers or the run's time is up.
-    co_await pool_.run([&] {
+    auto post = [&] {
         upstream::request req;
         req.method = "POST";
         req.target = path;
@@ -134,7 +134,8 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
                 why = "the reply was " + c["replyDisposition"].get<std::string>();
             o.error = "the turn ended with " + status + (why.empty() ? "" : ": " + why);
         }
-    });
+    };
+    co_await pool_.run(post);
     co_return o;
 }
 

@@ -163,7 +163,8 @@ asio::awaitable<void> scheduler::loop() {
     while (!stopping_) {
         auto now = clock_.now();
         std::optional<sys_ms> wake;
-        auto due = co_await pool_.call([&] { return take_due(now, wake); });
+        auto take = [&] { return take_due(now, wake); };
+        auto due = co_await pool_.call(take);
         for (auto& id : due)
             spawn_run(std::move(id));
         if (stopping_)
@@ -189,7 +190,8 @@ asio::awaitable<void> scheduler::watch_zoneinfo() {
         }
         if (ignored)
             break;
-        co_await pool_.run([this] { refresh_zones(); });
+        auto refresh = [this] { refresh_zones(); };
+        co_await pool_.run(refresh);
     }
 }
 
@@ -298,7 +300,8 @@ asio::awaitable<json> scheduler::execute(std::string id, std::string trigger) {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began)
             .count();
     try {
-        co_await pool_.run([&] { finish(r, !busy); });
+        auto record = [&] { finish(r, !busy); };
+        co_await pool_.run(record);
     } catch (const std::exception& e) {
         log::error("tasks: cannot record the run of {}: {}", id, e.what());
     }
