@@ -5,6 +5,7 @@
 #include "tasks/clock.hpp"
 #include "tasks/zones.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "util/time_format.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -51,6 +52,14 @@ run skipped_run(const job& j, sys_ms due, std::string why) {
     r.error = std::move(why);
     r.started = due;
     return r;
+}
+
+// A run's output or error as the history keeps it: invalid bytes become U+FFFD, and the cut to
+// max_run_output falls on a character boundary (JSON takes only valid UTF-8; a run must always be
+// recordable).
+void make_recordable(std::optional<std::string>& s) {
+    if (s)
+        *s = std::string(text::utf8_prefix(text::to_valid_utf8(*s), max_run_output));
 }
 
 auto find(std::vector<job>& jobs, std::string_view id) {
@@ -293,9 +302,10 @@ asio::awaitable<json> scheduler::execute(std::string id, std::string trigger) {
         r.status = std::move(o.status);
         r.error = std::move(o.error);
         r.output = std::move(o.output);
-        if (r.output && r.output->size() > max_run_output)
-            r.output->resize(max_run_output);
     }
+    // Every run is recorded, whatever its output (docs/api.md §14).
+    make_recordable(r.output);
+    make_recordable(r.error);
     r.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began)
             .count();

@@ -280,6 +280,18 @@ TEST_CASE("tasks: command payloads run like a console exec") {
     // Output is bounded in the history.
     auto big = run_now(g, create(g, command_job("head -c 100000 /dev/zero | tr '\\0' x"))["id"]);
     CHECK(big["output"].get<std::string>().size() == 16 * 1024);
+    // A 3-byte character across the 16 KiB cut: the run is still recorded (cut before the character) and
+    // the job's state kept.
+    std::string split_id = create(g, command_job("printf '%16383s\xE2\x82\xAC' ''"))["id"];
+    auto split = run_now(g, split_id);
+    CHECK(split["status"] == "ok");
+    CHECK(split["output"] == std::string(16383, ' '));
+    auto split_runs = g.get(g.api("/tasks/" + split_id + "/runs")).json()["runs"];
+    REQUIRE(split_runs.size() == 1);
+    CHECK(split_runs[0]["output"] == std::string(16383, ' '));
+    auto split_state = g.get(g.api("/tasks/" + split_id)).json()["state"];
+    CHECK(split_state["lastStatus"] == "ok");
+    CHECK(split_state["lastRunAtMs"].is_number());
 }
 
 TEST_CASE("tasks: a job due while the daemon is down is skipped, and the next one fires on time") {

@@ -18,7 +18,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 
 namespace {
 
@@ -434,6 +436,43 @@ TEST_CASE("scheduler: the table and its states survive a restart; the manifest s
     named["id"] = id;
     CHECK(again.remove(again.list(true)[1]["id"].get<std::string>()));
     CHECK_THROWS_AS(again.create(named), duplicate_job);
+}
+
+TEST_CASE(
+    "scheduler: a run is recorded whatever its texts, cut at a character boundary, and its state kept") {
+    fixture f("2026-12-01T10:00:00Z");
+    auto& s = f.make();
+    std::string id = s.create(cron_job("@daily"))["id"];
+    // 16383 ASCII bytes, then a 3-byte character across the 16 KiB cut; an error cut inside a character
+    // (the engine's answer, clipped) and a byte that is no UTF-8 at all.
+    const std::string euro = "\xE2\x82\xAC", fffd = "\xEF\xBF\xBD";
+    f.out.answer = {"error", "the engine answered 500: caf\xC3", std::string(16383, 'x') + euro + "tail\xFF"};
+    std::optional<std::optional<json>> got;
+    asio::co_spawn(
+        f.ioc, [&]() -> asio::awaitable<void> { got = co_await s.run_now(id); }, asio::detached);
+    REQUIRE(f.run_until([&] { return got.has_value(); }));
+    REQUIRE(*got);
+    CHECK((**got)["output"] == std::string(16383, 'x'));
+    CHECK((**got)["error"] == "the engine answered 500: caf" + fffd);
+    auto runs = runs_of(f, id);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]["status"] == "error");
+    CHECK(runs[0]["output"] == std::string(16383, 'x'));
+    CHECK(runs[0]["error"] == "the engine answered 500: caf" + fffd);
+    auto state = (*s.get(id))["state"];
+    CHECK(state["lastStatus"] == "error");
+    CHECK(state["lastError"] == "the engine answered 500: caf" + fffd);
+    CHECK(state["consecutiveErrors"] == 1);
+    // Output that fits keeps its characters; the bad byte becomes U+FFFD.
+    f.out.answer = {"ok", std::nullopt, "caf\xC3\xA9 " + euro + " \xFF"};
+    got.reset();
+    asio::co_spawn(
+        f.ioc, [&]() -> asio::awaitable<void> { got = co_await s.run_now(id); }, asio::detached);
+    REQUIRE(f.run_until([&] { return got.has_value(); }));
+    REQUIRE(runs_of(f, id).size() == 2);
+    CHECK(runs_of(f, id)[0]["output"] == "caf\xC3\xA9 " + euro + " " + fffd);
+    CHECK((*s.get(id))["state"]["lastStatus"] == "ok");
+    CHECK((*s.get(id))["state"]["consecutiveErrors"] == 0);
 }
 
 TEST_CASE("scheduler: run now returns the run; stop ends a run under way") {
