@@ -241,6 +241,39 @@ TEST_CASE("tasks: bad jobs are refused naming the field") {
     CHECK(invalid(with({{"enabled", "yes"}})) == "enabled must be true or false");
 }
 
+TEST_CASE("tasks: an at outside the years 2000 to 9999 is refused, however it comes") {
+    auto at = [](json when) {
+        return json{{"name", "n"},
+                    {"schedule", {{"kind", "at"}, {"at", std::move(when)}}},
+                    {"payload", {{"kind", "systemEvent"}, {"text", "x"}}}};
+    };
+    const std::string out_of_range = "schedule.at must be within the years 2000 to 9999";
+    // 2^63-1 ms showed as 1969; a uint64 past it wrapped below zero.
+    CHECK(invalid(at(std::numeric_limits<std::int64_t>::max())) == out_of_range);
+    CHECK(invalid(at(std::numeric_limits<std::uint64_t>::max())) == out_of_range);
+    CHECK(invalid(at(std::numeric_limits<std::int64_t>::min())) == out_of_range);
+    CHECK(invalid(at(-1)) == out_of_range);
+    CHECK(invalid(at(253402300800000)) == out_of_range); // 10000-01-01T00:00:00Z
+    CHECK(invalid(at("9999-12-31T23:30:00-01:00")) == out_of_range);
+    CHECK(invalid(at("0001-01-01T00:00:00Z")) == out_of_range);
+    CHECK(invalid(at("1999-12-31T23:59:59Z")) == out_of_range);
+    // Without a kind, `at` alone makes it an at job.
+    CHECK(invalid(json{{"name", "n"},
+                       {"schedule", {{"at", std::numeric_limits<std::int64_t>::max()}}},
+                       {"payload", {{"kind", "systemEvent"}, {"text", "x"}}}}) == out_of_range);
+    // The far end of the range is fine, as a string or as ms.
+    zones z;
+    auto last = make_job(at("9999-12-31T23:59:59Z"), z, t("2026-12-01T10:00:00Z"));
+    CHECK(next_fire(last.when, t("2026-12-01T10:00:00Z")) == t("9999-12-31T23:59:59Z"));
+    auto ms = make_job(at(253402300799999), z, t("2026-12-01T10:00:00Z"));
+    CHECK(next_fire(ms.when, t("2026-12-01T10:00:00Z")) == t("9999-12-31T23:59:59.999Z"));
+    // An update is held to the same rule.
+    CHECK_THROWS_WITH_AS(update_job(last,
+                                    json{{"schedule", {{"at", std::numeric_limits<std::int64_t>::max()}}}}, z,
+                                    t("2026-12-01T11:00:00Z")),
+                         out_of_range.c_str(), invalid_job);
+}
+
 TEST_CASE("tasks: an update changes only the fields it gives") {
     zones z;
     auto j = make_job(
