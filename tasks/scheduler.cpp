@@ -136,7 +136,7 @@ void scheduler::load(const std::string& manifest_tasks) {
 
 void scheduler::start() {
     loops_ += 1;
-    asio::co_spawn(ex_, loop(), [this](std::exception_ptr e) {
+    asio::co_spawn(ex_, loop(), [this](const std::exception_ptr& e) {
         if (e)
             try {
                 std::rethrow_exception(e);
@@ -149,7 +149,7 @@ void scheduler::start() {
     if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, zones::directory().c_str(),
                                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) >= 0) {
         loops_ += 1;
-        asio::co_spawn(ex_, watch_zoneinfo(), [this](std::exception_ptr) { loops_ -= 1; });
+        asio::co_spawn(ex_, watch_zoneinfo(), [this](const std::exception_ptr&) { loops_ -= 1; });
     } else if (inotify_fd_ >= 0) {
         ::close(std::exchange(inotify_fd_, -1));
     }
@@ -159,9 +159,13 @@ void scheduler::stop() noexcept {
     if (stopping_.exchange(true))
         return;
     out_.abort_all();
-    clock_.interrupt();
-    if (inotify_fd_ >= 0)
-        asio::post(ex_, [fd = inotify_fd_] { ::inotify_rm_watch(fd, 1); });
+    try {
+        clock_.interrupt();
+        if (inotify_fd_ >= 0)
+            asio::post(ex_, [fd = inotify_fd_] { ::inotify_rm_watch(fd, 1); });
+    } catch (const std::exception& e) {
+        log::error("tasks: stopping the scheduler: {}", e.what());
+    }
 }
 
 bool scheduler::stopped() const noexcept {
@@ -250,13 +254,16 @@ std::vector<std::string> scheduler::take_due(sys_ms now, std::optional<sys_ms>& 
 
 void scheduler::spawn_run(std::string id) {
     in_flight_ += 1;
+    // Each lambda gets its own copy of the id: they are built in an unspecified order, so one moving from
+    // `id` could leave the other's copy (the log's) empty.
+    std::string shown = id;
     asio::co_spawn(
         ex_,
         [this, id = std::move(id)]() -> asio::awaitable<void> {
             in_flight_ -= 1; // execute() counts itself
             co_await execute(id, "schedule");
         },
-        [id](std::exception_ptr e) {
+        [id = std::move(shown)](const std::exception_ptr& e) {
             if (e)
                 try {
                     std::rethrow_exception(e);
