@@ -47,7 +47,7 @@ awaitable<response> challenge(const domain_routes& area, request& req) {
     auto body = req.json_body();
     auto work = [&] { return area.domains.challenge(body); };
     auto answer = co_await area.pool.call(work);
-    co_return json_response(std::move(answer));
+    co_return json_response(answer);
 }
 
 awaitable<response> verify(const domain_routes& area, request& req) {
