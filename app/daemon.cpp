@@ -303,10 +303,11 @@ struct daemon::parts {
         if (follower) {
             follower->tick(); // notes where the existing files end
             // Engine log files are polled twice a second on the pool (file reads never block an I/O thread).
-            lifecycles.push_back(std::make_unique<periodic_job>(
-                "engine log follower", ioc, 500ms, [this, &pool]() -> asio::awaitable<void> {
-                    co_await pool.run([this] { follower->tick(); });
-                }));
+            lifecycles.push_back(std::make_unique<periodic_job>("engine log follower", ioc, 500ms,
+                                                                [this, &pool]() -> asio::awaitable<void> {
+                                                                    auto tick = [this] { follower->tick(); };
+                                                                    co_await pool.run(tick);
+                                                                }));
         }
         lifecycles.push_back(std::make_unique<plain_service>(
             "clone cache", [this] { git_cache.rebuild_in_background(); }, [this] { git_cache.stop(); }));
@@ -321,7 +322,8 @@ struct daemon::parts {
                     }
                     if (now < next_pin)
                         co_return;
-                    auto err = co_await pool.call([this] { return snapshots.pin_pending(); });
+                    auto pin = [this] { return snapshots.pin_pending(); };
+                    auto err = co_await pool.call(pin);
                     pin_failures = err ? pin_failures + 1 : 0;
                     auto delay = snapshots::service::pin_retry_delay(pin_failures);
                     next_pin = std::chrono::steady_clock::now() + delay;
@@ -336,8 +338,8 @@ struct daemon::parts {
                 [this, &pool]() -> asio::awaitable<void> {
                     auto gate = co_await workspace_gate.lock();
                     auto started = std::chrono::steady_clock::now();
-                    bool created =
-                        co_await pool.call([this] { return snapshots.sync("Automatic snapshot").created; });
+                    auto sync = [this] { return snapshots.sync("Automatic snapshot").created; };
+                    bool created = co_await pool.call(sync);
                     if (created) // a clean workspace's pass is not a snapshot
                         work.snapshot_create_seconds.observe(std::chrono::steady_clock::now() - started);
                 }));

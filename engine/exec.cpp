@@ -131,7 +131,8 @@ asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_
 
 asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& result, exec_request& req) {
     using clock = std::chrono::steady_clock;
-    if (!co_await wait_exit(*st, clock::now() + req.timeout, true)) {
+    bool exited = co_await wait_exit(*st, clock::now() + req.timeout, true);
+    if (!exited) {
         result.timed_out = true;
         ::kill(-st->pid, SIGTERM);
         const auto grace_ends = clock::now() + req.kill_grace;
@@ -244,8 +245,10 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
         stdin_data = std::move(*req.stdin_data);
     }
     // A child that never reads stdin must not stall us; write errors (EPIPE) just end the writer.
-    co_await (read_stream(st, st->out, out_cap) && read_stream(st, st->err, err_cap) &&
-              write_stdin(st, std::move(stdin_data)) && supervise(st, result, req));
+    // All four at once (asio's awaitable operator, not a short circuit), named apart from the co_await.
+    auto all = read_stream(st, st->out, out_cap) && read_stream(st, st->err, err_cap) &&
+               write_stdin(st, std::move(stdin_data)) && supervise(st, result, req);
+    co_await std::move(all);
 
     int status = *st->status;
     if (result.timed_out)

@@ -33,7 +33,9 @@ public:
             co_await run(std::ref(fn));
         } else {
             std::optional<result> out;
-            co_await run([&] { out.emplace(fn()); });
+            // Named apart from the co_await: GCC 12 miscompiles a lambda and a co_await in one statement.
+            auto fill = [&] { out.emplace(fn()); };
+            co_await run(fill);
             co_return std::move(*out);
         }
     }

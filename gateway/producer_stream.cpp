@@ -120,9 +120,11 @@ stream_from_pool(blocking_pool& pool, std::function<void(producer_sink&)> produc
                 co_await ch->wake.async_wait(asio::as_tuple(asio::use_awaitable));
                 continue;
             }
-            for (const auto& c : batch)
-                if (!co_await out.write(c))
+            for (const auto& c : batch) {
+                bool written = co_await out.write(c);
+                if (!written)
                     co_return;
+            }
             batch.clear();
         }
     };

@@ -118,7 +118,8 @@ asio::awaitable<bool> write_response(byte_stream& stream, connection_handle& con
         apply_headers(r, res, extra);
         r.chunked(true);
         r.keep_alive(keep_alive);
-        if (!co_await write_header(stream, r))
+        bool header_sent = co_await write_header(stream, r);
+        if (!header_sent)
             co_return false;
         if (head_only)
             co_return true;
@@ -139,7 +140,8 @@ asio::awaitable<bool> write_response(byte_stream& stream, connection_handle& con
         if (res.status != 204 && res.status != 304)
             r.content_length(res.file ? res.file->length : res.body.size());
         r.keep_alive(keep_alive);
-        if (!co_await write_header(stream, r))
+        bool header_sent = co_await write_header(stream, r);
+        if (!header_sent)
             co_return false;
         if (res.file && !head_only) {
             bytes = res.file->length;

@@ -91,8 +91,10 @@ std::string detail_body(const agent_routes& area, const detail_inputs& in) {
 boost::asio::awaitable<response> get_agent(const agent_routes& area, request&) {
     detail_inputs in;
     in.skills = area.skills.cached();
-    if (!in.skills)
-        in.skills = co_await area.pool.call([&] { return area.skills.rescan(); });
+    if (!in.skills) {
+        auto rescan = [&] { return area.skills.rescan(); };
+        in.skills = co_await area.pool.call(rescan);
+    }
     in.manifest = area.manifest.current();
     if (area.engine) {
         auto st = area.engine->current();
@@ -133,7 +135,8 @@ boost::asio::awaitable<response> restart_engine(const agent_routes& area, reques
 
 boost::asio::awaitable<response> retry_scripts(const agent_routes& area, request&) {
     // The manifest may have changed since start (an edit, a reset): read it again first.
-    co_await area.pool.run([&] { area.manifest.reload(); });
+    auto reload = [&] { area.manifest.reload(); };
+    co_await area.pool.run(reload);
     if (!area.scripts.configured())
         throw api_error(error_kind::conflict, "No scripts configured in the manifest");
     area.scripts.rebuild();

@@ -23,31 +23,37 @@ awaitable<response> list(const domain_routes& area, request&) {
 // Each change writes STATE (and a verification asks DNS): on the pool.
 awaitable<response> add(const domain_routes& area, request& req) {
     auto body = req.json_body();
-    auto d = co_await area.pool.call([&] { return area.domains.add(body); });
+    auto work = [&] { return area.domains.add(body); };
+    auto d = co_await area.pool.call(work);
     co_return json_response({{"success", true}, {"domain", proxy::to_json(d)}});
 }
 
 awaitable<response> update(const domain_routes& area, request& req) {
     auto body = req.json_body();
     std::string id(req.param("domainId"));
-    auto d = co_await area.pool.call([&] { return area.domains.update(id, body); });
+    auto work = [&] { return area.domains.update(id, body); };
+    auto d = co_await area.pool.call(work);
     co_return json_response({{"success", true}, {"domain", proxy::to_json(d)}});
 }
 
 awaitable<response> remove(const domain_routes& area, request& req) {
     std::string id(req.param("domainId"));
-    co_await area.pool.run([&] { area.domains.remove(id); });
+    auto work = [&] { area.domains.remove(id); };
+    co_await area.pool.run(work);
     co_return json_response({{"success", true}, {"message", "Domain removed"}});
 }
 
 awaitable<response> challenge(const domain_routes& area, request& req) {
     auto body = req.json_body();
-    co_return json_response(co_await area.pool.call([&] { return area.domains.challenge(body); }));
+    auto work = [&] { return area.domains.challenge(body); };
+    auto answer = co_await area.pool.call(work);
+    co_return json_response(answer);
 }
 
 awaitable<response> verify(const domain_routes& area, request& req) {
     std::string id(req.param("domainId"));
-    auto d = co_await area.pool.call([&] { return area.domains.verify(id, proxy::system_txt_lookup); });
+    auto work = [&] { return area.domains.verify(id, proxy::system_txt_lookup); };
+    auto d = co_await area.pool.call(work);
     co_return json_response({{"success", true}, {"domain", proxy::to_json(d)}});
 }
 

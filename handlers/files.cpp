@@ -156,7 +156,8 @@ boost::asio::awaitable<response> get_file(const file_routes& area, request& req)
         throw_open_error(err);
     }
     if (S_ISDIR(st.st_mode)) {
-        auto listing = co_await area.pool.call([&] { return list_directory(fd, path); });
+        auto list = [&] { return list_directory(fd, path); };
+        auto listing = co_await area.pool.call(list);
         co_return json_response(listing);
     }
     if (!S_ISREG(st.st_mode)) {
@@ -167,8 +168,8 @@ boost::asio::awaitable<response> get_file(const file_routes& area, request& req)
     // limit) and sent with the length read.
     std::optional<std::string> content;
     if (size_unknown(fd, st)) {
-        content = co_await area.pool.call(
-            [fd, limit = area.cfg.max_file_bytes] { return read_up_to(fd, limit + 1); });
+        auto read_rest = [fd, limit = area.cfg.max_file_bytes] { return read_up_to(fd, limit + 1); };
+        content = co_await area.pool.call(read_rest);
         st.st_size = static_cast<off_t>(content->size());
     }
     auto file = std::make_shared<file_range>(fd, 0, static_cast<std::uint64_t>(st.st_size));

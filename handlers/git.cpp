@@ -55,7 +55,10 @@ template <class Sink> asio::awaitable<void> read_body(request& req, std::size_t 
     else if (!encoding.empty() && !text::iequals(encoding, "identity"))
         throw api_error(error_kind::unsupported_media, "Content-Encoding must be gzip or absent");
     std::string plain;
-    while (auto piece = co_await req.body_stream->read_some()) {
+    for (;;) {
+        auto piece = co_await req.body_stream->read_some();
+        if (!piece)
+            break;
         if (!inflater) {
             co_await sink(std::move(*piece));
             continue;
@@ -87,10 +90,11 @@ asio::awaitable<response> info_refs(const git_routes& area, request& req) {
             error_kind::forbidden,
             "Unsupported git service: only smart HTTP (service=git-upload-pack or git-receive-pack)");
     response res;
-    res.body = co_await area.pool.call([&] {
+    auto advertise = [&] {
         auto repo = area.git.open();
         return git::advertisement(repo.get(), which);
-    });
+    };
+    res.body = co_await area.pool.call(advertise);
     res.content_type = std::string("application/x-") + std::string(name) + "-advertisement";
     no_cache(res);
     co_return res;
@@ -106,12 +110,13 @@ struct sink_adapter final : git::output {
 asio::awaitable<response> upload_pack(const git_routes& area, request& req) {
     require_content_type(req, "application/x-git-upload-pack-request");
     auto body = std::make_shared<std::string>();
-    co_await read_body(req, upload_request_limit, [&](std::string piece) -> asio::awaitable<void> {
+    auto keep = [&](std::string piece) -> asio::awaitable<void> {
         if (body->size() + piece.size() > upload_request_limit)
             throw api_error(error_kind::too_large, "Request body too large");
         body->append(piece);
         co_return;
-    });
+    };
+    co_await read_body(req, upload_request_limit, keep);
     response res;
     res.content_type = "application/x-git-upload-pack-result";
     no_cache(res);
@@ -137,16 +142,18 @@ asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
     std::string batch;
     std::size_t trips = 0;
     auto feed = [&]() -> asio::awaitable<void> {
-        co_await area.pool.run([&] { session->feed(batch); });
+        auto work = [&] { session->feed(batch); };
+        co_await area.pool.run(work);
         batch.clear();
         ++trips;
     };
     try {
-        co_await read_body(req, push_limit, [&](std::string piece) -> asio::awaitable<void> {
+        auto collect = [&](std::string piece) -> asio::awaitable<void> {
             batch.append(piece);
             if (batch.size() >= push_feed_batch)
                 co_await feed();
-        });
+        };
+        co_await read_body(req, push_limit, collect);
         if (!batch.empty())
             co_await feed();
         log::debug("git: push body fed to the indexer in {} pool trip(s)", trips);
@@ -156,10 +163,11 @@ asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
     git::receive_session::outcome result;
     try {
         auto gate = co_await area.workspace_gate.lock();
-        result = co_await area.pool.call([&] {
+        auto finish = [&] {
             return session->finish(
                 [](std::string_view content) { return engine::manifest_problem(content); });
-        });
+        };
+        result = co_await area.pool.call(finish);
     } catch (const git::error& e) {
         throw api_error(error_kind::bad_request, e.what());
     }

@@ -120,7 +120,10 @@ public:
     asio::awaitable<void> writer(std::vector<logs::shared_frame> backlog) {
         for (auto& f : backlog) {
             out_ += *f;
-            if (out_.size() >= write_batch && !co_await flush())
+            if (out_.size() < write_batch)
+                continue;
+            bool sent = co_await flush();
+            if (!sent)
                 co_return finish();
         }
         backlog.clear();
@@ -164,7 +167,8 @@ public:
                 next_ping = now + ping_every;
             }
             if (!out_.empty()) {
-                if (!co_await flush())
+                bool sent = co_await flush();
+                if (!sent)
                     break;
                 continue;
             }
@@ -239,7 +243,8 @@ private:
     // connection is dropped.
     asio::awaitable<void> send_close(std::uint16_t code, std::string_view reason) {
         out_ += ws::encode_close(code, reason);
-        if (!co_await flush())
+        bool sent = co_await flush();
+        if (!sent)
             co_return;
         auto deadline = clock::now() + close_grace;
         while (!st_->peer_gone && !st_->peer_closed && clock::now() < deadline) {
@@ -273,7 +278,9 @@ asio::awaitable<void> stream_logs(const log_routes& area, websocket_connection& 
                 conn.abort();
         });
         log_stream stream(area, conn, st, nullptr, {});
-        co_await (stream.refuse(params.error) && stream.reader());
+        // Both at once (asio's awaitable operator, not a short circuit), named apart from the co_await.
+        auto both = stream.refuse(params.error) && stream.reader();
+        co_await std::move(both);
         st->shutdown_timer.cancel();
         co_return;
     }
@@ -298,7 +305,8 @@ asio::awaitable<void> stream_logs(const log_routes& area, websocket_connection& 
     };
     // The token this stream was opened with, to notice when a rotation retires it.
     log_stream stream(area, conn, st, sub, req.auth_token);
-    co_await (stream.writer(std::move(backlog)) && stream.reader());
+    auto both = stream.writer(std::move(backlog)) && stream.reader();
+    co_await std::move(both);
     area.logs.unsubscribe(*sub);
     conn.on_shutdown = nullptr;
     st->shutdown_timer.cancel();

@@ -23,7 +23,8 @@ boost::asio::awaitable<response> replace(const port_forwarding_routes& area, req
     auto routes = proxy::parse_routes(*it, area.routes.own_ports());
     auto shown = proxy::to_json(routes);
     // Stored (fsync, rename) before it is served: a crash leaves the old list or the new, never half.
-    co_await area.pool.run([&] { area.routes.replace(std::move(routes)); });
+    auto store = [&] { area.routes.replace(std::move(routes)); };
+    co_await area.pool.run(store);
     co_return json_response({{"success", true}, {"mappings", std::move(shown)}});
 }
 

@@ -27,7 +27,8 @@ json or_null(const std::string& v) {
 }
 
 asio::awaitable<response> list(const snapshot_routes& area, request&) {
-    auto records = co_await area.pool.call([&] { return area.snapshots.latest(10); });
+    auto latest = [&] { return area.snapshots.latest(10); };
+    auto records = co_await area.pool.call(latest);
     json out = json::array();
     for (const auto& r : records)
         out.push_back({{"agentId", area.cfg.agent_id},
@@ -62,11 +63,14 @@ asio::awaitable<response> sync_now(const snapshot_routes& area, request&) {
     {
         auto gate = co_await area.workspace_gate.lock();
         metrics::timed took(area.counted.snapshot_create_seconds);
-        result = co_await area.pool.call([&] { return area.snapshots.sync(); });
+        auto sync = [&] { return area.snapshots.sync(); };
+        result = co_await area.pool.call(sync);
     }
     // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
     // stays (listed, pending) and the pinning thread keeps trying.
-    if (auto err = co_await area.pool.call([&] { return area.snapshots.pin_pending(); }))
+    auto pin = [&] { return area.snapshots.pin_pending(); };
+    auto err = co_await area.pool.call(pin);
+    if (err)
         throw api_error(error_kind::unavailable,
                         "IPFS node unreachable; the snapshot is kept and will be pinned later: " + *err);
     json out{{"success", true},
@@ -97,7 +101,8 @@ asio::awaitable<response> reset(const snapshot_routes& area, request& req) {
     try {
         auto gate = co_await area.workspace_gate.lock();
         metrics::timed took(area.counted.snapshot_restore_seconds);
-        result = co_await area.pool.call([&] { return area.snapshots.reset(target); });
+        auto reset = [&] { return area.snapshots.reset(target); };
+        result = co_await area.pool.call(reset);
     } catch (const snapshots::ipfs_error& e) {
         using kind = snapshots::ipfs_error::kind_t;
         if (e.kind == kind::unreachable)

@@ -48,7 +48,8 @@ awaitable<response> list(const task_routes& area, request& req) {
 
 awaitable<response> create(const task_routes& area, request& req) {
     auto body = req.json_body();
-    auto job = co_await on_pool(area, [&] { return area.tasks.create(body); });
+    auto work = [&] { return area.tasks.create(body); };
+    auto job = co_await on_pool(area, work);
     co_return json_response(job, 201);
 }
 
@@ -62,7 +63,8 @@ awaitable<response> get(const task_routes& area, request& req) {
 awaitable<response> update(const task_routes& area, request& req) {
     auto body = req.json_body();
     std::string id(req.param("jobId"));
-    auto job = co_await on_pool(area, [&] { return area.tasks.update(id, body); });
+    auto work = [&] { return area.tasks.update(id, body); };
+    auto job = co_await on_pool(area, work);
     if (!job)
         not_found();
     co_return json_response(*job);
@@ -70,7 +72,9 @@ awaitable<response> update(const task_routes& area, request& req) {
 
 awaitable<response> remove(const task_routes& area, request& req) {
     std::string id(req.param("jobId"));
-    if (!co_await on_pool(area, [&] { return area.tasks.remove(id); }))
+    auto work = [&] { return area.tasks.remove(id); };
+    bool removed = co_await on_pool(area, work);
+    if (!removed)
         not_found();
     co_return json_response({{"success", true}, {"id", id}});
 }
@@ -87,7 +91,8 @@ awaitable<response> toggle(const task_routes& area, request& req) {
     // Without "enabled" the job flips.
     json patch{
         {"enabled", enabled != body.end() ? enabled->get<bool>() : !(*current)["enabled"].get<bool>()}};
-    auto job = co_await on_pool(area, [&] { return area.tasks.update(id, patch); });
+    auto work = [&] { return area.tasks.update(id, patch); };
+    auto job = co_await on_pool(area, work);
     if (!job)
         not_found();
     co_return json_response(*job);
@@ -109,7 +114,8 @@ awaitable<response> runs(const task_routes& area, request& req) {
         limit = static_cast<std::size_t>(*n);
     }
     std::string id(req.param("jobId"));
-    auto found = co_await on_pool(area, [&] { return area.tasks.runs(id, limit); });
+    auto work = [&] { return area.tasks.runs(id, limit); };
+    auto found = co_await on_pool(area, work);
     if (!found)
         not_found();
     co_return json_response({{"runs", std::move(*found)}});

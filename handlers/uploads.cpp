@@ -24,7 +24,7 @@ boost::asio::awaitable<response> post_upload(const upload_routes& area, request&
         std::size_t size = 0;
     };
     // Decoding, fsync and rename all block: the whole job runs on the pool.
-    auto done = co_await area.pool.call([&] {
+    auto store = [&] {
         auto fields = parse_upload_body(req.body);
         if (!fields.filename || !file_rules::valid_upload_name(*fields.filename))
             throw api_error(error_kind::bad_request, "Invalid filename");
@@ -61,7 +61,8 @@ boost::asio::awaitable<response> post_upload(const upload_routes& area, request&
             throw api_error(error_kind::internal, "Upload failed");
         }
         return outcome{name, bytes.size()};
-    });
+    };
+    auto done = co_await area.pool.call(store);
     co_return json_response({{"path", area.cfg.workspace + "/uploads/" + done.name},
                              {"filename", done.name},
                              {"size", done.size}});

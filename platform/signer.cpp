@@ -85,7 +85,7 @@ signer signer::from_pem(const std::string& pem) {
     EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
     if (!key)
         throw invalid_key("not a PEM private key: " + openssl_error());
-    return signer(key); // owns the key from here, also when it refuses it
+    return {key}; // owns the key from here, also when it refuses it
 }
 
 signer signer::from_pem_file(const std::string& path) {

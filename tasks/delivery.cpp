@@ -13,12 +13,11 @@ namespace {
 using nlohmann::json;
 constexpr int max_commands = 16; // as the console's limit
 
-std::string clip(std::string s, std::size_t n = 300) {
-    if (s.size() > n) {
-        s.resize(n);
-        s += "…";
-    }
-    return s;
+// Cut at a character boundary: the text goes into JSON, which takes only valid UTF-8.
+std::string clip(std::string_view s, std::size_t n = 300) {
+    if (s.size() <= n)
+        return std::string(s);
+    return std::string(text::utf8_prefix(s, n)) + "…";
 }
 
 // POST /hooks/agent's body (docs/api.md §14). (Outside the coroutine: GCC 12 cannot iterate an
@@ -81,7 +80,7 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
     }
     // On the pool: the token file is read at each delivery (a rotated token is used at once), and the call
     // blocks until the engine answers or the run's time is up.
-    co_await pool_.run([&] {
+    auto post = [&] {
         upstream::request req;
         req.method = "POST";
         req.target = path;
@@ -111,8 +110,7 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
         }
         o.output = res.body;
         if (res.status < 200 || res.status > 299) {
-            o.error = "the engine answered " + std::to_string(res.status) + ": " +
-                      clip(std::string(text::trim(res.body)));
+            o.error = "the engine answered " + std::to_string(res.status) + ": " + clip(text::trim(res.body));
             return;
         }
         o.status = "ok";
@@ -134,7 +132,8 @@ boost::asio::awaitable<outcome> engine_delivery::post_hook(const std::string& pa
                 why = "the reply was " + c["replyDisposition"].get<std::string>();
             o.error = "the turn ended with " + status + (why.empty() ? "" : ": " + why);
         }
-    });
+    };
+    co_await pool_.run(post);
     co_return o;
 }
 

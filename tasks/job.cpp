@@ -99,6 +99,10 @@ json normalise_schedule(const json& s, zones& tz, sys_ms now, bool is_new, sched
             when = sys_ms{std::chrono::milliseconds(at->get<std::int64_t>())};
         if (!when)
             bad("schedule.at must be an ISO-8601 date-time with an offset, e.g. 2026-12-24T18:00:00Z");
+        // docs/api.md §14: outside these years a time is a mistake (2^63-1 ms showed as 1969).
+        using namespace std::chrono;
+        if (*when < sys_days{year{2000} / January / 1} || *when >= sys_days{year{10000} / January / 1})
+            bad("schedule.at must be within the years 2000 to 9999");
         if (is_new && *when <= now)
             bad("schedule.at is in the past");
         out.at = *when;

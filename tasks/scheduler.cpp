@@ -5,6 +5,7 @@
 #include "tasks/clock.hpp"
 #include "tasks/zones.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "util/time_format.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -51,6 +52,14 @@ run skipped_run(const job& j, sys_ms due, std::string why) {
     r.error = std::move(why);
     r.started = due;
     return r;
+}
+
+// A run's output or error as the history keeps it: invalid bytes become U+FFFD, and the cut to
+// max_run_output falls on a character boundary (JSON takes only valid UTF-8; a run must always be
+// recordable).
+void make_recordable(std::optional<std::string>& s) {
+    if (s)
+        *s = std::string(text::utf8_prefix(text::to_valid_utf8(*s), max_run_output));
 }
 
 auto find(std::vector<job>& jobs, std::string_view id) {
@@ -127,7 +136,7 @@ void scheduler::load(const std::string& manifest_tasks) {
 
 void scheduler::start() {
     loops_ += 1;
-    asio::co_spawn(ex_, loop(), [this](std::exception_ptr e) {
+    asio::co_spawn(ex_, loop(), [this](const std::exception_ptr& e) {
         if (e)
             try {
                 std::rethrow_exception(e);
@@ -140,7 +149,7 @@ void scheduler::start() {
     if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, zones::directory().c_str(),
                                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) >= 0) {
         loops_ += 1;
-        asio::co_spawn(ex_, watch_zoneinfo(), [this](std::exception_ptr) { loops_ -= 1; });
+        asio::co_spawn(ex_, watch_zoneinfo(), [this](const std::exception_ptr&) { loops_ -= 1; });
     } else if (inotify_fd_ >= 0) {
         ::close(std::exchange(inotify_fd_, -1));
     }
@@ -150,9 +159,13 @@ void scheduler::stop() noexcept {
     if (stopping_.exchange(true))
         return;
     out_.abort_all();
-    clock_.interrupt();
-    if (inotify_fd_ >= 0)
-        asio::post(ex_, [fd = inotify_fd_] { ::inotify_rm_watch(fd, 1); });
+    try {
+        clock_.interrupt();
+        if (inotify_fd_ >= 0)
+            asio::post(ex_, [fd = inotify_fd_] { ::inotify_rm_watch(fd, 1); });
+    } catch (const std::exception& e) {
+        log::error("tasks: stopping the scheduler: {}", e.what());
+    }
 }
 
 bool scheduler::stopped() const noexcept {
@@ -163,7 +176,8 @@ asio::awaitable<void> scheduler::loop() {
     while (!stopping_) {
         auto now = clock_.now();
         std::optional<sys_ms> wake;
-        auto due = co_await pool_.call([&] { return take_due(now, wake); });
+        auto take = [&] { return take_due(now, wake); };
+        auto due = co_await pool_.call(take);
         for (auto& id : due)
             spawn_run(std::move(id));
         if (stopping_)
@@ -189,7 +203,8 @@ asio::awaitable<void> scheduler::watch_zoneinfo() {
         }
         if (ignored)
             break;
-        co_await pool_.run([this] { refresh_zones(); });
+        auto refresh = [this] { refresh_zones(); };
+        co_await pool_.run(refresh);
     }
 }
 
@@ -239,13 +254,16 @@ std::vector<std::string> scheduler::take_due(sys_ms now, std::optional<sys_ms>& 
 
 void scheduler::spawn_run(std::string id) {
     in_flight_ += 1;
+    // Each lambda gets its own copy of the id: they are built in an unspecified order, so one moving from
+    // `id` could leave the other's copy (the log's) empty.
+    std::string shown = id;
     asio::co_spawn(
         ex_,
         [this, id = std::move(id)]() -> asio::awaitable<void> {
             in_flight_ -= 1; // execute() counts itself
             co_await execute(id, "schedule");
         },
-        [id](std::exception_ptr e) {
+        [id = std::move(shown)](const std::exception_ptr& e) {
             if (e)
                 try {
                     std::rethrow_exception(e);
@@ -291,14 +309,16 @@ asio::awaitable<json> scheduler::execute(std::string id, std::string trigger) {
         r.status = std::move(o.status);
         r.error = std::move(o.error);
         r.output = std::move(o.output);
-        if (r.output && r.output->size() > max_run_output)
-            r.output->resize(max_run_output);
     }
+    // Every run is recorded, whatever its output (docs/api.md §14).
+    make_recordable(r.output);
+    make_recordable(r.error);
     r.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began)
             .count();
     try {
-        co_await pool_.run([&] { finish(r, !busy); });
+        auto record = [&] { finish(r, !busy); };
+        co_await pool_.run(record);
     } catch (const std::exception& e) {
         log::error("tasks: cannot record the run of {}: {}", id, e.what());
     }

@@ -15,6 +15,9 @@ namespace ag::tasks {
 namespace {
 
 using nlohmann::json;
+// Whatever a run's texts hold, the run and the job's state are stored: invalid UTF-8 is written as U+FFFD
+// rather than throwing (the scheduler repairs the texts before; this is the last line).
+constexpr auto replace = json::error_handler_t::replace;
 
 std::vector<std::string_view> lines_of(std::string_view text) {
     std::vector<std::string_view> out;
@@ -68,8 +71,9 @@ void store::save_jobs(const std::vector<job>& jobs) {
     json list = json::array();
     for (const auto& j : jobs)
         list.push_back(to_json(j));
-    fs_util::write_file_atomic(dir_ + "/jobs.json",
-                               json{{"version", 1}, {"jobs", std::move(list)}}.dump(2) + "\n", 0600);
+    fs_util::write_file_atomic(
+        dir_ + "/jobs.json",
+        json{{"version", 1}, {"jobs", std::move(list)}}.dump(2, ' ', false, replace) + "\n", 0600);
 }
 
 void store::append_run(const run& r) {
@@ -78,7 +82,7 @@ void store::append_run(const run& r) {
     if (fd < 0)
         throw std::system_error(errno, std::generic_category(), "open " + path);
     scope_exit close_it([fd] { ::close(fd); });
-    std::string line = to_json(r).dump() + "\n";
+    std::string line = to_json(r).dump(-1, ' ', false, replace) + "\n";
     // A line a kill cut short ends without a newline: start on a line of our own.
     struct stat st {};
     if (::fstat(fd, &st) == 0 && st.st_size > 0) {

@@ -16,6 +16,18 @@ int hex_value(char c) noexcept {
     return -1;
 }
 
+std::string_view utf8_prefix(std::string_view in, std::size_t max_bytes) noexcept {
+    if (in.size() <= max_bytes)
+        return in;
+    // in[end] is the first byte left out: while it continues a sequence, that sequence goes too. A sequence
+    // is at most 4 bytes, so at most 3 steps back (more continuation bytes than that were never one
+    // character).
+    std::size_t end = max_bytes;
+    for (int back = 0; back < 3 && end > 0 && (static_cast<unsigned char>(in[end]) & 0xC0) == 0x80; ++back)
+        --end;
+    return in.substr(0, end);
+}
+
 std::string to_valid_utf8(std::string_view in) {
     static constexpr std::string_view replacement = "\xEF\xBF\xBD";
     std::string out;

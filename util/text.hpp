@@ -12,6 +12,10 @@ namespace ag::text {
 // Replaces every invalid UTF-8 sequence with U+FFFD (one per maximal invalid subpart, as WHATWG does).
 std::string to_valid_utf8(std::string_view in);
 
+// The longest prefix of at most `max_bytes` that does not end inside a UTF-8 sequence (cuts of valid text
+// stay valid).
+std::string_view utf8_prefix(std::string_view in, std::size_t max_bytes) noexcept;
+
 // %XX becomes a byte; with `plus_is_space` (form encoding) '+' becomes a space. Malformed escapes stay as
 // they are.
 std::string percent_decode(std::string_view in, bool plus_is_space);

@@ -10,7 +10,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -146,6 +148,14 @@ TEST_CASE("tasks: bad requests get 400 naming the rule, and nothing changes") {
           "Invalid parameters: schedule.tz: unknown time zone 'Europe/Atlantis'");
     CHECK(error_of(g, json{{"name", "n"}, {"schedule", "0 25 * * *"}, {"prompt", "p"}}) ==
           "Invalid parameters: schedule.expr: hour: 25 is over 23");
+    // An at outside the years 2000 to 9999 (2^63-1 ms was accepted and showed as 1969), as ms or ISO.
+    const std::string out_of_range = "Invalid parameters: schedule.at must be within the years 2000 to 9999";
+    for (json at :
+         {json(std::numeric_limits<std::int64_t>::max()), json(std::numeric_limits<std::uint64_t>::max()),
+          json(-1), json("9999-12-31T23:30:00-01:00"), json("1969-12-31T23:59:59Z")})
+        CHECK(error_of(g, json{{"name", "n"},
+                               {"schedule", {{"kind", "at"}, {"at", at}}},
+                               {"payload", {{"kind", "systemEvent"}, {"text", "x"}}}}) == out_of_range);
     auto bad_json = g.request("POST", g.api("/tasks"), "{nope", {{"Content-Type", "application/json"}});
     CHECK(bad_json.status == 400);
     CHECK(g.get(g.api("/tasks")).json()["jobs"].empty());
@@ -165,6 +175,11 @@ TEST_CASE("tasks: bad requests get 400 naming the rule, and nothing changes") {
     auto bad_put =
         g.request("PUT", g.api("/tasks/daily-report"), R"({"schedule":{"kind":"every","everyMs":5}})");
     CHECK(bad_put.status == 400);
+    CHECK(g.get(g.api("/tasks/daily-report")).json()["schedule"]["expr"] == "0 9 * * *");
+    auto far_put = g.request("PUT", g.api("/tasks/daily-report"),
+                             R"({"schedule":{"kind":"at","at":9223372036854775807}})");
+    CHECK(far_put.status == 400);
+    CHECK(far_put.json()["error"] == out_of_range);
     CHECK(g.get(g.api("/tasks/daily-report")).json()["schedule"]["expr"] == "0 9 * * *");
     CHECK(g.request("PUT", g.api("/tasks/none"), R"({"name":"x"})").status == 404);
 }
@@ -280,6 +295,18 @@ TEST_CASE("tasks: command payloads run like a console exec") {
     // Output is bounded in the history.
     auto big = run_now(g, create(g, command_job("head -c 100000 /dev/zero | tr '\\0' x"))["id"]);
     CHECK(big["output"].get<std::string>().size() == 16 * 1024);
+    // A 3-byte character across the 16 KiB cut: the run is still recorded (cut before the character) and
+    // the job's state kept.
+    std::string split_id = create(g, command_job("printf '%16383s\xE2\x82\xAC' ''"))["id"];
+    auto split = run_now(g, split_id);
+    CHECK(split["status"] == "ok");
+    CHECK(split["output"] == std::string(16383, ' '));
+    auto split_runs = g.get(g.api("/tasks/" + split_id + "/runs")).json()["runs"];
+    REQUIRE(split_runs.size() == 1);
+    CHECK(split_runs[0]["output"] == std::string(16383, ' '));
+    auto split_state = g.get(g.api("/tasks/" + split_id)).json()["state"];
+    CHECK(split_state["lastStatus"] == "ok");
+    CHECK(split_state["lastRunAtMs"].is_number());
 }
 
 TEST_CASE("tasks: a job due while the daemon is down is skipped, and the next one fires on time") {

@@ -48,14 +48,17 @@ TEST_CASE("blocking_pool: runs off the caller's thread, resumes on it, rethrows 
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            co_await pool.run([&] { worker = std::this_thread::get_id(); });
+            auto note_worker = [&] { worker = std::this_thread::get_id(); };
+            co_await pool.run(note_worker);
             resumed = std::this_thread::get_id();
             try {
-                co_await pool.run([] { throw std::runtime_error("disk on fire"); });
+                auto fail = [] { throw std::runtime_error("disk on fire"); };
+                co_await pool.run(fail);
             } catch (const std::runtime_error& e) {
                 threw = std::string(e.what()) == "disk on fire";
             }
-            auto n = co_await pool.call([] { return 42; });
+            auto answer = [] { return 42; };
+            auto n = co_await pool.call(answer);
             CHECK(n == 42);
         },
         asio::detached);
@@ -101,7 +104,8 @@ TEST_CASE("blocking_pool: queued work finishes at stop; new work is refused") {
         ioc,
         [&]() -> asio::awaitable<void> {
             try {
-                co_await pool.run([] {});
+                auto nothing = [] {};
+                co_await pool.run(nothing);
             } catch (const std::runtime_error&) {
                 refused = true;
             }

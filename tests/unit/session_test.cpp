@@ -53,17 +53,23 @@ struct session_fixture {
             method::post, "/v0/count",
             [](request& req) -> asio::awaitable<response> {
                 std::size_t n = 0;
-                while (auto piece = co_await req.body_stream->read_some())
+                for (;;) {
+                    auto piece = co_await req.body_stream->read_some();
+                    if (!piece)
+                        break;
                     n += piece->size();
+                }
                 co_return json_response({{"bytes", n}});
             },
             streamed);
         routes.add(method::get, "/v0/big", [](request&) -> asio::awaitable<response> {
             response r;
             r.stream = [](body_writer& w) -> asio::awaitable<void> {
-                for (int i = 0; i < 100; ++i)
-                    if (!co_await w.write(std::string(1000, static_cast<char>('a' + i % 26))))
+                for (int i = 0; i < 100; ++i) {
+                    bool written = co_await w.write(std::string(1000, static_cast<char>('a' + i % 26)));
+                    if (!written)
                         co_return;
+                }
             };
             co_return r;
         });

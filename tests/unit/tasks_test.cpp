@@ -18,7 +18,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 
 namespace {
 
@@ -239,6 +241,39 @@ TEST_CASE("tasks: bad jobs are refused naming the field") {
     CHECK(invalid(with({{"enabled", "yes"}})) == "enabled must be true or false");
 }
 
+TEST_CASE("tasks: an at outside the years 2000 to 9999 is refused, however it comes") {
+    auto at = [](json when) {
+        return json{{"name", "n"},
+                    {"schedule", {{"kind", "at"}, {"at", std::move(when)}}},
+                    {"payload", {{"kind", "systemEvent"}, {"text", "x"}}}};
+    };
+    const std::string out_of_range = "schedule.at must be within the years 2000 to 9999";
+    // 2^63-1 ms showed as 1969; a uint64 past it wrapped below zero.
+    CHECK(invalid(at(std::numeric_limits<std::int64_t>::max())) == out_of_range);
+    CHECK(invalid(at(std::numeric_limits<std::uint64_t>::max())) == out_of_range);
+    CHECK(invalid(at(std::numeric_limits<std::int64_t>::min())) == out_of_range);
+    CHECK(invalid(at(-1)) == out_of_range);
+    CHECK(invalid(at(253402300800000)) == out_of_range); // 10000-01-01T00:00:00Z
+    CHECK(invalid(at("9999-12-31T23:30:00-01:00")) == out_of_range);
+    CHECK(invalid(at("0001-01-01T00:00:00Z")) == out_of_range);
+    CHECK(invalid(at("1999-12-31T23:59:59Z")) == out_of_range);
+    // Without a kind, `at` alone makes it an at job.
+    CHECK(invalid(json{{"name", "n"},
+                       {"schedule", {{"at", std::numeric_limits<std::int64_t>::max()}}},
+                       {"payload", {{"kind", "systemEvent"}, {"text", "x"}}}}) == out_of_range);
+    // The far end of the range is fine, as a string or as ms.
+    zones z;
+    auto last = make_job(at("9999-12-31T23:59:59Z"), z, t("2026-12-01T10:00:00Z"));
+    CHECK(next_fire(last.when, t("2026-12-01T10:00:00Z")) == t("9999-12-31T23:59:59Z"));
+    auto ms = make_job(at(253402300799999), z, t("2026-12-01T10:00:00Z"));
+    CHECK(next_fire(ms.when, t("2026-12-01T10:00:00Z")) == t("9999-12-31T23:59:59.999Z"));
+    // An update is held to the same rule.
+    CHECK_THROWS_WITH_AS(update_job(last,
+                                    json{{"schedule", {{"at", std::numeric_limits<std::int64_t>::max()}}}}, z,
+                                    t("2026-12-01T11:00:00Z")),
+                         out_of_range.c_str(), invalid_job);
+}
+
 TEST_CASE("tasks: an update changes only the fields it gives") {
     zones z;
     auto j = make_job(
@@ -434,6 +469,43 @@ TEST_CASE("scheduler: the table and its states survive a restart; the manifest s
     named["id"] = id;
     CHECK(again.remove(again.list(true)[1]["id"].get<std::string>()));
     CHECK_THROWS_AS(again.create(named), duplicate_job);
+}
+
+TEST_CASE(
+    "scheduler: a run is recorded whatever its texts, cut at a character boundary, and its state kept") {
+    fixture f("2026-12-01T10:00:00Z");
+    auto& s = f.make();
+    std::string id = s.create(cron_job("@daily"))["id"];
+    // 16383 ASCII bytes, then a 3-byte character across the 16 KiB cut; an error cut inside a character
+    // (the engine's answer, clipped) and a byte that is no UTF-8 at all.
+    const std::string euro = "\xE2\x82\xAC", fffd = "\xEF\xBF\xBD";
+    f.out.answer = {"error", "the engine answered 500: caf\xC3", std::string(16383, 'x') + euro + "tail\xFF"};
+    std::optional<std::optional<json>> got;
+    asio::co_spawn(
+        f.ioc, [&]() -> asio::awaitable<void> { got = co_await s.run_now(id); }, asio::detached);
+    REQUIRE(f.run_until([&] { return got.has_value(); }));
+    REQUIRE(*got);
+    CHECK((**got)["output"] == std::string(16383, 'x'));
+    CHECK((**got)["error"] == "the engine answered 500: caf" + fffd);
+    auto runs = runs_of(f, id);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]["status"] == "error");
+    CHECK(runs[0]["output"] == std::string(16383, 'x'));
+    CHECK(runs[0]["error"] == "the engine answered 500: caf" + fffd);
+    auto state = (*s.get(id))["state"];
+    CHECK(state["lastStatus"] == "error");
+    CHECK(state["lastError"] == "the engine answered 500: caf" + fffd);
+    CHECK(state["consecutiveErrors"] == 1);
+    // Output that fits keeps its characters; the bad byte becomes U+FFFD.
+    f.out.answer = {"ok", std::nullopt, "caf\xC3\xA9 " + euro + " \xFF"};
+    got.reset();
+    asio::co_spawn(
+        f.ioc, [&]() -> asio::awaitable<void> { got = co_await s.run_now(id); }, asio::detached);
+    REQUIRE(f.run_until([&] { return got.has_value(); }));
+    REQUIRE(runs_of(f, id).size() == 2);
+    CHECK(runs_of(f, id)[0]["output"] == "caf\xC3\xA9 " + euro + " " + fffd);
+    CHECK((*s.get(id))["state"]["lastStatus"] == "ok");
+    CHECK((*s.get(id))["state"]["consecutiveErrors"] == 0);
 }
 
 TEST_CASE("scheduler: run now returns the run; stop ends a run under way") {

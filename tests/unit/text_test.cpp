@@ -19,6 +19,20 @@ TEST_CASE("invalid UTF-8 becomes U+FFFD, valid text is untouched") {
     CHECK(text::to_valid_utf8("\xF4\x90\x80\x80") == r + r + r + r); // beyond U+10FFFF
 }
 
+TEST_CASE("a UTF-8 prefix never ends inside a character") {
+    const std::string euro = "\xE2\x82\xAC", smile = "\xF0\x9F\x98\x80";
+    CHECK(text::utf8_prefix("short", 16) == "short");
+    CHECK(text::utf8_prefix("exactly", 7) == "exactly");
+    CHECK(text::utf8_prefix("ab" + euro, 2) == "ab");
+    CHECK(text::utf8_prefix("ab" + euro, 3) == "ab");
+    CHECK(text::utf8_prefix("ab" + euro, 4) == "ab");
+    CHECK(text::utf8_prefix("ab" + euro + "c", 5) == "ab" + euro);
+    CHECK(text::utf8_prefix(smile + smile, 7) == smile);
+    CHECK(text::utf8_prefix(euro, 0).empty());
+    // Stray continuation bytes were never one character: at most three are stepped back over.
+    CHECK(text::utf8_prefix("a\x80\x80\x80\x80\x80", 5) == "a\x80");
+}
+
 TEST_CASE("form decoding and query parsing") {
     CHECK(text::form_decode("a+b%2Fc%20d") == "a b/c d");
     CHECK(text::form_decode("100%") == "100%");
