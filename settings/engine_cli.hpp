@@ -46,7 +46,7 @@ public:
     boost::asio::awaitable<check_result> check_config(std::string text, format f) const;
     // `CLI devices list --json`: {"pending":[…],"paired":[…]}. Throws cli_error.
     boost::asio::awaitable<nlohmann::json> list_devices() const;
-    // `CLI devices approve ID`; returns what it printed. Throws cli_error.
+    // `CLI devices approve -- ID`; returns what it printed. Throws cli_error.
     boost::asio::awaitable<std::string> approve_device(std::string request_id) const;
 
     // Removes the check copies a killed daemon left in `scratch`. At start.
@@ -64,7 +64,8 @@ private:
     engine::child_reaper& reaper_;
 };
 
-// A device request id as the CLI takes it: 1-128 of [A-Za-z0-9._:-], nothing a shell would read.
+// A device request id as the CLI takes it: [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}, nothing a shell would read and
+// never an option.
 bool valid_request_id(std::string_view id);
 
 } // namespace ag::settings
