@@ -1,5 +1,6 @@
 #include "settings/config_file.hpp"
 
+#include "settings/yaml_edit.hpp"
 #include "util/atomic_file.hpp"
 #include "util/json5.hpp"
 
@@ -365,8 +366,24 @@ std::string apply_edits(const std::string& text, format f, const std::vector<mem
     bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
     nlohmann::json expected = blank ? nlohmann::json::object() : parse(text, f);
     apply_to(expected, edits);
-    if (f == format::yaml)
+    if (f == format::yaml) {
+        // Line by line where the file is laid out in block mappings, as most are; written anew otherwise (its
+        // values kept). Either way what is written reads back as the value edited.
+        std::optional<std::string> out;
+        if (!blank)
+            out = text;
+        for (const auto& e : edits)
+            if (out)
+                out = yaml_edit(*out, e.path, e.value);
+        if (out) {
+            try {
+                if (parse(*out, f).dump() == expected.dump())
+                    return *out;
+            } catch (const invalid_config&) {
+            }
+        }
         return render(expected, f);
+    }
     std::string out = blank ? std::string("{}\n") : text;
     try {
         for (const auto& e : edits)

@@ -60,8 +60,9 @@ struct member_edit {
 void apply_to(nlohmann::json& config, const std::vector<member_edit>& edits);
 // `text` (a file in format `f`; empty for none) with `edits` made. JSON and JSON5: only the edited members'
 // bytes change; comments, key order, layout, Infinity, NaN and big integers elsewhere stay as written. YAML:
-// written anew from the edited value (values stay; comments, anchors and layout do not). Throws
-// invalid_config.
+// only the edited members' lines change where the path runs through block mappings (yaml_edit); otherwise
+// (flow mappings, anchors or document markers on the way) written anew from the edited value, its values
+// kept but not its comments, anchors or layout. Throws invalid_config.
 std::string apply_edits(const std::string& text, format f, const std::vector<member_edit>& edits);
 
 class config_file {

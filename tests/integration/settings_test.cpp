@@ -402,3 +402,23 @@ TEST_CASE("settings: a config path that is a symbolic link is written through; t
     CHECK(d.get(d.api("/config")).json()["config"]["gateway"]["mode"] == "remote");
     CHECK(leftovers(root / "real", "openclaw.json.tmp-").empty());
 }
+
+TEST_CASE(
+    "settings: in a YAML config of block mappings the start-up and channel edits keep the other lines") {
+    test::temp_dir root;
+    const std::string path = root / "config.yaml";
+    const std::string text =
+        "# mine\ngateway:\n  mode: local   # as set up\nmodel: &m {name: hermes}\nbackup: *m\n";
+    test::write_file(path, text);
+    gateway d({"--engine-config", path}, root.path);
+    std::string started = test::read_file(path);
+    CHECK(started == "# mine\ngateway:\n  mode: local   # as set up\n  trustedProxies:\n    - \"127.0.0.1\"\n"
+                     "    - \"::1\"\nmodel: &m {name: hermes}\nbackup: *m\n");
+    REQUIRE(d.post(d.api("/channels/discord?skipRestart=true"), json{{"botToken", "discord-secret-token-1"}})
+                .status == 200);
+    CHECK(test::read_file(path) ==
+          started + "channels:\n  \"discord\":\n    \"token\": \"discord-secret-token-1\"\n");
+    REQUIRE(d.request("DELETE", d.api("/channels/discord?skipRestart=true")).status == 200);
+    CHECK(test::read_file(path) == started + "channels: {}\n");
+    CHECK(d.get(d.api("/config")).json()["config"]["backup"] == json{{"name", "hermes"}});
+}

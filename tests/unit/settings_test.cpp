@@ -407,3 +407,52 @@ TEST_CASE("settings: a device request id is a letter or digit first, never an op
     CHECK_FALSE(valid_request_id("r id"));
     CHECK_FALSE(valid_request_id("\xC3\xA9t\xC3\xA9"));
 }
+
+TEST_CASE("settings: a YAML edit changes only the member's lines where the path is block mappings") {
+    const std::string yaml = R"(# Hermes config, by hand
+model:
+  name: hermes   # the default
+  retries: 3
+base: &base {x: 1}
+uses: *base
+gateway:
+  mode: local
+  port: 18790
+channels:
+  discord:
+    token: "d-1"
+    enabled: false
+# the end
+)";
+    auto edited = [&](const std::vector<member_edit>& edits) {
+        return apply_edits(yaml, format::yaml, edits);
+    };
+    auto with = [&](const std::string& after, const std::string& lines) {
+        auto at = yaml.find(after) + after.size();
+        return yaml.substr(0, at) + lines + yaml.substr(at);
+    };
+    CHECK(edited({{{"gateway", "trustedProxies"}, json{"127.0.0.1", "::1"}}}) ==
+          with("  port: 18790\n", "  trustedProxies:\n    - \"127.0.0.1\"\n    - \"::1\"\n"));
+    CHECK(edited({{{"channels", "telegram"}, json{{"botToken", "t"}}}}) ==
+          with("    enabled: false\n", "  telegram:\n    \"botToken\": \"t\"\n"));
+    std::string enabled = edited({{{"channels", "discord", "enabled"}, true}});
+    CHECK(
+        enabled ==
+        with("    enabled: false\n", "").replace(yaml.find("    enabled: false"), 19, "    enabled: true\n"));
+    // The section's last member gone: an empty mapping, not null.
+    std::string removed = edited({{{"channels", "discord"}, std::nullopt}});
+    CHECK(removed == yaml.substr(0, yaml.find("channels:")) + "channels: {}\n# the end\n");
+    CHECK(parse(removed, format::yaml)["channels"] == json::object());
+    CHECK(edited({{{"model"}, std::nullopt}}) ==
+          yaml.substr(0, yaml.find("model:")) + yaml.substr(yaml.find("base:")));
+    CHECK(parse(edited({{{"new", "deep"}, json::object()}}), format::yaml)["new"] ==
+          json{{"deep", json::object()}});
+    // A flow mapping on the way: written anew, its values kept.
+    CHECK(parse(apply_edits("gateway: {mode: local}\n", format::yaml,
+                            {{{"gateway", "trustedProxies"}, json{"::1"}}}),
+                format::yaml) == json::parse(R"({"gateway":{"mode":"local","trustedProxies":["::1"]}})"));
+    // An alias that names the edited node: written anew too, as the value reads.
+    std::string anchored = "a: &x {k: 1}\nb: *x\n";
+    CHECK(parse(apply_edits(anchored, format::yaml, {{{"a", "k"}, 2}}), format::yaml) ==
+          json::parse(R"({"a":{"k":2},"b":{"k":1}})"));
+}
