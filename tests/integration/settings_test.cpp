@@ -356,7 +356,7 @@ TEST_CASE("settings: a YAML alias bomb is refused before it is expanded, and nev
     test::write_file(path, "model:\n  name: hermes\n");
     gateway d({"--engine-config", path}, root.path);
     std::string bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n";
-    for (char c = 'b'; c <= 'j'; ++c) {
+    for (char c = 'b'; c <= 'f'; ++c) { // a million nodes from some 230 bytes
         bomb += std::string(1, c) + ": &" + c + " [";
         for (int k = 0; k < 10; ++k)
             bomb += std::string(k ? "," : "") + "*" + static_cast<char>(c - 1);
