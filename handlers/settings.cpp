@@ -77,9 +77,13 @@ awaitable<settings::check_result> engine_check(const settings_routes& area, std:
                                                settings::format f) {
     if (!area.cli)
         co_return settings::check_result{true, {}};
+    // The copy (up to 1 MiB) is written on the pool; the CLI then runs as a child no thread waits for.
+    const auto& cli = *area.cli;
+    auto copy = [&cli, &text, f] { return cli.write_check_copy(text, f); };
+    std::string path = co_await area.pool.call(copy);
     settings::check_result verdict;
     try {
-        verdict = co_await area.cli->check_config(std::move(text), f);
+        verdict = co_await cli.check_copy(std::move(path));
     } catch (const settings::cli_error& e) {
         throw api_error(error_kind::internal, std::string("CLI error: ") + e.what());
     }

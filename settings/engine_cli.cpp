@@ -100,8 +100,17 @@ engine_cli::run(std::string args, std::vector<std::pair<std::string, std::string
     co_return output{r.exit_code, std::move(r.stdout_text), std::move(r.stderr_text)};
 }
 
+std::string engine_cli::write_check_copy(const std::string& text, format f) const {
+    return write_candidate(opt_.scratch, text, f);
+}
+
 boost::asio::awaitable<check_result> engine_cli::check_config(std::string text, format f) const {
-    std::string path = write_candidate(opt_.scratch, text, f);
+    std::string path = write_check_copy(text, f);
+    auto verdict = co_await check_copy(std::move(path));
+    co_return verdict;
+}
+
+boost::asio::awaitable<check_result> engine_cli::check_copy(std::string path) const {
     scope_exit remove([&path] { ::unlink(path.c_str()); });
     std::vector<std::pair<std::string, std::string>> env;
     env.emplace_back("OPENCLAW_CONFIG_PATH", path);
