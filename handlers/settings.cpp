@@ -122,18 +122,18 @@ std::string put_candidate(const request& req, settings::format f) {
         throw api_error(error_kind::bad_request,
                         "Invalid config: send either config (an object) or raw (text)");
     std::string text;
-    if (raw != body.end()) {
-        if (!raw->is_string())
-            throw api_error(error_kind::bad_request, "Invalid config: raw must be a string");
-        text = raw->get<std::string>();
-    } else {
-        if (!config->is_object())
-            throw api_error(error_kind::bad_request, "Invalid config: config must be an object");
-        text = settings::render(*config, f);
-    }
-    if (text.size() > settings::max_text)
-        throw api_error(error_kind::bad_request, "Invalid config: larger than 1 MiB");
     try {
+        if (raw != body.end()) {
+            if (!raw->is_string())
+                throw api_error(error_kind::bad_request, "Invalid config: raw must be a string");
+            text = raw->get<std::string>();
+        } else {
+            if (!config->is_object())
+                throw api_error(error_kind::bad_request, "Invalid config: config must be an object");
+            text = settings::render_within_limit(*config, f);
+        }
+        if (text.size() > settings::max_text)
+            throw settings::config_too_large("larger than 1 MiB");
         settings::parse(text, f);
     } catch (const settings::invalid_config& e) {
         refuse(e);
@@ -173,7 +173,11 @@ validation validate_candidate(const request& req, const settings::config_file& f
     } else if (candidate->is_string()) {
         v.text = candidate->get<std::string>();
     } else if (candidate->is_object()) {
-        v.text = settings::render(*candidate, file.file_format());
+        try {
+            v.text = settings::render_within_limit(*candidate, file.file_format());
+        } catch (const settings::invalid_config& e) {
+            refuse(e);
+        }
     } else {
         throw api_error(error_kind::bad_request, "Invalid parameters: config must be a string or an object");
     }

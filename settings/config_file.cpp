@@ -398,6 +398,32 @@ std::string apply_edits(const std::string& text, format f, const std::vector<mem
     return out;
 }
 
+namespace {
+
+// A lower bound of the indentation `v` takes rendered at `depth` (two spaces a level, a line per value),
+// counted until it passes `limit`.
+std::size_t indentation_of(const nlohmann::json& v, std::size_t depth, std::size_t limit) {
+    std::size_t total = 2 * depth;
+    if (v.is_structured())
+        for (const auto& item : v) {
+            total += indentation_of(item, depth + 1, limit);
+            if (total > limit)
+                break;
+        }
+    return total;
+}
+
+} // namespace
+
+std::string render_within_limit(const nlohmann::json& config, format f) {
+    if (indentation_of(config, 0, max_text) > max_text)
+        throw config_too_large("larger than 1 MiB once written");
+    std::string text = render(config, f);
+    if (text.size() > max_text)
+        throw config_too_large("larger than 1 MiB once written");
+    return text;
+}
+
 config_file::config_file(std::string path)
     : path_(std::move(path))
     , format_(format_of(path_)) {}

@@ -49,6 +49,9 @@ void check_depth(std::string_view text, std::size_t extra = 0);
 nlohmann::json parse(std::string_view text, format f);
 // `config` as `f` writes it: indented JSON for json and json5, block YAML (strings quoted) for yaml.
 std::string render(const nlohmann::json& config, format f);
+// render() for a config from outside: config_too_large when the text would pass max_text, found before it
+// is built (indentation makes a deep config hundreds of times larger than its compact body).
+std::string render_within_limit(const nlohmann::json& config, format f);
 
 // One change to a config: the member at `path` (keys from the top down) set to `value`, with the objects
 // above it made when missing; or removed when `value` is empty.

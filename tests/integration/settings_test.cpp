@@ -342,6 +342,17 @@ TEST_CASE("settings: a config nested 12,000 deep is refused at once, before any 
     auto raw = put_json(d, "/config", json{{"raw", std::string(12000, '[') + std::string(12000, ']')}});
     CHECK(raw.status == 400);
     CHECK(raw.json()["error"] == "Invalid config: nested deeper than 256 levels");
+    // Not too deep, but hundreds of times larger once indented: refused before it is written out.
+    std::string wide = R"({"config":)";
+    for (int i = 0; i < 250; ++i)
+        wide += R"({"a":)";
+    wide += "[0";
+    for (int i = 0; i < 50000; ++i)
+        wide += ",0";
+    wide += "]" + std::string(250, '}') + "}";
+    auto indented = d.request("PUT", d.api("/config"), wide, {{"Content-Type", "application/json"}});
+    CHECK(indented.status == 400);
+    CHECK(indented.json()["error"] == "Invalid config: larger than 1 MiB once written");
     CHECK(test::read_file(path) == before);
     // 256 levels are a config like any other.
     REQUIRE(

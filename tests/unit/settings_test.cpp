@@ -255,6 +255,18 @@ TEST_CASE("settings: nesting deeper than 256 levels is refused before it costs a
     std::string deep = "a: &a " + std::string(200, '[') + std::string(200, ']') +
                        "\nb: " + std::string(100, '[') + "*a" + std::string(100, ']') + "\n";
     CHECK_THROWS_AS(parse(deep, format::yaml), config_too_large);
+    // Indentation at 250 levels makes each "1," of a compact body some 500 bytes: refused before it is built.
+    json wide = json::array();
+    for (int i = 0; i < 5000; ++i)
+        wide.push_back(1);
+    json deep_wide = wide;
+    for (int i = 0; i < 250; ++i)
+        deep_wide = json::array({deep_wide});
+    CHECK(deep_wide.dump().size() < 12 * 1024);
+    for (auto f : {format::json, format::yaml})
+        CHECK_THROWS_WITH_AS(render_within_limit(json{{"a", deep_wide}}, f), "larger than 1 MiB once written",
+                             config_too_large);
+    CHECK(render_within_limit(json{{"a", wide}}, format::json) == render(json{{"a", wide}}, format::json));
     // The request body's check: brackets in strings do not count, one level for the body itself.
     CHECK_NOTHROW(check_depth(R"({"config": )" + nested(256) + "}", 1));
     CHECK_THROWS_AS(check_depth(R"({"config": )" + nested(257) + "}", 1), config_too_large);
