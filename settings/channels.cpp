@@ -159,7 +159,8 @@ channel_change plan_channel(const nlohmann::json& config, std::string_view name,
     for (const auto& [k, v] : section.items()) {
         auto old = before->find(k);
         // As JSON writes them: a NaN the request did not touch is no change.
-        if (old == before->end() || old->dump() != v.dump())
+        if (old == before->end() || old->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) !=
+                                        v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
             change.edits.push_back({{"channels", key, k}, v});
     }
     return change;

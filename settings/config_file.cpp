@@ -362,6 +362,18 @@ void apply_to(nlohmann::json& config, const std::vector<member_edit>& edits) {
     }
 }
 
+namespace {
+
+// Equal as JSON writes them: NaN is null on both sides, and bytes that are not UTF-8 compare as written.
+bool same(const nlohmann::json& a, const nlohmann::json& b) {
+    auto text = [](const nlohmann::json& v) {
+        return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    return text(a) == text(b);
+}
+
+} // namespace
+
 std::string apply_edits(const std::string& text, format f, const std::vector<member_edit>& edits) {
     bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
     nlohmann::json expected = blank ? nlohmann::json::object() : parse(text, f);
@@ -377,7 +389,7 @@ std::string apply_edits(const std::string& text, format f, const std::vector<mem
                 out = yaml_edit(*out, e.path, e.value);
         if (out) {
             try {
-                if (parse(*out, f).dump() == expected.dump())
+                if (same(parse(*out, f), expected))
                     return *out;
             } catch (const invalid_config&) {
             }
@@ -393,7 +405,7 @@ std::string apply_edits(const std::string& text, format f, const std::vector<mem
     }
     // The text must read back as the value edited (NaN compared as JSON writes it): an edit that went
     // wrong is refused here rather than written.
-    if (parse(out, f).dump() != expected.dump())
+    if (!same(parse(out, f), expected))
         throw std::logic_error("the text edit of the engine config does not read back as intended");
     return out;
 }
