@@ -8,35 +8,40 @@
 
 #include <algorithm>
 #include <array>
+#include <system_error>
 
 namespace ag::proxy {
 
 std::string trust_loopback_in_engine_config(const std::string& path) {
     static constexpr std::array<const char*, 2> loopback{"127.0.0.1", "::1"};
-    fs_util::remove_leftover_temps(path); // of a rewrite an earlier start was killed in
     settings::config_file file(path);
     std::string added;
     bool exists = true;
     bool openclaw = true;
     try {
-        // Written back in the file's format (JSON5 as plain JSON); what was there is kept as PATH.bak, since
-        // comments do not survive the rewrite.
-        file.update([&](nlohmann::json& config) {
-            exists = !config.empty() || fs_util::read_file(path).has_value();
-            if (!config.contains("gateway") || !config["gateway"].is_object()) {
+        // Of a rewrite an earlier start was killed in: beside the file writes land in (a link's target).
+        fs_util::remove_leftover_temps(file.target());
+        // Only gateway.trustedProxies changes: the operator's comments, key order and numbers such as
+        // Infinity stay as written (docs/api.md §10); what was there is kept as PATH.bak all the same.
+        file.edit([&](const settings::config_file::contents& current) {
+            std::vector<settings::member_edit> edits;
+            exists = current.exists;
+            auto gateway = current.config.find("gateway");
+            if (gateway == current.config.end() || !gateway->is_object()) {
                 openclaw = false;
-                return false;
+                return edits;
             }
-            auto& gateway = config["gateway"];
-            if (!gateway.contains("trustedProxies") || !gateway["trustedProxies"].is_array())
-                gateway["trustedProxies"] = nlohmann::json::array();
-            auto& trusted = gateway["trustedProxies"];
+            auto listed = gateway->find("trustedProxies");
+            nlohmann::json trusted =
+                listed != gateway->end() && listed->is_array() ? *listed : nlohmann::json::array();
             for (const char* a : loopback)
                 if (std::find(trusted.begin(), trusted.end(), a) == trusted.end()) {
                     trusted.push_back(a);
                     added += (added.empty() ? "" : ", ") + std::string(a);
                 }
-            return !added.empty();
+            if (!added.empty())
+                edits.push_back({{"gateway", "trustedProxies"}, trusted});
+            return edits;
         });
     } catch (const settings::invalid_config& e) {
         log::warn(

@@ -7,9 +7,10 @@
 
 namespace ag::proxy {
 
-// The file is read and written as settings::config_file does (JSON5 read, plain JSON written; YAML both
-// ways), what was there kept as PATH.bak. Returns what it did, for the log and tests: "added", "already
-// trusted", "not an OpenClaw config", "no such file", or "left alone: not valid".
+// Only that key's text changes (settings::apply_edits: every other byte of a JSON or JSON5 file stays; a YAML
+// file is written anew, its values kept), atomically, through a symbolic link, what was there kept as .bak.
+// Returns what it did, for the log and tests: "added", "already trusted", "not an OpenClaw config", "no such
+// file", or "left alone: not valid".
 std::string trust_loopback_in_engine_config(const std::string& path);
 
 } // namespace ag::proxy

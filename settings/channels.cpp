@@ -141,6 +141,38 @@ bool remove_channel(nlohmann::json& config, std::string_view name) {
     return channels->erase(std::string(name)) > 0;
 }
 
+channel_change plan_channel(const nlohmann::json& config, std::string_view name,
+                            const nlohmann::json& request) {
+    nlohmann::json after = config;
+    channel_change change;
+    change.secrets = configure_channel(after, name, request);
+    std::string key(name);
+    const nlohmann::json& section = after["channels"][key];
+    const nlohmann::json* before = nullptr;
+    if (auto channels = config.find("channels"); channels != config.end() && channels->is_object())
+        if (auto it = channels->find(key); it != channels->end() && it->is_object())
+            before = &*it;
+    if (!before) {
+        change.edits.push_back({{"channels", key}, section});
+        return change;
+    }
+    for (const auto& [k, v] : section.items()) {
+        auto old = before->find(k);
+        // As JSON writes them: a NaN the request did not touch is no change.
+        if (old == before->end() || old->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) !=
+                                        v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+            change.edits.push_back({{"channels", key, k}, v});
+    }
+    return change;
+}
+
+std::vector<member_edit> plan_channel_removal(const nlohmann::json& config, std::string_view name) {
+    nlohmann::json after = config;
+    if (!remove_channel(after, name))
+        return {};
+    return {{{"channels", std::string(name)}, std::nullopt}};
+}
+
 std::string mask_secrets(std::string text, const std::vector<std::string>& secrets) {
     for (const auto& s : secrets) {
         if (s.empty())

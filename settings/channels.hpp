@@ -2,6 +2,8 @@
 // The engine's chat channels in its config (docs/api.md §15): `channels.<name>` for telegram, slack, discord
 // and whatsapp. Pure functions over the config value; the caller reads and writes the file. A token is
 // never given back whole: the status carries whether it is set and its last four characters.
+#include "settings/config_file.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -34,6 +36,17 @@ std::vector<std::string> configure_channel(nlohmann::json& config, std::string_v
 
 // Removes channels.<name>; false when it was not there. Throws unsupported_channel.
 bool remove_channel(nlohmann::json& config, std::string_view name);
+
+// What configure_channel would change, as edits of the file: each key of channels.<name> it sets (the whole
+// section when there was none), so the text of everything else, the rest of the section included, stays.
+struct channel_change {
+    std::vector<member_edit> edits; // empty: nothing changes
+    std::vector<std::string> secrets;
+};
+channel_change plan_channel(const nlohmann::json& config, std::string_view name,
+                            const nlohmann::json& request);
+// The edit removing channels.<name>; empty when it is not there. Throws unsupported_channel.
+std::vector<member_edit> plan_channel_removal(const nlohmann::json& config, std::string_view name);
 
 // `text` with every one of `secrets` replaced by its masked form.
 std::string mask_secrets(std::string text, const std::vector<std::string>& secrets);

@@ -1,17 +1,24 @@
 #include "settings/config_file.hpp"
 
+#include "settings/yaml_edit.hpp"
 #include "util/atomic_file.hpp"
 #include "util/json5.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <sstream>
+#include <system_error>
+#include <unordered_map>
 
 namespace ag::settings {
 namespace {
@@ -115,11 +122,84 @@ nlohmann::json plain_scalar(const std::string& s) {
     return s;
 }
 
-nlohmann::json from_yaml(const YAML::Node& node, int depth) {
-    if (depth > 512)
-        throw invalid_config("nested more than 512 levels");
+// Walks a YAML document's events before it is loaded: refuses nesting past max_depth and a document that
+// would be more than max_yaml_nodes nodes once its aliases are expanded (a "billion laughs" of a few hundred
+// bytes is billions of nodes), counting each alias as the size of the node it names, without expanding it.
+class yaml_limits : public YAML::EventHandler {
+public:
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t anchor) override { leaf(m, anchor); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
+                  const std::string&) override {
+        leaf(m, anchor);
+    }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t anchor) override {
+        auto it = sizes_.find(anchor);
+        // Its node is not finished: an alias inside the node it names would expand without end.
+        if (it == sizes_.end())
+            throw invalid_config(at(m) + "an alias inside the node it names");
+        add(m, it->second);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        open(m, anchor);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
+        open(m, anchor);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    struct frame {
+        YAML::anchor_t anchor;
+        std::uint64_t size; // of the node so far, itself included
+    };
+
+    // `n` more nodes under the open node; the whole document's count may not pass the limit.
+    void add(const YAML::Mark& m, std::uint64_t n) {
+        total_ += n;
+        if (total_ > max_yaml_nodes)
+            throw config_too_large(at(m) + "more than " + std::to_string(max_yaml_nodes) +
+                                   " nodes once its aliases are expanded");
+        if (!stack_.empty())
+            stack_.back().size += n;
+    }
+    void leaf(const YAML::Mark& m, YAML::anchor_t anchor) {
+        add(m, 1);
+        if (anchor != YAML::NullAnchor)
+            sizes_[anchor] = 1;
+    }
+    void open(const YAML::Mark& m, YAML::anchor_t anchor) {
+        if (stack_.size() >= max_depth)
+            throw config_too_large(at(m) + "nested deeper than " + std::to_string(max_depth) + " levels");
+        add(m, 1);
+        stack_.push_back({anchor, 1});
+    }
+    void close() {
+        frame done = stack_.back();
+        stack_.pop_back();
+        // Counted into the total as it was read; its parent's size takes it whole.
+        if (!stack_.empty())
+            stack_.back().size += done.size - 1;
+        if (done.anchor != YAML::NullAnchor)
+            sizes_[done.anchor] = done.size;
+    }
+
+    std::vector<frame> stack_;
+    std::unordered_map<YAML::anchor_t, std::uint64_t> sizes_;
+    std::uint64_t total_ = 0;
+};
+
+nlohmann::json from_yaml(const YAML::Node& node, std::size_t depth) {
     switch (node.Type()) {
     case YAML::NodeType::Map: {
+        // Aliases can nest a deep node inside another.
+        if (depth >= max_depth)
+            throw config_too_large(at(node.Mark()) + "nested deeper than " + std::to_string(max_depth) +
+                                   " levels");
         auto out = nlohmann::json::object();
         for (const auto& kv : node) {
             if (!kv.first.IsScalar())
@@ -130,6 +210,9 @@ nlohmann::json from_yaml(const YAML::Node& node, int depth) {
         return out;
     }
     case YAML::NodeType::Sequence: {
+        if (depth >= max_depth)
+            throw config_too_large(at(node.Mark()) + "nested deeper than " + std::to_string(max_depth) +
+                                   " levels");
         auto out = nlohmann::json::array();
         for (const auto& item : node)
             out.push_back(from_yaml(item, depth + 1));
@@ -214,10 +297,21 @@ format format_of(std::string_view path) {
     return format::json;
 }
 
+void check_depth(std::string_view text, std::size_t extra) {
+    if (json5::nesting_depth(text, max_depth + extra) > max_depth + extra)
+        throw config_too_large("nested deeper than " + std::to_string(max_depth) + " levels");
+}
+
 nlohmann::json parse(std::string_view text, format f) {
     nlohmann::json config;
     if (f == format::yaml) {
         try {
+            // The limits first, on the events alone: loading builds a node graph, and expanding its aliases
+            // is what a small bomb makes costly.
+            std::istringstream in{std::string(text)};
+            YAML::Parser events(in);
+            yaml_limits limits;
+            events.HandleNextDocument(limits);
             config = from_yaml(YAML::Load(std::string(text)), 0);
         } catch (const YAML::ParserException& e) {
             throw invalid_config(at(e.mark) + e.msg);
@@ -225,6 +319,7 @@ nlohmann::json parse(std::string_view text, format f) {
         if (config.is_null())
             config = nlohmann::json::object();
     } else {
+        check_depth(text);
         try {
             config = json5::parse(text);
         } catch (const json5::parse_error& e) {
@@ -244,6 +339,103 @@ std::string render(const nlohmann::json& config, format f) {
     return std::string(out.c_str()) + "\n";
 }
 
+void apply_to(nlohmann::json& config, const std::vector<member_edit>& edits) {
+    for (const auto& e : edits) {
+        if (e.path.empty())
+            throw std::invalid_argument("member_edit: an empty path");
+        nlohmann::json* at = &config;
+        if (!e.value) {
+            for (std::size_t k = 0; at && k + 1 < e.path.size(); ++k)
+                at = at->is_object() && at->contains(e.path[k]) ? &(*at)[e.path[k]] : nullptr;
+            if (at && at->is_object())
+                at->erase(e.path.back());
+            continue;
+        }
+        for (std::size_t k = 0; k + 1 < e.path.size(); ++k) {
+            if (!at->is_object())
+                *at = nlohmann::json::object();
+            at = &(*at)[e.path[k]];
+        }
+        if (!at->is_object())
+            *at = nlohmann::json::object();
+        (*at)[e.path.back()] = *e.value;
+    }
+}
+
+namespace {
+
+// Equal as JSON writes them: NaN is null on both sides, and bytes that are not UTF-8 compare as written.
+bool same(const nlohmann::json& a, const nlohmann::json& b) {
+    auto text = [](const nlohmann::json& v) {
+        return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    return text(a) == text(b);
+}
+
+} // namespace
+
+std::string apply_edits(const std::string& text, format f, const std::vector<member_edit>& edits) {
+    bool blank = text.find_first_not_of(" \t\r\n") == std::string::npos;
+    nlohmann::json expected = blank ? nlohmann::json::object() : parse(text, f);
+    apply_to(expected, edits);
+    if (f == format::yaml) {
+        // Line by line where the file is laid out in block mappings, as most are; written anew otherwise (its
+        // values kept). Either way what is written reads back as the value edited.
+        std::optional<std::string> out;
+        if (!blank)
+            out = text;
+        for (const auto& e : edits)
+            if (out)
+                out = yaml_edit(*out, e.path, e.value);
+        if (out) {
+            try {
+                if (same(parse(*out, f), expected))
+                    return *out;
+            } catch (const invalid_config&) {
+            }
+        }
+        return render(expected, f);
+    }
+    std::string out = blank ? std::string("{}\n") : text;
+    try {
+        for (const auto& e : edits)
+            out = e.value ? json5::set_member(out, e.path, *e.value) : json5::remove_member(out, e.path);
+    } catch (const json5::parse_error& e) {
+        throw invalid_config(e.what());
+    }
+    // The text must read back as the value edited (NaN compared as JSON writes it): an edit that went
+    // wrong is refused here rather than written.
+    if (!same(parse(out, f), expected))
+        throw std::logic_error("the text edit of the engine config does not read back as intended");
+    return out;
+}
+
+namespace {
+
+// A lower bound of the indentation `v` takes rendered at `depth` (two spaces a level, a line per value),
+// counted until it passes `limit`.
+std::size_t indentation_of(const nlohmann::json& v, std::size_t depth, std::size_t limit) {
+    std::size_t total = 2 * depth;
+    if (v.is_structured())
+        for (const auto& item : v) {
+            total += indentation_of(item, depth + 1, limit);
+            if (total > limit)
+                break;
+        }
+    return total;
+}
+
+} // namespace
+
+std::string render_within_limit(const nlohmann::json& config, format f) {
+    if (indentation_of(config, 0, max_text) > max_text)
+        throw config_too_large("larger than 1 MiB once written");
+    std::string text = render(config, f);
+    if (text.size() > max_text)
+        throw config_too_large("larger than 1 MiB once written");
+    return text;
+}
+
 config_file::config_file(std::string path)
     : path_(std::move(path))
     , format_(format_of(path_)) {}
@@ -255,11 +447,35 @@ config_file::contents config_file::read() const {
     return c;
 }
 
+std::string config_file::target() const {
+    std::string at = path_;
+    for (int hops = 0; hops < 40; ++hops) {
+        struct stat st {};
+        if (::lstat(at.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+            return at;
+        std::string link(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
+        ssize_t n = ::readlink(at.c_str(), link.data(), link.size());
+        if (n < 0)
+            throw std::system_error(errno, std::generic_category(), "readlink " + at);
+        link.resize(static_cast<std::size_t>(n));
+        if (link.starts_with('/')) {
+            at = link;
+        } else {
+            auto slash = at.rfind('/');
+            at = (slash == std::string::npos ? std::string() : at.substr(0, slash + 1)) + link;
+        }
+    }
+    throw std::system_error(ELOOP, std::generic_category(), "symbolic links at " + path_);
+}
+
 void config_file::replace(const std::string& bytes, const contents& before) {
-    mode_t mode = mode_of(path_);
+    // Through a symbolic link to its target: renaming over the link would turn it into a file of its own
+    // and leave the target (which the engine may read by its own name) with the old text.
+    std::string to = target();
+    mode_t mode = mode_of(to);
     if (before.exists)
-        fs_util::write_file_atomic(path_ + ".bak", before.raw, mode);
-    fs_util::write_file_atomic(path_, bytes, mode);
+        fs_util::write_file_atomic(to + ".bak", before.raw, mode);
+    fs_util::write_file_atomic(to, bytes, mode);
 }
 
 void config_file::write(const nlohmann::json& config) {
@@ -271,6 +487,16 @@ void config_file::write_raw(const std::string& raw) {
     parse(raw, format_);
     std::lock_guard lock(write_mutex_);
     replace(raw, on_disk(path_));
+}
+
+bool config_file::edit(const std::function<std::vector<member_edit>(const contents&)>& plan) {
+    std::lock_guard lock(write_mutex_);
+    contents before = read();
+    auto edits = plan(before);
+    if (edits.empty())
+        return false;
+    replace(apply_edits(before.raw, format_, edits), before);
+    return true;
 }
 
 bool config_file::update(const std::function<bool(nlohmann::json&)>& change) {

@@ -53,10 +53,14 @@ std::string write_candidate(const std::string& scratch, const std::string& text,
 } // namespace
 
 bool valid_request_id(std::string_view id) {
-    if (id.empty() || id.size() > 128)
+    // [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}: a letter or digit first, so never an option such as --help.
+    auto alnum = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    if (id.empty() || id.size() > 128 || !alnum(id[0]))
         return false;
     for (char c : id)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '-'))
+        if (!(alnum(c) || c == '.' || c == '_' || c == ':' || c == '-'))
             return false;
     return true;
 }
@@ -96,8 +100,17 @@ engine_cli::run(std::string args, std::vector<std::pair<std::string, std::string
     co_return output{r.exit_code, std::move(r.stdout_text), std::move(r.stderr_text)};
 }
 
+std::string engine_cli::write_check_copy(const std::string& text, format f) const {
+    return write_candidate(opt_.scratch, text, f);
+}
+
 boost::asio::awaitable<check_result> engine_cli::check_config(std::string text, format f) const {
-    std::string path = write_candidate(opt_.scratch, text, f);
+    std::string path = write_check_copy(text, f);
+    auto verdict = co_await check_copy(std::move(path));
+    co_return verdict;
+}
+
+boost::asio::awaitable<check_result> engine_cli::check_copy(std::string path) const {
     scope_exit remove([&path] { ::unlink(path.c_str()); });
     std::vector<std::pair<std::string, std::string>> env;
     env.emplace_back("OPENCLAW_CONFIG_PATH", path);
@@ -138,7 +151,8 @@ boost::asio::awaitable<nlohmann::json> engine_cli::list_devices() const {
 boost::asio::awaitable<std::string> engine_cli::approve_device(std::string request_id) const {
     if (!valid_request_id(request_id))
         throw std::invalid_argument("not a device request id");
-    auto r = co_await run("devices approve '" + request_id + "'", no_env());
+    // After `--`: an operand, whatever it looks like.
+    auto r = co_await run("devices approve -- '" + request_id + "'", no_env());
     if (r.exit_code != 0)
         throw cli_error(what_it_said(r.out, r.err, r.exit_code));
     co_return std::string(text::trim(r.out));

@@ -44,9 +44,13 @@ public:
     // `CLI config validate --json` on a temporary copy of `text` (named by OPENCLAW_CONFIG_PATH, with the
     // file's extension), removed afterwards. Throws cli_error.
     boost::asio::awaitable<check_result> check_config(std::string text, format f) const;
+    // The two halves of check_config, so a caller can write the copy on its blocking pool: the copy's path
+    // (blocking; throws std::system_error), then the check of it, which removes it.
+    std::string write_check_copy(const std::string& text, format f) const;
+    boost::asio::awaitable<check_result> check_copy(std::string path) const;
     // `CLI devices list --json`: {"pending":[…],"paired":[…]}. Throws cli_error.
     boost::asio::awaitable<nlohmann::json> list_devices() const;
-    // `CLI devices approve ID`; returns what it printed. Throws cli_error.
+    // `CLI devices approve -- ID`; returns what it printed. Throws cli_error.
     boost::asio::awaitable<std::string> approve_device(std::string request_id) const;
 
     // Removes the check copies a killed daemon left in `scratch`. At start.
@@ -64,7 +68,8 @@ private:
     engine::child_reaper& reaper_;
 };
 
-// A device request id as the CLI takes it: 1-128 of [A-Za-z0-9._:-], nothing a shell would read.
+// A device request id as the CLI takes it: [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}, nothing a shell would read and
+// never an option.
 bool valid_request_id(std::string_view id);
 
 } // namespace ag::settings

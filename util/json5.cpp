@@ -1,15 +1,17 @@
 #include "util/json5.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 
 namespace ag::json5 {
 namespace {
 
 using nlohmann::json;
-constexpr int max_depth = 512;
+constexpr int max_depth = 256; // levels of objects and arrays
 
 void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {
@@ -42,6 +44,69 @@ public:
         if (i_ < t_.size())
             fail("unexpected text after the value");
         return v;
+    }
+
+    // One member of an object, as byte offsets into the text.
+    struct member_span {
+        std::string key;
+        std::size_t begin = 0;                      // the key's first byte
+        std::size_t value_begin = 0, value_end = 0; // the value's bytes
+        std::size_t comma = std::string_view::npos; // the ',' after the value, if any
+    };
+    struct object_span {
+        std::size_t open = 0, close = 0; // the '{' and the '}'
+        std::vector<member_span> members;
+    };
+
+    // The members of the object whose '{' is at `at`, in a text already read whole by document().
+    object_span object_at(std::size_t at) {
+        i_ = at;
+        object_span o;
+        o.open = at;
+        ++i_; // {
+        skip_space();
+        if (take('}')) {
+            o.close = i_ - 1;
+            return o;
+        }
+        while (true) {
+            skip_space();
+            member_span m;
+            m.begin = i_;
+            if (i_ < t_.size() && (t_[i_] == '"' || t_[i_] == '\''))
+                m.key = string_text();
+            else
+                m.key = identifier();
+            skip_space();
+            if (!take(':'))
+                fail("expected ':' after a key");
+            skip_space();
+            m.value_begin = i_;
+            value(1);
+            m.value_end = i_;
+            skip_space();
+            if (take('}')) {
+                o.close = i_ - 1;
+                o.members.push_back(std::move(m));
+                return o;
+            }
+            if (!take(','))
+                fail("expected ',' or '}'");
+            m.comma = i_ - 1;
+            o.members.push_back(std::move(m));
+            skip_space();
+            if (take('}')) {
+                o.close = i_ - 1;
+                return o;
+            }
+        }
+    }
+
+    // Where the first value starts (after a byte order mark, whitespace and comments).
+    std::size_t start() {
+        i_ = 0;
+        skip_space();
+        return i_;
     }
 
 private:
@@ -139,11 +204,11 @@ private:
     }
 
     json value(int depth) {
-        if (depth > max_depth)
-            fail("nested deeper than 512 levels");
         if (i_ >= t_.size())
             fail("a value is missing");
         char c = t_[i_];
+        if ((c == '{' || c == '[') && depth >= max_depth)
+            fail("nested deeper than 256 levels");
         if (c == '{')
             return object(depth);
         if (c == '[')
@@ -471,10 +536,322 @@ private:
     std::size_t i_ = 0;
 };
 
+// The text editor: spans found by the reader above, bytes outside them copied as they are.
+
+constexpr auto npos = std::string_view::npos;
+
+bool is_blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+std::size_t line_start(std::string_view t, std::size_t at) {
+    while (at > 0 && t[at - 1] != '\n')
+        --at;
+    return at;
+}
+
+// The blanks that begin the line holding `at`.
+std::string indent_of(std::string_view t, std::size_t at) {
+    std::size_t from = line_start(t, at);
+    std::size_t to = from;
+    while (to < t.size() && is_blank(t[to]))
+        ++to;
+    return std::string(t.substr(from, to - from));
+}
+
+// Whether only blanks come before `at` on its line.
+bool starts_line(std::string_view t, std::size_t at) {
+    for (std::size_t k = line_start(t, at); k < at; ++k)
+        if (!is_blank(t[k]))
+            return false;
+    return true;
+}
+
+// Where the line comment at `i` ends: a line break, U+2028 or U+2029 (E2 80 A8/A9), or the end.
+std::size_t line_comment_end(std::string_view t, std::size_t i) {
+    for (; i < t.size(); ++i)
+        if (t[i] == '\r' || t[i] == '\n' || t.compare(i, 3, "\xE2\x80\xA8") == 0 ||
+            t.compare(i, 3, "\xE2\x80\xA9") == 0)
+            return i;
+    return t.size();
+}
+
+// From `from`, past blanks and comments that stay on the line: the line break (or the end of the text) when
+// nothing else follows on the line, else npos.
+std::size_t line_end_after(std::string_view t, std::size_t from) {
+    std::size_t i = from;
+    while (i < t.size()) {
+        char c = t[i];
+        if (is_blank(c)) {
+            ++i;
+        } else if (c == '\r' || c == '\n') {
+            return i;
+        } else if (t.compare(i, 2, "//") == 0) {
+            return line_comment_end(t, i);
+        } else if (t.compare(i, 2, "/*") == 0) {
+            auto e = t.find("*/", i + 2);
+            if (e == npos || t.substr(i, e - i).find('\n') != npos)
+                return npos;
+            i = e + 2;
+        } else {
+            return npos;
+        }
+    }
+    return t.size();
+}
+
+// Past the line break at `at` ("\r\n" or "\n").
+std::size_t after_break(std::string_view t, std::size_t at) {
+    if (at < t.size() && t[at] == '\r')
+        ++at;
+    if (at < t.size() && t[at] == '\n')
+        ++at;
+    return at;
+}
+
+bool identifier_like(const std::string& k) {
+    if (k.empty() || (k[0] >= '0' && k[0] <= '9'))
+        return false;
+    return std::all_of(k.begin(), k.end(), [](char c) {
+        return c == '_' || c == '$' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9');
+    });
+}
+
+// How the document writes things: its line break, its indentation step, whether its keys are quoted.
+struct layout {
+    std::string nl = "\n";
+    std::string unit = "  ";
+    bool unquoted = false;
+};
+
+bool quoted_at(std::string_view t, std::size_t at) {
+    return t[at] == '"' || t[at] == '\'';
+}
+
+std::string key_text(const std::string& key, bool unquoted) {
+    return unquoted && identifier_like(key) ? key : json(key).dump();
+}
+
+// `v` as JSON; on lines of its own, its continuation lines start at `base`.
+std::string render(const json& v, const std::string& base, const layout& l, bool multiline) {
+    if (!multiline)
+        return v.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string s = v.dump(static_cast<int>(l.unit.size()), l.unit[0] == '\t' ? '\t' : ' ', false,
+                           json::error_handler_t::replace);
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c == '\n')
+            out += l.nl + base;
+        else
+            out += c;
+    }
+    return out;
+}
+
+// A document read whole, with its top object found.
+struct document {
+    std::string_view t;
+    parser p;
+    std::size_t top = 0;
+    layout l;
+
+    explicit document(std::string_view text)
+        : t(text)
+        , p(text) {
+        p.document();
+        top = p.start();
+        if (t[top] != '{')
+            throw parse_error("line 1, column 1: the config must be an object at the top", 1, 1);
+        auto o = p.object_at(top);
+        if (t.find("\r\n") != npos)
+            l.nl = "\r\n";
+        if (!o.members.empty()) {
+            const auto& first = o.members.front();
+            l.unquoted = !quoted_at(t, first.begin);
+            std::string mine = indent_of(t, first.begin);
+            std::string outer = indent_of(t, o.open);
+            if (starts_line(t, first.begin) && mine.size() > outer.size() && mine.starts_with(outer))
+                l.unit = mine.substr(outer.size());
+        }
+    }
+
+    // The last member named `key` (the one a reader keeps), or null.
+    static const parser::member_span* find(const parser::object_span& o, const std::string& key) {
+        for (auto it = o.members.rbegin(); it != o.members.rend(); ++it)
+            if (it->key == key)
+                return &*it;
+        return nullptr;
+    }
+};
+
+std::string replace_value(std::string_view t, const parser::member_span& m, const json& v, const layout& l) {
+    std::string out(t.substr(0, m.value_begin));
+    out += render(v, indent_of(t, m.begin), l, starts_line(t, m.begin));
+    out += t.substr(m.value_end);
+    return out;
+}
+
+std::string insert_member(std::string_view t, const parser::object_span& o, const std::string& key,
+                          const json& v, const layout& l) {
+    std::string out;
+    if (o.members.empty()) {
+        std::string base = indent_of(t, o.open);
+        std::string inner = base + l.unit;
+        std::string member = key_text(key, l.unquoted) + ": " + render(v, inner, l, true);
+        std::size_t put = line_end_after(t, o.open + 1);
+        if (t.substr(o.open + 1, o.close - o.open - 1).find('\n') != npos && put != npos && put < o.close) {
+            // `{ // note` and the `}` on a later line: the member goes on a line of its own between them.
+            out.append(t.substr(0, put)).append(l.nl + inner + member).append(t.substr(put));
+        } else {
+            out.append(t.substr(0, o.open + 1))
+                .append(l.nl + inner + member + l.nl + base)
+                .append(t.substr(o.open + 1));
+        }
+        return out;
+    }
+    const auto& last = o.members.back();
+    std::string member = key_text(key, !quoted_at(t, last.begin)) + ": ";
+    if (!starts_line(t, last.begin)) {
+        // `{a: 1, b: 2}`: on the same line.
+        member += render(v, "", l, false);
+        if (last.comma == npos)
+            out.append(t.substr(0, last.value_end)).append(", " + member).append(t.substr(last.value_end));
+        else
+            out.append(t.substr(0, last.comma + 1))
+                .append(" " + member + ",")
+                .append(t.substr(last.comma + 1));
+        return out;
+    }
+    // On a line of its own after the last member's line (and the comment that ends that line).
+    std::string base = indent_of(t, last.begin);
+    member += render(v, base, l, true);
+    std::size_t after = last.comma != npos ? last.comma + 1 : last.value_end;
+    std::size_t eol = line_end_after(t, after);
+    std::size_t put = eol != npos ? eol : after;
+    if (last.comma == npos) {
+        out.append(t.substr(0, last.value_end))
+            .append(",")
+            .append(t.substr(last.value_end, put - last.value_end));
+        out.append(l.nl + base + member).append(t.substr(put));
+    } else {
+        // The document writes trailing commas: so does the new member.
+        out.append(t.substr(0, put)).append(l.nl + base + member + ",").append(t.substr(put));
+    }
+    return out;
+}
+
+// `t` without the member `m`, which is member `index` of `o`.
+std::string erase_member(std::string_view t, const parser::object_span& o, std::size_t index) {
+    const auto& m = o.members[index];
+    const parser::member_span* prev = index > 0 ? &o.members[index - 1] : nullptr;
+    // The last member without a comma takes the one before it along (strict JSON has no trailing commas).
+    std::size_t prev_comma = m.comma == npos && prev ? prev->comma : npos;
+    std::size_t after = m.comma != npos ? m.comma + 1 : m.value_end;
+    std::size_t begin = m.begin;
+    std::size_t end = after;
+    std::size_t eol = line_end_after(t, after);
+    if (starts_line(t, m.begin) && eol != npos && eol < t.size()) {
+        // The member had its line (and the comment ending it) to itself: the line goes.
+        begin = line_start(t, m.begin);
+        end = after_break(t, eol);
+    } else if (prev_comma != npos) {
+        begin = prev_comma; // `{a: 1, b: 2}` → `{a: 1}`
+        prev_comma = npos;
+    } else if (m.comma != npos) {
+        while (end < t.size() && is_blank(t[end])) // `{a: 1, b: 2}` → `{b: 2}`
+            ++end;
+    }
+    std::string out;
+    if (prev_comma != npos)
+        out.append(t.substr(0, prev_comma)).append(t.substr(prev_comma + 1, begin - prev_comma - 1));
+    else
+        out.append(t.substr(0, begin));
+    out.append(t.substr(end));
+    return out;
+}
+
 } // namespace
 
 json parse(std::string_view text) {
     return parser(text).document();
+}
+
+std::size_t nesting_depth(std::string_view t, std::size_t limit) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        char c = t[i];
+        if (c == '"' || c == '\'') {
+            for (++i; i < t.size() && t[i] != c; ++i)
+                if (t[i] == '\\')
+                    ++i;
+        } else if (c == '/' && t.compare(i, 2, "//") == 0) {
+            i = line_comment_end(t, i);
+        } else if (c == '/' && t.compare(i, 2, "/*") == 0) {
+            i = t.find("*/", i + 2);
+            if (i == npos)
+                break;
+            ++i;
+        } else if (c == '{' || c == '[') {
+            deepest = std::max(deepest, ++depth);
+            if (deepest > limit)
+                break;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+std::string set_member(std::string_view text, const std::vector<std::string>& path, const json& value) {
+    if (path.empty())
+        throw std::invalid_argument("json5::set_member: an empty path");
+    document d(text);
+    std::size_t at = d.top;
+    for (std::size_t k = 0; k < path.size(); ++k) {
+        auto o = d.p.object_at(at);
+        const auto* found = document::find(o, path[k]);
+        if (found && k + 1 < path.size() && text[found->value_begin] == '{') {
+            at = found->value_begin;
+            continue;
+        }
+        // The value for path[k]: `value`, inside the objects the rest of the path names.
+        json v = value;
+        for (std::size_t j = path.size() - 1; j > k; --j) {
+            json wrapped = json::object();
+            wrapped[path[j]] = std::move(v);
+            v = std::move(wrapped);
+        }
+        if (found)
+            return replace_value(text, *found, v, d.l);
+        return insert_member(text, o, path[k], v, d.l);
+    }
+    return std::string(text); // not reached
+}
+
+std::string remove_member(std::string_view text, const std::vector<std::string>& path) {
+    if (path.empty())
+        throw std::invalid_argument("json5::remove_member: an empty path");
+    std::string out(text);
+    // A duplicate key before the last is read no more once the last is gone: each goes, last first.
+    while (true) {
+        document d(out);
+        std::size_t at = d.top;
+        for (std::size_t k = 0; k + 1 < path.size(); ++k) {
+            auto o = d.p.object_at(at);
+            const auto* found = document::find(o, path[k]);
+            if (!found || out[found->value_begin] != '{')
+                return out;
+            at = found->value_begin;
+        }
+        auto o = d.p.object_at(at);
+        const auto* found = document::find(o, path.back());
+        if (!found)
+            return out;
+        out = erase_member(out, o, static_cast<std::size_t>(found - o.members.data()));
+    }
 }
 
 } // namespace ag::json5

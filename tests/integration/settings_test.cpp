@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -182,6 +183,12 @@ TEST_CASE("settings: the engine's own check refuses a PUT; its CLI lists and app
     CHECK(bad.status == 500);
     CHECK(bad.json()["error"] == "CLI error: No pending device request matches r-fail.");
     CHECK(d.request("POST", d.api("/devices/r%3Bid/approve")).status == 400); // r;id: nothing for a shell
+    // Never an option to the CLI: a letter or digit first, and after `--` all the same.
+    for (const char* id : {"--help", "-x", ".r", "_r"}) {
+        auto option = d.request("POST", d.api("/devices/" + std::string(id) + "/approve"));
+        CHECK_MESSAGE(option.status == 400, id);
+        CHECK(option.json()["error"] == "Invalid parameters: not a device request id");
+    }
     auto all = d.request("POST", d.api("/devices/approve-all")).json();
     CHECK(all["approved"] == json{"r-1"});
     CHECK(all["failed"][0]["requestId"] == "r-fail");
@@ -226,4 +233,203 @@ TEST_CASE("settings: a config PUT survives kill -9 at any point: the old file or
     }
     gateway g({"--engine-config", path}, root.path);
     CHECK(leftovers(root.path, "openclaw.json.tmp-").empty());
+}
+
+namespace {
+
+// Everything a plain-JSON rewrite loses: comments, unquoted keys, single quotes, trailing commas, Infinity,
+// NaN, a hexadecimal number, a '+', and an integer no double holds.
+const std::string operators_file = R"(// OpenClaw config, written by hand
+{
+  gateway: {
+    mode: 'local', // single quotes
+    port: 18790,
+    trustedProxies: ['10.0.0.1',],
+  },
+  limits: {max: Infinity, ratio: NaN, big: 12345678901234567890, hex: 0x1F, plus: +1,},
+  "quoted": 'v', /* the last */
+}
+)";
+
+// `after` is `before` with `old_part` (found once in it) replaced: the bytes before and after it are the
+// same.
+void only_replaced(const std::string& before, const std::string& after, const std::string& old_part) {
+    auto at = before.find(old_part);
+    REQUIRE(at != std::string::npos);
+    auto rest = before.size() - at - old_part.size();
+    REQUIRE(after.size() >= at + rest);
+    CHECK(after.substr(0, at) == before.substr(0, at));
+    CHECK(after.substr(after.size() - rest) == before.substr(at + old_part.size()));
+}
+
+json json5_of(const std::string& text) {
+    return ag::settings::parse(text, ag::settings::format::json5);
+}
+
+// {"config": {"a": {"a": … }}} nested `n` deep, written by hand (a recursive writer would be what is tested).
+std::string deep_body(std::size_t n) {
+    std::string body = R"({"config":)";
+    for (std::size_t i = 0; i < n; ++i)
+        body += R"({"a":)";
+    body += "1";
+    body += std::string(n, '}');
+    return body + "}";
+}
+
+} // namespace
+
+TEST_CASE(
+    "settings: the start-up trustedProxies edit and channel writes keep every other byte of a JSON5 file") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, operators_file);
+    gateway d({"--engine-config", path}, root.path);
+
+    // At start: only the trustedProxies value changed.
+    std::string started = test::read_file(path);
+    only_replaced(operators_file, started, "['10.0.0.1',]");
+    json v = json5_of(started);
+    CHECK(v["gateway"]["trustedProxies"] == json{"10.0.0.1", "127.0.0.1", "::1"});
+    CHECK(v["limits"]["big"] == 12345678901234567890ULL);
+    CHECK(std::isinf(v["limits"]["max"].get<double>()));
+    CHECK(std::isnan(v["limits"]["ratio"].get<double>()));
+    CHECK(test::read_file(path + ".bak") == operators_file);
+
+    // A channel: a new section after the last member; nothing else moves.
+    const std::string bot = "7777777:AAAAsecretTELEGRAMtoken";
+    REQUIRE(d.post(d.api("/channels/telegram?skipRestart=true"), json{{"botToken", bot}}).status == 200);
+    std::string configured = test::read_file(path);
+    std::string last = "/* the last */";
+    auto at = started.find(last) + last.size();
+    CHECK(configured.substr(0, at) == started.substr(0, at));
+    CHECK(configured.ends_with(started.substr(at)));
+    CHECK(json5_of(configured)["channels"]["telegram"]["botToken"] == bot);
+    CHECK(json5_of(configured)["limits"]["big"] == 12345678901234567890ULL);
+
+    // A second change edits a key inside the section; a DELETE takes the section and only it.
+    REQUIRE(d.post(d.api("/channels/telegram?skipRestart=true"), json{{"enabled", false}}).status == 200);
+    std::string changed = test::read_file(path);
+    CHECK(changed.substr(0, at) == started.substr(0, at));
+    CHECK(json5_of(changed)["channels"]["telegram"]["enabled"] == false);
+    REQUIRE(d.request("DELETE", d.api("/channels/telegram?skipRestart=true")).status == 200);
+    std::string removed = test::read_file(path);
+    CHECK(removed.substr(0, at) == started.substr(0, at));
+    CHECK(removed.ends_with(started.substr(at)));
+    CHECK(json5_of(removed)["channels"] == json::object());
+    CHECK(d.log().find(bot) == std::string::npos);
+}
+
+TEST_CASE("settings: a config nested 12,000 deep is refused at once, before any render; nothing written") {
+    test::temp_dir root;
+    const std::string path = root / "openclaw.json";
+    test::write_file(path, R"({"gateway":{"mode":"local"}})");
+    gateway d({"--engine-config", path}, root.path);
+    const std::string before = test::read_file(path);
+    const std::string body = deep_body(12000);
+    CHECK(body.size() < 100 * 1024);
+    test::http_result r;
+    long long us = test::microseconds_of([&] {
+        r = d.request("PUT", d.api("/config"), body, {{"Content-Type", "application/json"}});
+    });
+    CHECK(r.status == 400);
+    CHECK(r.json()["error"] == "Invalid config: nested deeper than 256 levels");
+    CHECK(us < 2'000'000);
+    auto validate =
+        d.request("POST", d.api("/config/validate"), body, {{"Content-Type", "application/json"}});
+    CHECK(validate.status == 400);
+    CHECK(validate.json()["error"] == "Invalid config: nested deeper than 256 levels");
+    // As raw text, JSON5 or not.
+    auto raw = put_json(d, "/config", json{{"raw", std::string(12000, '[') + std::string(12000, ']')}});
+    CHECK(raw.status == 400);
+    CHECK(raw.json()["error"] == "Invalid config: nested deeper than 256 levels");
+    // Not too deep, but hundreds of times larger once indented: refused before it is written out.
+    std::string wide = R"({"config":)";
+    for (int i = 0; i < 250; ++i)
+        wide += R"({"a":)";
+    wide += "[0";
+    for (int i = 0; i < 50000; ++i)
+        wide += ",0";
+    wide += "]" + std::string(250, '}') + "}";
+    auto indented = d.request("PUT", d.api("/config"), wide, {{"Content-Type", "application/json"}});
+    CHECK(indented.status == 400);
+    CHECK(indented.json()["error"] == "Invalid config: larger than 1 MiB once written");
+    CHECK(test::read_file(path) == before);
+    // 256 levels are a config like any other.
+    REQUIRE(
+        d.request("PUT", d.api("/config"), deep_body(256), {{"Content-Type", "application/json"}}).status ==
+        200);
+    CHECK(d.get(d.api("/config")).status == 200);
+}
+
+TEST_CASE("settings: a YAML alias bomb is refused before it is expanded, and never written") {
+    test::temp_dir root;
+    const std::string path = root / "config.yaml";
+    test::write_file(path, "model:\n  name: hermes\n");
+    gateway d({"--engine-config", path}, root.path);
+    std::string bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n";
+    for (char c = 'b'; c <= 'f'; ++c) { // a million nodes from some 230 bytes
+        bomb += std::string(1, c) + ": &" + c + " [";
+        for (int k = 0; k < 10; ++k)
+            bomb += std::string(k ? "," : "") + "*" + static_cast<char>(c - 1);
+        bomb += "]\n";
+    }
+    CHECK(bomb.size() < 400);
+    test::http_result r;
+    long long us = test::microseconds_of([&] { r = put_json(d, "/config", json{{"raw", bomb}}); });
+    CHECK(r.status == 400);
+    CHECK_MESSAGE(r.json()["error"].get<std::string>().find(
+                      "more than 100000 nodes once its aliases are expanded") != std::string::npos,
+                  r.body);
+    CHECK(us < 2'000'000);
+    CHECK(test::read_file(path) == "model:\n  name: hermes\n");
+    CHECK(d.post(d.api("/config/validate"), json{{"config", bomb}}).status == 400);
+    // One already on disk (an operator's edit) is not expanded by reads either.
+    test::write_file(path, bomb);
+    auto read = d.get(d.api("/config"));
+    CHECK(read.status == 500);
+    CHECK(read.json()["error"].get<std::string>().find("more than 100000 nodes") != std::string::npos);
+    CHECK(d.post(d.api("/channels/telegram"), json{{"botToken", "t-0123456789"}}).status == 500);
+    CHECK(test::read_file(path) == bomb);
+}
+
+TEST_CASE("settings: a config path that is a symbolic link is written through; the link stays") {
+    test::temp_dir root;
+    std::filesystem::create_directories(root / "real");
+    const std::string target = root / "real/openclaw.json";
+    const std::string link = root / "openclaw.json";
+    test::write_file(target, "{gateway: {mode: 'local'}}\n");
+    std::filesystem::create_symlink("real/openclaw.json", link);
+    gateway d({"--engine-config", link}, root.path);
+    // The start-up edit went through the link.
+    CHECK(std::filesystem::is_symlink(link));
+    CHECK(json5_of(test::read_file(target))["gateway"]["trustedProxies"] == json{"127.0.0.1", "::1"});
+    std::string started = test::read_file(target);
+
+    REQUIRE(put_json(d, "/config", json{{"config", {{"gateway", {{"mode", "remote"}}}}}}).status == 200);
+    CHECK(std::filesystem::is_symlink(link));
+    CHECK(json::parse(test::read_file(target)) == json{{"gateway", {{"mode", "remote"}}}});
+    CHECK(test::read_file(target + ".bak") == started);
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::symlink_status(link + ".bak")));
+    CHECK(d.get(d.api("/config")).json()["config"]["gateway"]["mode"] == "remote");
+    CHECK(leftovers(root / "real", "openclaw.json.tmp-").empty());
+}
+
+TEST_CASE(
+    "settings: in a YAML config of block mappings the start-up and channel edits keep the other lines") {
+    test::temp_dir root;
+    const std::string path = root / "config.yaml";
+    const std::string text =
+        "# mine\ngateway:\n  mode: local   # as set up\nmodel: &m {name: hermes}\nbackup: *m\n";
+    test::write_file(path, text);
+    gateway d({"--engine-config", path}, root.path);
+    std::string started = test::read_file(path);
+    CHECK(started == "# mine\ngateway:\n  mode: local   # as set up\n  trustedProxies:\n    - \"127.0.0.1\"\n"
+                     "    - \"::1\"\nmodel: &m {name: hermes}\nbackup: *m\n");
+    REQUIRE(d.post(d.api("/channels/discord?skipRestart=true"), json{{"botToken", "discord-secret-token-1"}})
+                .status == 200);
+    CHECK(test::read_file(path) ==
+          started + "channels:\n  \"discord\":\n    \"token\": \"discord-secret-token-1\"\n");
+    REQUIRE(d.request("DELETE", d.api("/channels/discord?skipRestart=true")).status == 200);
+    CHECK(test::read_file(path) == started + "channels: {}\n");
+    CHECK(d.get(d.api("/config")).json()["config"]["backup"] == json{{"name", "hermes"}});
 }

@@ -13,7 +13,14 @@ case "$1 $2" in
 "devices list")
     printf '{"pending":[{"requestId":"r-1","deviceId":"d-1"},{"requestId":"r-fail","deviceId":"d-2"}],"paired":[]}\n' ;;
 "devices approve")
-    if [ "$3" = r-fail ]; then echo "No pending device request matches r-fail." >&2; exit 1; fi
-    echo "Approved d-1 ($3)" ;;
+    # The id comes after `--` (docs/api.md §15); an option in its place is refused, as a CLI would.
+    shift 2
+    if [ "$1" = -- ]; then
+        shift
+    else
+        case "$1" in -*) echo "error: unknown option '$1'" >&2; exit 2 ;; esac
+    fi
+    if [ "$1" = r-fail ]; then echo "No pending device request matches r-fail." >&2; exit 1; fi
+    echo "Approved d-1 ($1)" ;;
 *) echo "unknown command: $*" >&2; exit 2 ;;
 esac

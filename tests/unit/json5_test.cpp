@@ -107,7 +107,7 @@ TEST_CASE("json5: keys, commas, comments, whitespace") {
     CHECK(error_of("") == "line 1, column 1: a value is missing");
     CHECK(error_of("1 2") == "line 1, column 3: unexpected text after the value");
     CHECK(error_of("{\\x61: 1}") == "line 1, column 2: only \\u escapes are allowed in a key");
-    CHECK(error_of(std::string(600, '[')) == "line 1, column 514: nested deeper than 512 levels");
+    CHECK(error_of(std::string(600, '[')) == "line 1, column 257: nested deeper than 256 levels");
 }
 
 namespace {
@@ -259,4 +259,182 @@ TEST_CASE("json5: mangled documents end in a value or a parse_error, never anyth
         }
     }
     CHECK(errors > 5000);
+}
+
+TEST_CASE("json5: nesting 256 deep is read, 257 is not; nesting_depth counts brackets outside strings") {
+    CHECK_NOTHROW(parse(std::string(256, '[') + std::string(256, ']')));
+    CHECK(error_of(std::string(257, '[') + std::string(257, ']')) ==
+          "line 1, column 257: nested deeper than 256 levels");
+    using ag::json5::nesting_depth;
+    CHECK(nesting_depth(R"({"a": [1, {"b": "[[[{"}], 'c': '{{\'{{', // [[[
+                        /* {{{ */ d: {}})",
+                        256) == 3);
+    CHECK(nesting_depth(R"({"a": "\"[[["})", 256) == 1);
+    CHECK(nesting_depth("", 256) == 0);
+    // It stops counting once past the limit: 12,000 levels cost no more than 257.
+    CHECK(nesting_depth(std::string(12000, '[') + std::string(12000, ']'), 256) == 257);
+}
+
+namespace {
+
+using ag::json5::remove_member;
+using ag::json5::set_member;
+
+// The file the security review used: every JSON5 feature a plain-JSON rewrite loses.
+const std::string operators_file = R"(// OpenClaw config, written by hand
+{
+  /* the gateway */
+  gateway: {
+    mode: 'local', // single quotes
+    port: 18790,
+    trustedProxies: ['10.0.0.1',],
+    'auth': {token: "it's \"mine\"",},
+  },
+  limits: {max: Infinity, min: -Infinity, ratio: NaN, big: 12345678901234567890, hex: 0xFF, plus: +1,},
+  "quoted key": "v", // the end
+}
+)";
+
+// Checks that `after` is `before` with the bytes [from, to) of `before` replaced: the prefix and the suffix
+// are byte for byte the same.
+void only_changed(const std::string& before, const std::string& after, std::size_t from, std::size_t to) {
+    REQUIRE(after.size() >= from + (before.size() - to));
+    CHECK(after.substr(0, from) == before.substr(0, from));
+    CHECK(after.substr(after.size() - (before.size() - to)) == before.substr(to));
+}
+
+} // namespace
+
+TEST_CASE("json5: set_member replaces only the value's bytes; comments, Infinity, NaN, big integers stay") {
+    const std::string& text = operators_file;
+    json proxies = {"10.0.0.1", "127.0.0.1", "::1"};
+    std::string out = set_member(text, {"gateway", "trustedProxies"}, proxies);
+    std::size_t from = text.find("['10.0.0.1',]");
+    only_changed(text, out, from, from + std::string("['10.0.0.1',]").size());
+    CHECK(out.substr(from).starts_with(R"([
+      "10.0.0.1",
+      "127.0.0.1",
+      "::1"
+    ],
+    'auth')"));
+    json v = parse(out);
+    CHECK(v["gateway"]["trustedProxies"] == proxies);
+    CHECK(v["limits"]["big"] == 12345678901234567890ULL);
+    CHECK(std::isinf(v["limits"]["max"].get<double>()));
+    CHECK(std::isnan(v["limits"]["ratio"].get<double>()));
+    CHECK(v["gateway"]["auth"]["token"] == "it's \"mine\"");
+
+    // A scalar in a one-line object.
+    out = set_member(text, {"limits", "hex"}, 16);
+    from = text.find("0xFF");
+    only_changed(text, out, from, from + 4);
+    CHECK(parse(out)["limits"]["hex"] == 16);
+    // A key written in quotes, found by its name.
+    out = set_member(text, {"gateway", "auth", "token"}, "new");
+    from = text.find(R"("it's)");
+    only_changed(text, out, from, text.find(",},\n  },"));
+    CHECK(parse(out)["gateway"]["auth"] == json{{"token", "new"}});
+}
+
+TEST_CASE("json5: set_member adds a missing member after the last one, with its parents") {
+    const std::string& text = operators_file;
+    // A new top-level section: after the last member and the comment ending its line, trailing comma kept,
+    // its key quoted as the member before it.
+    json telegram = {{"botToken", "T"}, {"dmPolicy", "pairing"}};
+    std::string out = set_member(text, {"channels", "telegram"}, telegram);
+    std::size_t at = text.find("// the end") + std::string("// the end").size();
+    only_changed(text, out, at, at);
+    CHECK(out.substr(at) == R"(
+  "channels": {
+    "telegram": {
+      "botToken": "T",
+      "dmPolicy": "pairing"
+    }
+  },
+}
+)");
+    json v = parse(out);
+    CHECK(v["channels"]["telegram"] == telegram);
+    CHECK(v["limits"]["big"] == 12345678901234567890ULL);
+
+    // Into an existing section of one line, without a trailing comma.
+    out = set_member("{\"a\": {\"x\": 1}}", {"a", "y"}, json::array({1, 2}));
+    CHECK(out == "{\"a\": {\"x\": 1, \"y\": [1,2]}}");
+    // A member with no trailing comma gets one; the comment ending its line stays on its line.
+    out = set_member("{\n\t\"a\": 1 // one\n}\n", {"b"}, json{{"c", true}});
+    CHECK(out == "{\n\t\"a\": 1, // one\n\t\"b\": {\n\t\t\"c\": true\n\t}\n}\n");
+    // Empty objects, CRLF files, a parent that is not an object.
+    CHECK(set_member("{}", {"a", "b"}, 1) == "{\n  \"a\": {\n    \"b\": 1\n  }\n}");
+    CHECK(set_member("{\r\n  x: {\r\n  },\r\n}\r\n", {"x", "k"}, "v") ==
+          "{\r\n  x: {\r\n    k: \"v\"\r\n  },\r\n}\r\n");
+    CHECK(set_member("{a: null, b: 2}", {"a", "k"}, 1) == "{a: {\"k\":1}, b: 2}");
+    // A later duplicate is the one a reader keeps, so the one edited.
+    CHECK(set_member("{a: 1, a: 2}", {"a"}, 3) == "{a: 1, a: 3}");
+    CHECK_THROWS_AS(set_member("[1]", {"a"}, 1), ag::json5::parse_error);
+    CHECK_THROWS_AS(set_member("{a: }", {"a"}, 1), ag::json5::parse_error);
+}
+
+TEST_CASE("json5: remove_member takes the member, its comma and its line; the rest stays") {
+    const std::string& text = operators_file;
+    std::string out = remove_member(text, {"gateway", "trustedProxies"});
+    std::size_t from = text.find("    trustedProxies");
+    only_changed(text, out, from, text.find("    'auth'"));
+    CHECK_FALSE(parse(out)["gateway"].contains("trustedProxies"));
+    // The last member without a comma takes the comma before it.
+    CHECK(remove_member("{\n  a: 1, // one\n  b: 2\n}", {"b"}) == "{\n  a: 1 // one\n}");
+    CHECK(remove_member("{a: 1, b: 2}", {"b"}) == "{a: 1}");
+    CHECK(remove_member("{a: 1, b: 2}", {"a"}) == "{b: 2}");
+    CHECK(remove_member("{\"c\": {\"t\": {\"x\": 1}}}", {"c", "t"}) == "{\"c\": {}}");
+    CHECK(remove_member("{a: 1, a: 2, b: 3}", {"a"}) == "{b: 3}");
+    CHECK(remove_member(text, {"channels", "telegram"}) == text);
+    CHECK(remove_member(text, {"gateway", "port", "x"}) == text);
+}
+
+TEST_CASE("json5: random edits of random documents in random styles read back as the edited value") {
+    std::mt19937 rng(20261207);
+    styler style{rng};
+    for (int i = 0; i < 2000; ++i) {
+        json v = json::object();
+        for (int k = 0, n = static_cast<int>(rng() % 4); k < n; ++k)
+            v["k" + std::to_string(rng() % 5)] = random_value(rng, 1);
+        std::string text = style.write(v);
+        // A path of up to three keys, each an existing member or a new one.
+        std::vector<std::string> path;
+        const json* at = &v;
+        for (int k = 0, n = 1 + static_cast<int>(rng() % 3); k < n; ++k) {
+            std::string key = "k" + std::to_string(rng() % 5);
+            if (at && at->is_object() && !at->empty() && rng() % 2 == 0)
+                key = std::next(at->begin(), static_cast<long>(rng() % at->size())).key();
+            path.push_back(key);
+            at = at && at->is_object() && at->contains(key) ? &(*at)[key] : nullptr;
+        }
+        json::json_pointer pointer;
+        for (const auto& key : path)
+            pointer /= key;
+        std::string out;
+        json expected = v;
+        if (rng() % 3 == 0) {
+            out = remove_member(text, path);
+            if (expected.contains(pointer.parent_pointer()) && expected[pointer.parent_pointer()].is_object())
+                expected[pointer.parent_pointer()].erase(path.back());
+        } else {
+            json value = random_value(rng, 2);
+            out = set_member(text, path, value);
+            // The parents that are not objects become objects (nlohmann's pointer writes would not).
+            json* cur = &expected;
+            for (std::size_t k = 0; k + 1 < path.size(); ++k) {
+                if (!cur->contains(path[k]) || !(*cur)[path[k]].is_object())
+                    (*cur)[path[k]] = json::object();
+                cur = &(*cur)[path[k]];
+            }
+            (*cur)[path.back()] = value;
+        }
+        json back;
+        try {
+            back = parse(out);
+        } catch (const ag::json5::parse_error& e) {
+            FAIL("could not read " << out << " (from " << text << "): " << e.what());
+        }
+        REQUIRE_MESSAGE(back == expected, text << "\n→\n" << out);
+    }
 }
