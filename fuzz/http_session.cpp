@@ -9,6 +9,8 @@
 #include "gateway/worker.hpp"
 #include "support/memory_transport.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 

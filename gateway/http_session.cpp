@@ -220,8 +220,9 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
     const bool secure = stream.secure();
 
     conn.expire_after(header_timeout);
-    if (auto [ec] = co_await stream.async_handshake(use_tuple); ec) {
-        log::debug("TLS handshake from {} failed: {}", remote, ec.message());
+    auto [handshake_ec] = co_await stream.async_handshake(use_tuple);
+    if (handshake_ec) {
+        log::debug("TLS handshake from {} failed: {}", remote, handshake_ec.message());
         co_return;
     }
 
@@ -345,8 +346,9 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
             if (passed.answer) {
                 x.status = passed.answer->status;
                 const bool go_on = outcome == pass_outcome::keep_alive && pass_parser.is_done();
-                if (!co_await write_response(stream, conn, *passed.answer, go_on, head_only, d.headers,
-                                             x.bytes, version))
+                const bool written = co_await write_response(stream, conn, *passed.answer, go_on, head_only,
+                                                             d.headers, x.bytes, version);
+                if (!written)
                     outcome = pass_outcome::reset;
                 else if (!go_on)
                     outcome = pass_outcome::close;
