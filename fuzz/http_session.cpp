@@ -65,7 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     start_session(f.env, byte_stream(client.server_end()), "127.0.0.1", true);
     client.send(std::string_view(reinterpret_cast<const char*>(data), size));
     client.close();
-    const bool ended = client.run_until([&] { return f.owner.connection_count.load() == 0; });
+    // Ended: the session shut the connection down (or reset it) and is gone.
+    const bool ended =
+        client.run_until([&] { return client.ended() && f.owner.connection_count.load() == 0; });
     if (!ended)
         std::abort(); // a session that outlives its client's FIN on input it has whole is a hang
     return 0;
