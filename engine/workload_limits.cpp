@@ -3,13 +3,13 @@
 #include "util/log.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -73,7 +73,7 @@ void remove_stale(const std::string& parent) {
         std::string name = e.path().filename().string();
         if (!name.starts_with("agent-gateway-"))
             continue;
-        pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + 14));
+        auto pid = static_cast<pid_t>(std::atol(name.c_str() + 14));
         if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM))
             continue;
         ::rmdir(e.path().c_str());
@@ -115,11 +115,11 @@ workload_limits::workload_limits(options o)
         if (!wanted.empty())
             write_text(base + "/cgroup.subtree_control", wanted.substr(1));
         if (std::string dir = make_cgroup(base, made_); !dir.empty()) {
-            procs_files_.push_back(dir + "/cgroup.procs");
+            procs_files_.emplace_back(dir + "/cgroup.procs");
             if (options_.max_pids && !write_text(dir + "/pids.max", std::to_string(options_.max_pids)))
-                missing_.push_back("pids.max (v2: not delegated)");
+                missing_.emplace_back("pids.max (v2: not delegated)");
             if (options_.max_memory && !write_text(dir + "/memory.max", std::to_string(options_.max_memory)))
-                missing_.push_back("memory.max (v2: not delegated)");
+                missing_.emplace_back("memory.max (v2: not delegated)");
             if (std::filesystem::exists(dir + "/memory.events"))
                 oom_file_ = dir + "/memory.events";
         }
@@ -127,33 +127,33 @@ workload_limits::workload_limits(options o)
     if (!own.pids.empty() && std::filesystem::exists(root + "/pids")) {
         if (std::string dir = make_cgroup(root + "/pids" + (own.pids == "/" ? "" : own.pids), made_);
             !dir.empty()) {
-            procs_files_.push_back(dir + "/cgroup.procs");
+            procs_files_.emplace_back(dir + "/cgroup.procs");
             if (options_.max_pids && !write_text(dir + "/pids.max", std::to_string(options_.max_pids)))
-                missing_.push_back("pids.max");
+                missing_.emplace_back("pids.max");
         } else {
-            missing_.push_back("a pids cgroup (not writable)");
+            missing_.emplace_back("a pids cgroup (not writable)");
         }
     }
     if (!own.memory.empty() && std::filesystem::exists(root + "/memory")) {
         if (std::string dir = make_cgroup(root + "/memory" + (own.memory == "/" ? "" : own.memory), made_);
             !dir.empty()) {
-            procs_files_.push_back(dir + "/cgroup.procs");
+            procs_files_.emplace_back(dir + "/cgroup.procs");
             if (options_.max_memory &&
                 !write_text(dir + "/memory.limit_in_bytes", std::to_string(options_.max_memory)))
-                missing_.push_back("memory.limit_in_bytes");
+                missing_.emplace_back("memory.limit_in_bytes");
             oom_file_ = dir + "/memory.oom_control";
         } else {
-            missing_.push_back("a memory cgroup (not writable)");
+            missing_.emplace_back("a memory cgroup (not writable)");
         }
     }
     if (procs_files_.empty())
-        missing_.push_back("any writable cgroup");
+        missing_.emplace_back("any writable cgroup");
 }
 
 workload_limits::~workload_limits() {
     // Empty by now (the workload was stopped before); a directory that still holds a process stays.
-    for (auto it = made_.rbegin(); it != made_.rend(); ++it)
-        ::rmdir(it->c_str());
+    for (std::size_t i = made_.size(); i-- > 0;)
+        ::rmdir(made_[i].c_str());
 }
 
 void workload_limits::adopt(pid_t pid) noexcept {

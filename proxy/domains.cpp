@@ -168,7 +168,7 @@ std::vector<std::string> system_txt_lookup(const std::string& name) {
     return out;
 }
 
-domains::domains(std::string state_dir, std::optional<std::string> base_domain)
+domains::domains(const std::string& state_dir, std::optional<std::string> base_domain)
     : file_(state_dir + "/domains.json")
     , key_file_(state_dir + "/domain-challenge.key")
     , base_domain_(std::move(base_domain))

@@ -39,7 +39,7 @@ std::vector<std::string> system_txt_lookup(const std::string& name);
 class domains {
 public:
     // `base_domain`: --base-domain, if any; `own_ports` as for path routes.
-    domains(std::string state_dir, std::optional<std::string> base_domain);
+    domains(const std::string& state_dir, std::optional<std::string> base_domain);
     domains(const domains&) = delete;
     domains& operator=(const domains&) = delete;
 

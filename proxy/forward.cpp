@@ -684,7 +684,7 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
         x.bytes = 0;
 
         // The body as it comes: Server-Sent Events and long polls reach the client when the service writes.
-        const std::size_t fields_in_head = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
+        const auto fields_in_head = static_cast<std::size_t>(std::distance(res.begin(), res.end()));
         // Beast reads what the buffer has room for (at least 512 bytes): without room, a body comes 512 bytes
         // a system call.
         if (!rp->is_done())

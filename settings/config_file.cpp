@@ -462,7 +462,8 @@ std::string config_file::target() const {
             at = link;
         } else {
             auto slash = at.rfind('/');
-            at = (slash == std::string::npos ? std::string() : at.substr(0, slash + 1)) + link;
+            at = slash == std::string::npos ? std::string() : at.substr(0, slash + 1);
+            at += link;
         }
     }
     throw std::system_error(ELOOP, std::generic_category(), "symbolic links at " + path_);

@@ -129,7 +129,11 @@ boost::asio::awaitable<check_result> engine_cli::check_copy(std::string path) co
             // The copy's temporary name means nothing to the caller.
             for (auto at = message.find(path); at != std::string::npos; at = message.find(path))
                 message.replace(at, path.size(), "the config");
-            c.output += (c.output.empty() ? "" : "\n") + (where.empty() ? "" : where + ": ") + message;
+            if (!c.output.empty())
+                c.output += '\n';
+            if (!where.empty())
+                c.output.append(where).append(": ");
+            c.output += message;
         }
     if (!c.valid && c.output.empty())
         c.output = "the engine refused the config";

@@ -220,7 +220,7 @@ std::string member_lines(const std::string& indent, const std::string& key_text,
         auto end = body.find('\n', at);
         if (end == std::string::npos)
             end = body.size();
-        out += deeper + body.substr(at, end - at) + nl;
+        out.append(deeper).append(body, at, end - at).append(nl);
         at = end + 1;
     }
     return out;
@@ -246,9 +246,9 @@ std::optional<std::string> yaml_edit(std::string_view text, const std::vector<st
             return std::nullopt; // documents and directives: written anew
     }
     region r{0, d.lines_.size(), 0};
-    for (std::size_t i = 0; i < d.lines_.size(); ++i)
-        if (!d.lines_[i].blank) {
-            r.indent = d.lines_[i].indent;
+    for (const auto& line : d.lines_)
+        if (!line.blank) {
+            r.indent = line.indent;
             break;
         }
     const std::size_t unit = d.unit();
@@ -301,7 +301,7 @@ std::optional<std::string> yaml_edit(std::string_view text, const std::vector<st
         std::size_t at =
             ms->empty() ? (parent ? d.offset(parent->end) : text.size()) : d.offset(ms->back().end);
         if (at == text.size() && !text.empty() && text.back() != '\n')
-            lines = d.nl_ + lines;
+            lines.insert(0, d.nl_);
         return spliced(text, at, at, lines);
     }
     return std::nullopt;

@@ -679,10 +679,11 @@ struct document {
 
     // The last member named `key` (the one a reader keeps), or null.
     static const parser::member_span* find(const parser::object_span& o, const std::string& key) {
-        for (auto it = o.members.rbegin(); it != o.members.rend(); ++it)
-            if (it->key == key)
-                return &*it;
-        return nullptr;
+        const parser::member_span* found = nullptr;
+        for (const auto& m : o.members)
+            if (m.key == key)
+                found = &m; // a later one wins
+        return found;
     }
 };
 
