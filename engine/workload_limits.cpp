@@ -1,5 +1,6 @@
 #include "engine/workload_limits.hpp"
 
+#include "util/atomic_file.hpp"
 #include "util/log.hpp"
 
 #include <fcntl.h>
@@ -28,11 +29,13 @@ bool write_text(const std::string& path, const std::string& text) {
     return ok;
 }
 
+// "" when it cannot be read: the limits are best effort and never fail a command.
 std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    try {
+        return fs_util::read_file(path).value_or(std::string());
+    } catch (const std::system_error&) {
+        return {};
+    }
 }
 
 // The daemon's own cgroup in each hierarchy: "controllers" → path, from /proc/self/cgroup.
