@@ -139,6 +139,16 @@ const path_route* longest_match(const route_list& routes, std::string_view path)
 }
 
 bool protected_in_any_reading(const route_list& routes, std::string_view path) {
+    // The usual case costs nothing: no protected route, or a path no reading changes.
+    if (std::none_of(routes.begin(), routes.end(), [](const path_route& r) { return r.protect; }))
+        return false;
+    const bool plain =
+        std::none_of(path.begin(), path.end(), [&](char c) { return c == ';' || (c >= 'A' && c <= 'Z'); }) &&
+        path.find("//") == std::string_view::npos;
+    if (plain) {
+        const auto* r = longest_match(routes, path);
+        return r && r->protect;
+    }
     // Prefixes hold only letters, digits, '-', '_' and '/': read them the way the path is read.
     for (int how = 0; how < 8; ++how) {
         std::string reading(path);

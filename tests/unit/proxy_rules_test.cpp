@@ -1,6 +1,6 @@
 // proxy/: the path-route rules and matching, and what the service sees of a target (docs/api.md §4, §11).
 #include "gateway/errors.hpp"
-#include "proxy/forward.hpp"
+#include "proxy/header_rules.hpp"
 #include "proxy/path_routes.hpp"
 #include "support/temp_dir.hpp"
 
