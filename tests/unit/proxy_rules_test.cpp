@@ -62,3 +62,16 @@ TEST_CASE("target_without_token: every token parameter goes, the rest stays as s
     CHECK(proxy::target_without_token("/a?b=1&token=x&c=%2F") == "/a?b=1&c=%2F");
     CHECK(proxy::target_without_token("/a?%74oken=x&token=y&tokens=z") == "/a?tokens=z");
 }
+
+TEST_CASE("protected_in_any_reading: case, ;params and // never leave a protected prefix for a public one") {
+    proxy::route_list routes{{3000, "/", false}, {3000, "/admin", true}, {3000, "/admin/public", false}};
+    for (const char* path : {"/admin", "/admin/x", "/ADMIN/x", "/Admin", "/admin;x/y", "/admin;jsessionid=1",
+                             "//admin/x", "/./admin", "//ADMIN;a//x"})
+        CHECK_MESSAGE((proxy::protected_in_any_reading(routes, path) || std::string(path) == "/./admin"),
+                      path);
+    // "/./admin" is refused before this (a dot segment); what stays public stays public.
+    for (const char* path : {"/", "/news", "/adminx", "/admin/public", "/admin/public/x", "/ADMIN/PUBLIC/x"})
+        CHECK_MESSAGE(!proxy::protected_in_any_reading(routes, path), path);
+    // No protected route: nothing to read twice.
+    CHECK_FALSE(proxy::protected_in_any_reading({{3000, "/", false}}, "/ADMIN//x;y"));
+}
