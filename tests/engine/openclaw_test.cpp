@@ -253,12 +253,13 @@ TEST_CASE(
 
     auto listed = nlohmann::json::parse(test::sh("timeout 60 " + e.bin + " devices list --json 2>/dev/null"));
     bool pending = false;
+    const auto device = result["deviceId"].get<std::string>();
     for (const auto& p : listed["pending"])
-        if (p.value("deviceId", "") == result["deviceId"]) {
+        if (p.value("deviceId", "") == device) {
             pending = true;
             CHECK_MESSAGE(p.value("remoteIp", "") == "203.0.113.50", p.dump());
         }
     CHECK_MESSAGE(pending, listed.dump().substr(0, 1000));
     for (const auto& p : listed["paired"])
-        CHECK(p.value("deviceId", "") != result["deviceId"]);
+        CHECK(p.value("deviceId", "") != device);
 }
