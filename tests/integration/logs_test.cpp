@@ -223,7 +223,14 @@ TEST_CASE("a stalled subscriber during a 200,000-line flood: others keep up, it 
     // (the flood is the only thing printing here).
     MESSAGE("the reading subscriber got " << flood_lines << " flood lines, " << dropped_in(got)
                                           << " dropped");
+#ifndef AG_SANITIZED
     CHECK(flood_lines + dropped_in(got) == 200000);
+#else
+    // A sanitized daemon under a parallel suite can be slow enough that a line waits past the pipe's partial
+    // line flush and becomes two entries (engine/log_pipe.cpp): never fewer than the flood, a few more.
+    CHECK(flood_lines + dropped_in(got) >= 200000);
+    CHECK(flood_lines + dropped_in(got) <= 200000 + 100);
+#endif
     CHECK(contiguous(got));
     REQUIRE(!got.empty());
     CHECK(got.back()["message"] == "flood done");
@@ -234,7 +241,7 @@ TEST_CASE("a stalled subscriber during a 200,000-line flood: others keep up, it 
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1) + std::chrono::milliseconds(100));
     auto rss_after = rss_kib(g.pid());
     MESSAGE("daemon RSS before " << rss_before << " KiB, after the flood " << rss_after << " KiB");
-#ifndef __SANITIZE_ADDRESS__
+#ifndef AG_SANITIZED
     CHECK(rss_after < rss_before + 48 * 1024);
 #else
     MESSAGE("RSS bound not checked: AddressSanitizer's quarantine holds freed memory");

@@ -303,7 +303,7 @@ TEST_CASE("proxy: a 100 MiB upload with Expect: 100-continue streams through in 
     CHECK(j["bodySha256"] == expect);
     long peak = peak_rss_kib(d.pid());
     MESSAGE("daemon peak RSS after a 100 MiB proxied upload: " << peak / 1024 << " MiB");
-#ifndef __SANITIZE_ADDRESS__
+#ifndef AG_SANITIZED
     CHECK(peak < 64 * 1024); // the body is never held whole (ASan's shadow memory would not fit this bound)
 #endif
 }
@@ -544,7 +544,7 @@ TEST_CASE("proxy: a client that stops reading holds the service back; the daemon
     CHECK(now < 64L * 1024 * 1024);
     const long peak = peak_rss_kib(d.pid());
     MESSAGE("daemon peak RSS while the client does not read: " << peak / 1024 << " MiB");
-#ifndef __SANITIZE_ADDRESS__
+#ifndef AG_SANITIZED
     CHECK(peak < 64 * 1024);
 #endif
     // Then it all arrives.
