@@ -237,8 +237,10 @@ node unixfs_builder::file(const std::function<std::size_t(char*, std::size_t)>& 
         }
         return internal(children);
     };
-    for (int depth = 1; more; ++depth)
-        root = fill(depth, {root});
+    // fill() sets `more` (a while: clang's -Wfor-loop-analysis does not see the lambda change it).
+    int depth = 1;
+    while (more)
+        root = fill(depth++, {root});
     return root;
 }
 

@@ -229,7 +229,7 @@ TEST_CASE("settings: a config PUT survives kill -9 at any point: the old file or
             put_json(g, "/config", json{{"config", {{"round", round}, {"pad", std::string(200000, 'x')}}}});
         });
         auto text = test::read_file(path);
-        CHECK_NOTHROW(json::parse(text));
+        CHECK(json::accept(text));
     }
     gateway g({"--engine-config", path}, root.path);
     CHECK(leftovers(root.path, "openclaw.json.tmp-").empty());
