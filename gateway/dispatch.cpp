@@ -241,7 +241,9 @@ answer body_limit(phase_state& s) {
         return {}; // the service sets its own limits
     const auto& options = s.out.target->options;
     if (s.in.content_length && *s.in.content_length > options.body_limit)
-        return error_response(error_kind::too_large, options.too_large_message);
+        return error_response(options.too_large_is_bad_input ? error_kind::bad_request
+                                                             : error_kind::too_large,
+                              options.too_large_message);
     return {};
 }
 

@@ -408,7 +408,10 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
                 conn.expire_after(io_timeout);
                 auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
                 if (bec == http::error::body_limit) {
-                    res = error_response(error_kind::too_large, d.target->options.too_large_message);
+                    const auto& o = d.target->options;
+                    res = error_response(o.too_large_is_bad_input ? error_kind::bad_request
+                                                                  : error_kind::too_large,
+                                         o.too_large_message);
                     keep_alive = false;
                     body_ok = false;
                 } else if (bec) {

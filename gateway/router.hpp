@@ -32,6 +32,9 @@ enum class route_access {
 struct route_options {
     std::size_t body_limit = 64 * 1024; // larger bodies get 413 before they are read
     std::string too_large_message = "Request body too large";
+    // 400 instead of 413 for a body over the limit, where the contract calls it bad input (docs/api.md §15: a
+    // config over 1 MiB).
+    bool too_large_is_bad_input = false;
     // The handler reads the body itself through request::body_stream, up to body_limit, instead of receiving
     // it whole in request::body.
     bool stream_body = false;

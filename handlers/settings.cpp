@@ -344,7 +344,8 @@ void settings_routes::add_to(router& r) const {
     const std::string base = "/v0/agents/{agentId}";
     route_options big;
     big.body_limit = 1024 * 1024; // a whole config, pasted
-    big.too_large_message = "Config too large (at most 1 MiB)";
+    big.too_large_message = "Invalid config: larger than 1 MiB";
+    big.too_large_is_bad_input = true;
     r.add(method::get, base + "/config", [area](request& req) { return get_config(area, req); });
     r.add(
         method::put, base + "/config", [area](request& req) { return put_config(area, req); }, big);
