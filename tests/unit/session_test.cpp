@@ -10,6 +10,7 @@
 #include "gateway/websocket_session.hpp"
 #include "gateway/worker.hpp"
 #include "support/memory_transport.hpp"
+#include "support/session_rig.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/core.h>
@@ -22,75 +23,8 @@ namespace {
 
 constexpr std::string_view auth_header = "Authorization: Bearer session-token\r\n";
 
-struct session_fixture {
-    config cfg;
-    auth::token_store tokens = auth::token_store::fixed("session-token");
-    auth::failure_limiter failures;
-    gate front{cfg, tokens, failures};
-    router routes;
-    worker owner;
-    session_env env{routes, front, owner};
-
+struct session_fixture : session_rig {
     session_fixture() {
-        routes.add(method::post, "/v0/echo", [](request& req) -> asio::awaitable<response> {
-            response r;
-            r.content_type = "text/plain";
-            r.body = req.body;
-            co_return r;
-        });
-        routes.add(method::get, "/v0/hello", [](request&) -> asio::awaitable<response> {
-            co_return json_response({{"hello", "world"}});
-        });
-        route_options small;
-        small.body_limit = 10;
-        routes.add(
-            method::post, "/v0/small", [](request&) -> asio::awaitable<response> { co_return response{}; },
-            small);
-        route_options streamed;
-        streamed.body_limit = 100;
-        streamed.stream_body = true;
-        routes.add(
-            method::post, "/v0/count",
-            [](request& req) -> asio::awaitable<response> {
-                std::size_t n = 0;
-                for (;;) {
-                    auto piece = co_await req.body_stream->read_some();
-                    if (!piece)
-                        break;
-                    n += piece->size();
-                }
-                co_return json_response({{"bytes", n}});
-            },
-            streamed);
-        routes.add(method::get, "/v0/big", [](request&) -> asio::awaitable<response> {
-            response r;
-            r.stream = [](body_writer& w) -> asio::awaitable<void> {
-                for (int i = 0; i < 100; ++i) {
-                    bool written = co_await w.write(std::string(1000, static_cast<char>('a' + i % 26)));
-                    if (!written)
-                        co_return;
-                }
-            };
-            co_return r;
-        });
-        routes.add(method::get, "/v0/many-headers", [](request&) -> asio::awaitable<response> {
-            response r;
-            for (int i = 0; i < 20; ++i)
-                r.headers.emplace_back("X-Header-" + std::to_string(i), "value");
-            r.stream = [](body_writer& w) -> asio::awaitable<void> { co_await w.write("body"); };
-            co_return r;
-        });
-        routes.add(method::get, "/v0/broken", [](request&) -> asio::awaitable<response> {
-            response r;
-            r.stream = [](body_writer& w) -> asio::awaitable<void> {
-                co_await w.write("first part");
-                throw std::runtime_error("the producer failed");
-            };
-            co_return r;
-        });
-        routes.add(method::get, "/v0/fails", [](request&) -> asio::awaitable<response> {
-            throw api_error(error_kind::conflict, "Taken").with_detail("inode 42 is locked");
-        });
         routes.add_websocket("/v0/ws", [](websocket_connection& ws, request&) -> asio::awaitable<void> {
             auto [ec, msg] = co_await ws.read_message();
             if (!ec)
