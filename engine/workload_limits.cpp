@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace ag::engine {
@@ -86,7 +87,10 @@ void remove_stale(const std::string& parent) {
 // A directory for the workload under `parent` (a cgroup directory); "" when it cannot be made.
 std::string make_cgroup(const std::string& parent, std::vector<std::string>& made) {
     remove_stale(parent);
-    std::string dir = parent + "/agent-gateway-" + std::to_string(::getpid());
+    // The pid says whose it is (remove_stale); the suffix keeps two daemons apart that share a pid, as every
+    // daemon running as PID 1 of its own namespace does, and a directory a killed one left from being reused.
+    static const std::string suffix = std::to_string(std::random_device{}() & 0xffffff);
+    std::string dir = parent + "/agent-gateway-" + std::to_string(::getpid()) + "-" + suffix;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
         return {};
     made.push_back(dir);
