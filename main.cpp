@@ -1,7 +1,7 @@
 // agent-gateway: one agent's HTTP API. See README.md and docs/api.md §1-§2 for the command line.
 #include "app/daemon.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "util/log.hpp"
 
 #include <csignal>

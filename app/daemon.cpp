@@ -2,14 +2,12 @@
 
 #include "app/lifecycles.hpp"
 #include "auth/token_store.hpp"
+#include "config/daemon_config.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
 #include "engine/workload_limits.hpp"
-#include "gateway/async_mutex.hpp"
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/server.hpp"
 #include "git/clone_cache.hpp"
@@ -27,6 +25,9 @@
 #include "proxy/domains.hpp"
 #include "proxy/engine_trust.hpp"
 #include "proxy/path_routes.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "settings/config_file.hpp"
 #include "settings/engine_cli.hpp"
 #include "snapshots/service.hpp"
@@ -49,7 +50,6 @@
 namespace ag::app {
 namespace {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 // The first start of this agent's daemon, kept under STATE so the agent's createdAt is stable.
@@ -215,8 +215,8 @@ struct daemon::parts {
         file_routes{cfg, pool}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
         log_routes{hub, tokens}.add_to(r);
-        git_routes{git_ws, &git_cache, manifest, scripts, pool, workspace_gate, work}.add_to(r);
-        snapshot_routes{cfg, snapshots, pool, workspace_gate, work}.add_to(r);
+        git_routes{git_ws, &git_cache, manifest, scripts, pool, work}.add_to(r);
+        snapshot_routes{cfg, snapshots, git_ws, pool, work}.add_to(r);
         port_forwarding_routes{routes, pool}.add_to(r);
         domain_routes{names, pool}.add_to(r);
         task_routes{task_scheduler, pool}.add_to(r);
@@ -336,9 +336,9 @@ struct daemon::parts {
             lifecycles.push_back(std::make_unique<periodic_job>(
                 "automatic snapshots", ioc, std::chrono::seconds(cfg.snapshot_interval),
                 [this, &pool]() -> asio::awaitable<void> {
-                    auto gate = co_await workspace_gate.lock();
+                    auto turn = co_await git_ws.enter();
                     auto started = std::chrono::steady_clock::now();
-                    auto sync = [this] { return snapshots.sync("Automatic snapshot").created; };
+                    auto sync = [&] { return snapshots.sync(turn, "Automatic snapshot").created; };
                     bool created = co_await pool.call(sync);
                     if (created) // a clean workspace's pass is not a snapshot
                         work.snapshot_create_seconds.observe(std::chrono::steady_clock::now() - started);
@@ -362,7 +362,6 @@ struct daemon::parts {
     git::workspace git_ws;
     git::clone_cache git_cache;
     snapshots::service snapshots;
-    async_mutex workspace_gate;
     skills::catalog skills;
     std::string created_at;
     proxy::path_routes routes;

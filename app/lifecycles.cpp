@@ -1,5 +1,6 @@
 #include "app/lifecycles.hpp"
 
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -7,8 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 namespace ag::app {
-
-namespace asio = boost::asio;
 
 void plain_service::start() {
     if (start_)

@@ -4,6 +4,7 @@
 
 #include "engine/child_reaper.hpp"
 #include "engine/output_capture.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -27,7 +28,6 @@
 #include <system_error>
 
 namespace ag::engine {
-namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {

@@ -5,6 +5,7 @@
 #include "logs/decode.hpp"
 #include "logs/hub.hpp"
 #include "logs/line_splitter.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,7 +22,6 @@
 #include <system_error>
 
 namespace ag::engine {
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {

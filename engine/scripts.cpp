@@ -5,6 +5,7 @@
 #include "engine/manifest.hpp"
 #include "engine/supervisor.hpp"
 #include "logs/hub.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,7 +23,6 @@
 #include <mutex>
 
 namespace ag::engine {
-namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 

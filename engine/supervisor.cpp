@@ -2,6 +2,7 @@
 
 #include "engine/child_reaper.hpp"
 #include "engine/log_pipe.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,7 +19,6 @@
 #include <mutex>
 
 namespace ag::engine {
-namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
 std::string_view state_name(run_state s) noexcept {

@@ -4,7 +4,7 @@
 #include "gateway/dispatch.hpp"
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/router.hpp"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 
 #include "auth/client_address.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
@@ -12,6 +12,7 @@
 #include "gateway/session_parts.hpp"
 #include "gateway/transports.hpp"
 #include "gateway/worker.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,9 +31,6 @@
 namespace ag {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using namespace session_detail;
 
 constexpr auto header_timeout = 10s;

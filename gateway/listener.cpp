@@ -2,6 +2,7 @@
 
 #include "gateway/http_session.hpp"
 #include "gateway/worker.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,7 +24,6 @@
 namespace ag {
 namespace {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 

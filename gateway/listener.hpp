@@ -1,7 +1,7 @@
 #pragma once
 // Binding and accepting: one TCP acceptor per worker (SO_REUSEPORT), unix sockets on worker 0. Internal to
 // gateway/ (the server owns one).
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 
 #include <memory>
 #include <string>

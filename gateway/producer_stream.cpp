@@ -1,6 +1,7 @@
 #include "gateway/producer_stream.hpp"
 
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/scope_exit.hpp"
 
@@ -18,8 +19,6 @@
 #include <string>
 
 namespace ag {
-
-namespace asio = boost::asio;
 
 namespace {
 

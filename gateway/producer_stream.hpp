@@ -2,7 +2,7 @@
 // A response body produced by blocking code on the pool (a git pack may take seconds of libgit2 work, a CAR
 // export reads every block). The producer writes into a bounded buffer and waits while it is full; the
 // response's coroutine drains it. A slow client holds a pool thread, never an I/O thread, and the pool
-// grows for it (gateway/blocking_pool.hpp).
+// grows for it (runtime/blocking_pool.hpp).
 #include "gateway/request.hpp"
 
 #include <functional>

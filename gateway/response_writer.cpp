@@ -1,5 +1,6 @@
 #include "gateway/session_parts.hpp"
 #include "gateway/worker.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/write.hpp>
@@ -14,9 +15,6 @@
 
 namespace ag::session_detail {
 namespace {
-
-namespace asio = boost::asio;
-namespace http = boost::beast::http;
 
 void apply_headers(http::response<http::empty_body>& r, const response& res, const header_list& extra) {
     if (!res.content_type.empty())

@@ -1,8 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "auth/failure_limiter.hpp"
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/connection_limiter.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/http_metrics.hpp"
@@ -12,6 +11,8 @@
 #include "gateway/tls_context.hpp"
 #include "gateway/worker.hpp"
 #include "metrics/registry.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/sd_notify.hpp"
 #include "util/service.hpp"
@@ -27,7 +28,6 @@
 #include <csignal>
 
 namespace ag {
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {

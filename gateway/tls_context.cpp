@@ -1,6 +1,6 @@
 #include "gateway/tls_context.hpp"
 
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 

@@ -1,6 +1,7 @@
 // TLS over TCP or a unix socket, apart from the plain adapters: OpenSSL's stream templates are the heaviest
 // code to compile, and only this file instantiates them.
 #include "gateway/transports.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -9,8 +10,6 @@
 
 namespace ag {
 namespace {
-
-namespace asio = boost::asio;
 
 template <class Socket> class tls_socket_transport final : public transport {
 public:

@@ -1,4 +1,5 @@
 #include "gateway/transports.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -6,8 +7,6 @@
 
 namespace ag {
 namespace {
-
-namespace asio = boost::asio;
 
 // A plain socket: reads and writes go straight to it, and responses from files use sendfile(2).
 template <class Socket> class socket_transport final : public transport {

@@ -2,6 +2,7 @@
 #include "gateway/session_parts.hpp"
 #include "gateway/websocket_session.hpp"
 #include "gateway/worker.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/write.hpp>
@@ -31,10 +32,6 @@ void async_teardown(boost::beast::role_type, byte_stream& stream, TeardownHandle
 
 namespace ag::session_detail {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 
 class websocket_impl final : public websocket_connection {
 public:

@@ -271,7 +271,8 @@ void receive_session::feed(std::string_view data) {
         s.feed_pack(data);
 }
 
-receive_session::outcome receive_session::finish(const manifest_check& check_manifest) {
+receive_session::outcome receive_session::finish(const workspace::turn& held,
+                                                 const manifest_check& check_manifest) {
     state& s = *st_;
     outcome out;
     if (s.commands.empty())
@@ -294,7 +295,7 @@ receive_session::outcome receive_session::finish(const manifest_check& check_man
     std::vector<std::string> messages;
     if (!s.unpack_error.empty())
         messages.push_back("agent-gateway: " + s.unpack_error);
-    std::lock_guard workspace_lock(s.ws.lock());
+    auto workspace_lock = held.hold();
     // The pending changes are committed through a handle that cannot see the quarantine: a file the agent
     // wrote with the same bytes as a pushed one must become an object of the repository, not a reference to
     // an object that leaves with a refused pack.

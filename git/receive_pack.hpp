@@ -2,14 +2,14 @@
 // POST git-receive-pack (gitprotocol-pack "Reference Update Request and Packfile Transfer", "Report Status"):
 // ref commands, then a pack indexed as it arrives into a quarantine directory; applied all-or-nothing under
 // the workspace lock. The checked-out branch only moves forward, and its working tree follows it.
+#include "git/workspace.hpp"
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace ag::git {
-
-class workspace;
 
 class receive_session {
 public:
@@ -30,7 +30,7 @@ public:
     // Why a manifest.json pushed to the checked-out branch cannot be used ("" when it can).
     using manifest_check = std::function<std::string(std::string_view content)>;
     // Blocking: the body has ended. Applies the push and answers.
-    outcome finish(const manifest_check& check_manifest);
+    outcome finish(const workspace::turn& held, const manifest_check& check_manifest);
 
     struct state;
 

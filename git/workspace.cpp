@@ -58,6 +58,11 @@ void remove_stale_quarantines(const std::string& git_dir) {
 
 } // namespace
 
+boost::asio::awaitable<workspace::turn> workspace::enter() {
+    auto gate = co_await gate_.lock();
+    co_return turn(this, std::move(gate));
+}
+
 workspace::workspace(std::string dir)
     : dir_(std::move(dir)) {}
 

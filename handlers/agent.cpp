@@ -2,14 +2,14 @@
 #include "handlers/routes.hpp"
 #include "handlers/skills.hpp"
 
+#include "config/daemon_config.hpp"
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "proxy/path_routes.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "tasks/scheduler.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
 // POST …/console/exec (docs/api.md §8).
 #include "handlers/routes.hpp"
 
+#include "config/daemon_config.hpp"
 #include "engine/exec.hpp"
-#include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "metrics/work.hpp"

@@ -1,10 +1,10 @@
 // …/domains (docs/api.md §11): subdomains and custom domains, their challenge and verification.
 #include "handlers/routes.hpp"
 
-#include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "proxy/domains.hpp"
+#include "runtime/blocking_pool.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -2,10 +2,10 @@
 #include "handlers/file_rules.hpp"
 #include "handlers/routes.hpp"
 
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "util/time_format.hpp"
 
 #include <nlohmann/json.hpp>

@@ -4,8 +4,6 @@
 
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
-#include "gateway/async_mutex.hpp"
-#include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/producer_stream.hpp"
 #include "gateway/router.hpp"
@@ -15,6 +13,9 @@
 #include "git/upload_pack.hpp"
 #include "git/workspace.hpp"
 #include "metrics/work.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "util/gunzip.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -26,8 +27,6 @@
 namespace ag {
 
 namespace {
-
-namespace asio = boost::asio;
 
 // A fetch request is wants and haves: a few hundred KiB at most, even for long negotiations.
 constexpr std::size_t upload_request_limit = 16u << 20;
@@ -162,10 +161,10 @@ asio::awaitable<response> receive_pack(const git_routes& area, request& req) {
     }
     git::receive_session::outcome result;
     try {
-        auto gate = co_await area.workspace_gate.lock();
+        auto turn = co_await area.git.enter();
         auto finish = [&] {
             return session->finish(
-                [](std::string_view content) { return engine::manifest_problem(content); });
+                turn, [](std::string_view content) { return engine::manifest_problem(content); });
         };
         result = co_await area.pool.call(finish);
     } catch (const git::error& e) {

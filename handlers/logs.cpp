@@ -12,6 +12,7 @@
 #include "gateway/websocket_session.hpp"
 #include "logs/hub.hpp"
 #include "logs/ws_frame.hpp"
+#include "runtime/net.hpp"
 #include "util/text.hpp"
 #include "util/time_format.hpp"
 
@@ -26,7 +27,6 @@
 namespace ag {
 namespace {
 
-namespace asio = boost::asio;
 namespace ws = logs::ws;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;

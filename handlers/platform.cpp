@@ -2,7 +2,7 @@
 // gateway token exchanged for a one-hour ES256 JWT, and the public key that verifies it.
 #include "handlers/routes.hpp"
 
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "platform/signer.hpp"

@@ -1,10 +1,10 @@
 // GET and PUT …/port-forwarding (docs/api.md §11): the path routes, replaced as a whole.
 #include "handlers/routes.hpp"
 
-#include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "proxy/path_routes.hpp"
+#include "runtime/blocking_pool.hpp"
 
 #include <nlohmann/json.hpp>
 

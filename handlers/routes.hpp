@@ -107,9 +107,6 @@ struct git_routes {
     engine::manifest_store& manifest;
     engine::scripts& scripts;
     blocking_pool& pool;
-    // Awaited before work that takes git::workspace::lock() goes to the pool: waiting for the workspace
-    // holds no pool thread.
-    async_mutex& workspace_gate;
     metrics::work& counted;
     void add_to(router& r) const;
 };
@@ -167,8 +164,8 @@ struct metrics_routes {
 struct snapshot_routes {
     const config& cfg;
     snapshots::service& snapshots;
+    git::workspace& workspace; // entered before a sync or a reset (git::workspace::turn)
     blocking_pool& pool;
-    async_mutex& workspace_gate;
     metrics::work& counted;
     void add_to(router& r) const;
 };

@@ -3,10 +3,10 @@
 #include "handlers/routes.hpp"
 
 #include "engine/supervisor.hpp"
-#include "gateway/async_mutex.hpp"
-#include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "settings/channels.hpp"
 #include "settings/config_file.hpp"
 #include "settings/engine_cli.hpp"

@@ -1,13 +1,14 @@
 // docs/api.md §12: snapshots — list, status, take one now, reset to one, export one as a CAR.
 #include "handlers/routes.hpp"
 
-#include "gateway/async_mutex.hpp"
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/producer_stream.hpp"
 #include "gateway/router.hpp"
 #include "metrics/work.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "snapshots/service.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,6 @@ namespace ag {
 
 namespace {
 
-namespace asio = boost::asio;
 using json = nlohmann::json;
 
 json or_null(const std::optional<std::string>& v) {
@@ -61,9 +61,9 @@ asio::awaitable<response> status(const snapshot_routes& area, request&) {
 asio::awaitable<response> sync_now(const snapshot_routes& area, request&) {
     snapshots::service::sync_result result;
     {
-        auto gate = co_await area.workspace_gate.lock();
+        auto turn = co_await area.workspace.enter();
         metrics::timed took(area.counted.snapshot_create_seconds);
-        auto sync = [&] { return area.snapshots.sync(); };
+        auto sync = [&] { return area.snapshots.sync(turn); };
         result = co_await area.pool.call(sync);
     }
     // With --ipfs-api the snapshot is pinned before answering; an unreachable node is a 503, the snapshot
@@ -99,9 +99,9 @@ asio::awaitable<response> reset(const snapshot_routes& area, request& req) {
     auto target = parse_cid(body.contains("snapshotCid") ? body["snapshotCid"] : json());
     std::optional<snapshots::service::reset_result> result;
     try {
-        auto gate = co_await area.workspace_gate.lock();
+        auto turn = co_await area.workspace.enter();
         metrics::timed took(area.counted.snapshot_restore_seconds);
-        auto reset = [&] { return area.snapshots.reset(target); };
+        auto reset = [&] { return area.snapshots.reset(turn, target); };
         result = co_await area.pool.call(reset);
     } catch (const snapshots::ipfs_error& e) {
         using kind = snapshots::ipfs_error::kind_t;

@@ -1,9 +1,9 @@
 // …/tasks (docs/api.md §14): the agent's scheduled jobs and their runs.
 #include "handlers/routes.hpp"
 
-#include "gateway/blocking_pool.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "tasks/scheduler.hpp"
 
 #include <nlohmann/json.hpp>

@@ -4,10 +4,10 @@
 #include "handlers/routes.hpp"
 #include "handlers/upload_body.hpp"
 
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "util/atomic_file.hpp"
 #include "util/base64.hpp"
 #include "util/log.hpp"

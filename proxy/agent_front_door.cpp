@@ -1,10 +1,11 @@
 #include "proxy/agent_front_door.hpp"
 
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/pass_exchange.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/path_routes.hpp"
+#include "runtime/net.hpp"
 #include "upstream/client.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -13,9 +14,6 @@
 
 namespace ag::proxy {
 namespace {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 upstream resolve_engine(const std::string& url) {
     auto ep = ag::upstream::endpoint::parse(url);

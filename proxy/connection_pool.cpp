@@ -1,13 +1,11 @@
 #include "proxy/connection_pool.hpp"
+#include "runtime/net.hpp"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 
 namespace ag::proxy {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 bool stale(tcp::socket& s) {
     // An idle connection the service has closed reads as end of file (or has unexpected bytes).

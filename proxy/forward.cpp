@@ -4,6 +4,7 @@
 #include "gateway/pass_exchange.hpp"
 #include "proxy/frame_edges.hpp"
 #include "proxy/header_rules.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/scope_exit.hpp"
 
@@ -23,10 +24,6 @@
 namespace ag::proxy {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t upstream_header_limit = 64 * 1024;

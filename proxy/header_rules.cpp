@@ -4,6 +4,7 @@
 #include "auth/token_store.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/pass_exchange.hpp"
+#include "runtime/net.hpp"
 #include "util/text.hpp"
 
 #include <boost/range/iterator_range_core.hpp>
@@ -14,8 +15,6 @@
 
 namespace ag::proxy {
 namespace {
-
-namespace http = boost::beast::http;
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) and the ones this proxy writes itself.
 bool dropped_on_the_way(std::string_view name) {

@@ -4,7 +4,7 @@
 // never given back whole: the status carries whether it is set and its last four characters.
 #include "settings/config_file.hpp"
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <stdexcept>
 #include <string>

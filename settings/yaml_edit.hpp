@@ -2,7 +2,7 @@
 // Edits of one member of a YAML config that keep every other line as it was (comments, anchors, order,
 // layout), for files laid out as most are: block mappings down to the member. Anything else (a flow mapping
 // on the way, document markers) is left to the caller, which writes the file anew.
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <optional>
 #include <string>

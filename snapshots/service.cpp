@@ -195,7 +195,7 @@ void service::load() {
         std::istringstream f(pending);
         std::string commit, cid_text;
         f >> commit >> cid_text;
-        std::lock_guard lock(ws_.lock());
+        auto lock = ws_.hold_outside_requests();
         auto repo = ws_.open();
         log::warn("snapshots: finishing the reset to {} that was interrupted", cid_text);
         try {
@@ -257,8 +257,8 @@ void service::save() {
     saved_seq_ = seq;
 }
 
-service::sync_result service::sync(const char* why) {
-    std::lock_guard lock(ws_.lock());
+service::sync_result service::sync(const git::workspace::turn& held, const char* why) {
+    auto lock = held.hold();
     auto repo = ws_.open();
     return sync_locked(repo.get(), why);
 }
@@ -356,7 +356,7 @@ void service::finish_reset(git_repository* repo, const std::string& commit_hex, 
     ::unlink((dir_ + "/reset-pending").c_str());
 }
 
-std::optional<record> service::fetch_from_ipfs(const cid& target) {
+std::optional<record> service::fetch_from_ipfs(const git::workspace::turn& held, const cid& target) {
     // Everything is checked before anything is written: every block's hash, and that the DAG is complete.
     std::string car = ipfs_->export_car(target.to_string());
     block_map blocks;
@@ -371,7 +371,7 @@ std::optional<record> service::fetch_from_ipfs(const cid& target) {
     for (const auto& [key, block] : blocks)
         blocks_.put(*cid::from_binary(key), block);
     blocks_.sync();
-    std::lock_guard lock(ws_.lock());
+    auto lock = held.hold();
     auto repo = ws_.open();
     git_oid tree_id = write_git_tree(repo.get(), blocks, target);
     git_tree* tree = nullptr;
@@ -398,13 +398,13 @@ std::optional<record> service::fetch_from_ipfs(const cid& target) {
     return r;
 }
 
-std::optional<service::reset_result> service::reset(const cid& target) {
+std::optional<service::reset_result> service::reset(const git::workspace::turn& held, const cid& target) {
     auto rec = find(target.to_string());
     if (!rec && ipfs_)
-        rec = fetch_from_ipfs(target);
+        rec = fetch_from_ipfs(held, target);
     if (!rec)
         return std::nullopt;
-    std::lock_guard lock(ws_.lock());
+    auto lock = held.hold();
     auto repo = ws_.open();
     sync_locked(repo.get(), "Snapshot before a reset"); // nothing pending is lost
     fs_util::write_file_atomic(dir_ + "/reset-pending", rec->commit + " " + rec->cid + "\n", 0600);

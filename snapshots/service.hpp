@@ -2,6 +2,7 @@
 // Snapshots (docs/api.md §12): a commit of the workspace plus the UnixFS CID of its tree, recorded under
 // STATE/snapshots; reset to any recorded snapshot; CAR export. Blocking calls, for the blocking pool; each
 // takes the workspace lock (shared with git pushes) for as long as it touches the repository.
+#include "git/workspace.hpp"
 #include "snapshots/block_store.hpp"
 #include "snapshots/ipfs_client.hpp"
 #include "snapshots/tree_import.hpp"
@@ -15,10 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace ag::git {
-class workspace;
-}
 
 namespace ag::snapshots {
 
@@ -48,7 +45,7 @@ public:
         std::optional<record> latest;
     };
     // Commits pending changes, computes the CID, records a snapshot when HEAD moved since the last one.
-    sync_result sync(const char* why = "Snapshot");
+    sync_result sync(const git::workspace::turn& held, const char* why = "Snapshot");
 
     struct reset_result {
         record target;
@@ -57,7 +54,7 @@ public:
     enum class reset_error { not_found };
     // Snapshot of pending work first, then the tracked files become exactly the target's tree. With
     // --ipfs-api a CID not known here is fetched from the node first (throws ipfs_error when it cannot be).
-    std::optional<reset_result> reset(const cid& target);
+    std::optional<reset_result> reset(const git::workspace::turn& held, const cid& target);
 
     // Writes a CARv1 of the snapshot (root first, blocks in depth-first first-seen order) through `out`
     // (false: stop). False when the CID is not a recorded snapshot.
@@ -82,7 +79,7 @@ private:
     // why == nullptr: record HEAD as it is, without committing pending changes first.
     sync_result sync_locked(git_repository* repo, const char* why);
     void save(); // without mutex_ held
-    std::optional<record> fetch_from_ipfs(const cid& target);
+    std::optional<record> fetch_from_ipfs(const git::workspace::turn& held, const cid& target);
     void finish_reset(git_repository* repo, const std::string& commit_hex, const std::string& cid_text);
 
     git::workspace& ws_;

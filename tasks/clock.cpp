@@ -1,4 +1,5 @@
 #include "tasks/clock.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -14,8 +15,6 @@
 
 namespace ag::tasks {
 namespace {
-
-namespace asio = boost::asio;
 
 int make_timerfd() {
     int fd = ::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -1,7 +1,7 @@
 #include "tasks/delivery.hpp"
 #include "util/scope_exit.hpp"
 
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "util/atomic_file.hpp"
 #include "util/text.hpp"
 

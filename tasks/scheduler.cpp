@@ -1,7 +1,8 @@
 #include "tasks/scheduler.hpp"
 #include "util/scope_exit.hpp"
 
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "tasks/clock.hpp"
 #include "tasks/zones.hpp"
 #include "util/log.hpp"
@@ -23,7 +24,6 @@
 namespace ag::tasks {
 namespace {
 
-namespace asio = boost::asio;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

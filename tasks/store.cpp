@@ -5,6 +5,7 @@
 #include "util/time_format.hpp"
 
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 

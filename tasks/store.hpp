@@ -5,7 +5,7 @@
 // of history, which is ignored. Blocking: for the pool.
 #include "tasks/job.hpp"
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,7 @@
 #include "upstream/client.hpp"
 #include "util/scope_exit.hpp"
 
+#include "runtime/net.hpp"
 #include "util/text.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -21,11 +22,6 @@
 
 namespace ag::upstream {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 // The kernel's own timeouts on a blocking socket: connect(2) honours SO_SNDTIMEO, and every send and recv
 // Beast makes gives up after `timeout` without progress.

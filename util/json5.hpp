@@ -9,7 +9,7 @@
 //
 // Also a text editor for JSON5 documents that keeps every byte outside the member it changes: comments, key
 // order, layout and numbers JSON cannot hold (Infinity, NaN, big integers) stay as written.
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <stdexcept>
 #include <string>

@@ -2,11 +2,12 @@
 // bodies in both directions. The real HTTP server (gateway/server: no API area, no child reaper) runs
 // in-process on loopback with routes registered by the test.
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "gateway/server.hpp"
 #include "gateway/websocket_session.hpp"
+#include "runtime/net.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -30,10 +31,7 @@
 #include <cstdlib>
 #include <thread>
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
+using namespace ag::net;
 
 namespace {
 

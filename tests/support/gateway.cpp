@@ -1,4 +1,5 @@
 #include "support/gateway.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,8 +34,7 @@
 extern char** environ;
 
 namespace test {
-namespace asio = boost::asio;
-namespace http = boost::beast::http;
+using namespace ag::net;
 
 void write_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary);

@@ -4,7 +4,7 @@
 // a handler that throws). Shared by tests/unit/session_test.cpp and fuzz/http_session.cpp.
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/http_session.hpp"

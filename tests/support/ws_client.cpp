@@ -1,4 +1,5 @@
 #include "support/ws_client.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,9 +12,7 @@
 #include <stdexcept>
 
 namespace test {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+using namespace ag::net;
 
 struct ws_client::impl {
     asio::io_context ioc;

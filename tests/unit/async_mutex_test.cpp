@@ -1,5 +1,6 @@
 // The workspace gate: coroutines wait for it without holding their thread, first come first served.
-#include "gateway/async_mutex.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 

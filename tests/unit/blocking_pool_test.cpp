@@ -1,5 +1,6 @@
 // blocking_pool: work runs off the caller's thread, grows while every thread is busy, refuses after stop.
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,7 +12,7 @@
 #include <thread>
 
 using namespace ag;
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 

@@ -11,12 +11,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include "runtime/net.hpp"
 #include <string>
 #include <string_view>
 
 namespace {
 
-namespace asio = boost::asio;
+using namespace ag::net;
 
 struct wire {
     std::string bytes;

@@ -1,4 +1,4 @@
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>

@@ -2,7 +2,7 @@
 #include "auth/client_address.hpp"
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/router.hpp"
 

@@ -3,6 +3,7 @@
 #include "util/json5.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <random>

@@ -1,12 +1,10 @@
 // Route objects alone: each is built from only what it holds and called value in, value out, with no
 // server, socket or other area (handlers/routes.hpp).
 #include "auth/token_store.hpp"
+#include "config/daemon_config.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
 #include "engine/scripts.hpp"
-#include "gateway/async_mutex.hpp"
-#include "gateway/blocking_pool.hpp"
-#include "gateway/config.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "git/workspace.hpp"
@@ -15,6 +13,8 @@
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
 #include "metrics/work.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "snapshots/service.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,7 +31,7 @@
 #include <memory>
 
 using namespace ag;
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 
@@ -220,10 +220,9 @@ TEST_CASE("git_routes alone: the advertisement names main, and only smart HTTP s
     engine_parts parts(cfg);
     auto& ioc = parts.ioc;
     blocking_pool pool(1, 1);
-    async_mutex gate;
     router r;
     metrics::work counted;
-    git_routes{ws, nullptr, parts.manifest, parts.scripts, pool, gate, counted}.add_to(r);
+    git_routes{ws, nullptr, parts.manifest, parts.scripts, pool, counted}.add_to(r);
 
     auto refs = call(r, method::get, "/v0/agents/local/git/info/refs?service=git-upload-pack", {}, &ioc);
     REQUIRE(refs.status == 200);
@@ -241,10 +240,9 @@ TEST_CASE("snapshot_routes alone: a sync records a snapshot the listing then sho
     snapshots::service snaps(ws, cfg.state_dir, 0);
     snaps.load();
     blocking_pool pool(1, 1);
-    async_mutex gate;
     router r;
     metrics::work counted;
-    snapshot_routes{cfg, snaps, pool, gate, counted}.add_to(r);
+    snapshot_routes{cfg, snaps, ws, pool, counted}.add_to(r);
 
     std::ofstream(cfg.workspace + "/b.txt") << "b\n";
     auto sync = call(r, method::post, "/v0/agents/local/snapshots/sync");

@@ -2,13 +2,14 @@
 // pipelining, 100-continue, upgrade, a slow reader and a response cut short, with no socket and no thread.
 #include "auth/failure_limiter.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/http_session.hpp"
 #include "gateway/router.hpp"
 #include "gateway/websocket_session.hpp"
 #include "gateway/worker.hpp"
+#include "runtime/net.hpp"
 #include "support/memory_transport.hpp"
 #include "support/session_rig.hpp"
 
@@ -17,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 using namespace ag;
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 

@@ -1,7 +1,8 @@
 // Tasks (docs/api.md §14): the job rules, the store, and the scheduler under a test clock — minute-exact
 // cases without waiting for real minutes. The deliverer here only records; delivery itself is tested
 // against a real HTTP peer (integration) and the real engine (tests/engine).
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/net.hpp"
 #include "support/temp_dir.hpp"
 #include "tasks/clock.hpp"
 #include "tasks/scheduler.hpp"
@@ -17,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <fstream>
@@ -24,7 +26,7 @@
 
 namespace {
 
-namespace asio = boost::asio;
+using namespace ag::net;
 using namespace ag::tasks;
 using nlohmann::json;
 using namespace std::chrono_literals;

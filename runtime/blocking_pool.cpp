@@ -1,4 +1,4 @@
-#include "gateway/blocking_pool.hpp"
+#include "runtime/blocking_pool.hpp"
 
 #include "util/log.hpp"
 

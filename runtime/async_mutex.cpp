@@ -1,4 +1,5 @@
-#include "gateway/async_mutex.hpp"
+#include "runtime/async_mutex.hpp"
+#include "runtime/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -9,8 +10,6 @@
 #include <exception>
 
 namespace ag {
-
-namespace asio = boost::asio;
 
 struct async_mutex::waiter {
     explicit waiter(const asio::any_io_executor& ex)

@@ -1,4 +1,4 @@
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 
 #include "util/atomic_file.hpp"
 
