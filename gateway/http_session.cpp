@@ -33,10 +33,6 @@ namespace {
 
 using namespace session_detail;
 
-constexpr auto header_timeout = 10s;
-constexpr auto idle_timeout = 60s;
-constexpr std::size_t header_limit = 16 * 1024;
-
 method to_method(http::verb v) {
     switch (v) {
     case http::verb::get:
@@ -56,12 +52,6 @@ method to_method(http::verb v) {
     default:
         return method::other;
     }
-}
-
-bool quiet_end(const boost::system::error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof ||
-           ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-           ec == asio::error::connection_reset || ec == http::error::partial_message;
 }
 
 // Registers the connection with its worker for the lifetime of the session.
@@ -148,38 +138,6 @@ private:
     std::string too_large_;
 };
 
-// Framing the parser accepts but a proxy in front of us may read differently (request smuggling): a folded
-// header line. `raw` is the header block up to and including the blank line.
-std::string framing_problem_in_raw(std::string_view raw) {
-    auto first_line = raw.find("\r\n");
-    for (auto at = raw.find("\r\n", first_line + 2); at != std::string_view::npos && at + 2 < raw.size();
-         at = raw.find("\r\n", at + 2))
-        if (raw[at + 2] == ' ' || raw[at + 2] == '\t')
-            return "Bad request: folded header line (obs-fold)";
-    return {};
-}
-
-// After parsing: chunked is the only transfer coding, alone and never with a Content-Length; HTTP/1.1 names
-// its Host once.
-std::string framing_problem(const http::request_header<>& hdr) {
-    std::size_t te_count = 0;
-    std::string_view te;
-    for (const auto& f : boost::make_iterator_range(hdr.equal_range(http::field::transfer_encoding))) {
-        ++te_count;
-        te = f.value();
-    }
-    if (te_count > 0) {
-        if (te_count > 1 || !text::iequals(text::trim(te), "chunked"))
-            return "Bad request: unsupported Transfer-Encoding (only chunked)";
-        if (hdr.count(http::field::content_length) > 0)
-            return "Bad request: Content-Length with Transfer-Encoding";
-    }
-    const std::size_t hosts = hdr.count(http::field::host);
-    if ((hdr.version() >= 11 && hosts == 0) || hosts > 1)
-        return "Bad request: HTTP/1.1 needs exactly one Host header";
-    return {};
-}
-
 dispatch_input input_of(const http::request_header<>& hdr, const std::string& remote, bool secure,
                         std::optional<std::uint64_t> content_length, std::string& forwarded_for) {
     dispatch_input in;
@@ -205,6 +163,173 @@ dispatch_input input_of(const http::request_header<>& hdr, const std::string& re
 
 log::once_a_second refused_connections;
 
+// One request's figures for its count and its access log line, kept while the request itself moves into its
+// handler.
+struct exchange_record {
+    const http_metrics* metrics;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::uint64_t received = 0; // head and announced body
+    bool health_check = false;
+    std::string method;
+    std::string target; // redacted; empty when the access log is off
+
+    // Its route's count and latency, and the bytes (docs/api.md §16).
+    void count(metrics::route_stats* stats, unsigned status, std::uint64_t sent) const {
+        if (!metrics)
+            return;
+        if (!stats)
+            stats = health_check ? metrics->health : metrics->unmatched;
+        stats->record(status, std::chrono::steady_clock::now() - started);
+        metrics->bytes_in->add(received);
+        metrics->bytes_out->add(sent);
+    }
+    void log_access(unsigned status, std::uint64_t sent, std::string_view note) const {
+        if (!log::enabled(log::level::info))
+            return;
+        auto ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        log::access("{} {} {} {} {:.1f}ms{}", method, target, status, sent, ms, note);
+    }
+};
+
+// What a connection keeps across its requests.
+struct connection_state {
+    session_env& env;
+    byte_stream& stream;
+    connection_handle& conn;
+    const std::string& remote;
+    bool secure;
+    beast::flat_buffer buffer; // bytes read and not yet used: the next request's, when pipelined
+};
+
+// After a request: read the next one, close the connection in order (TLS close_notify, then FIN), or drop
+// it (it was reset, or a WebSocket or the front door took it over).
+enum class next_step { read_next, close, drop };
+
+// The front door answers (or tunnels) a request itself; the session only keeps the connection's fate.
+asio::awaitable<next_step> pass_to_front_door(connection_state& c,
+                                              http::request_parser<http::string_body>& parser,
+                                              const dispatch_result& d, const dispatch_input& in,
+                                              bool keep_alive, const exchange_record& record) {
+    const bool trusted = auth::is_trusted(c.remote, c.env.front.cfg.trusted_proxies);
+    const bool seen_secure = c.secure || (trusted && text::iequals(in.forwarded_proto, "https"));
+    const bool head_only = parser.get().method() == http::verb::head;
+    const unsigned version = parser.get().version();
+    http::request_parser<http::buffer_body> pass_parser(std::move(parser));
+    pass_exchange x{c.stream, c.buffer, pass_parser, c.conn,     *d.pass,  d.req.remote_address,
+                    c.remote, trusted,  seen_secure, keep_alive, d.headers};
+    pass_result passed = co_await c.env.front.door->pass(x);
+    pass_outcome outcome = passed.outcome;
+    if (passed.answer) {
+        x.status = passed.answer->status;
+        const bool go_on = outcome == pass_outcome::keep_alive && pass_parser.is_done();
+        const bool written = co_await write_response(c.stream, c.conn, *passed.answer, go_on, head_only,
+                                                     d.headers, x.bytes, version);
+        if (!written)
+            outcome = pass_outcome::reset;
+        else if (!go_on)
+            outcome = pass_outcome::close;
+    }
+    record.count(c.env.metrics ? c.env.metrics->proxied : nullptr, x.status, x.bytes);
+    record.log_access(x.status, x.bytes, " proxied");
+    switch (outcome) {
+    case pass_outcome::reset:
+        c.stream.reset();
+        co_return next_step::drop;
+    case pass_outcome::taken:
+        co_return next_step::drop;
+    case pass_outcome::close:
+        co_return next_step::close;
+    default:
+        co_return next_step::read_next;
+    }
+}
+
+// A route of ours answers: its body read whole (up to the route's limit) or streamed to the handler, or the
+// connection handed to its WebSocket handler.
+asio::awaitable<next_step> answer_route(connection_state& c, http::request_parser<http::string_body>& parser,
+                                        dispatch_result& d, bool keep_alive, const exchange_record& record) {
+    const bool head_only = parser.get().method() == http::verb::head;
+    const unsigned version = parser.get().version();
+    response res;
+    if (d.immediate) {
+        res = std::move(*d.immediate);
+        // A body we chose not to read leaves the stream out of step: close after answering.
+        if (!parser.is_done())
+            keep_alive = false;
+    } else if (d.target->ws_handler) {
+        log::access("{} {} 101 websocket", record.method, record.target);
+        record.count(d.target->stats, 101, 0);
+        http::request<http::string_body> upgrade_req = parser.release();
+        std::string leftover(static_cast<const char*>(c.buffer.data().data()), c.buffer.size());
+        metrics::held open(c.env.metrics ? c.env.metrics->websockets : nullptr);
+        co_await run_websocket(std::move(c.stream), *d.target, std::move(d.req), std::move(upgrade_req),
+                               c.conn, d.headers, std::move(leftover));
+        co_return next_step::drop;
+    } else if (d.target->options.stream_body) {
+        if (!parser.is_done())
+            co_await send_continue_if_expected(c.stream, c.conn, parser.get().base());
+        http::request_parser<http::buffer_body> body_parser(std::move(parser));
+        body_parser.body_limit(d.target->options.body_limit);
+        streaming_body_reader reader(c.stream, c.conn, c.buffer, body_parser,
+                                     d.target->options.too_large_message);
+        d.req.body_stream = &reader;
+        d.req.fields = &body_parser.get().base();
+        d.req.target = body_parser.get().target();
+        // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
+        c.conn.expire_never();
+        res = co_await call_handler(*d.target, d.req);
+        // Whatever the handler left unread cannot be skipped reliably: close after answering.
+        if (!body_parser.is_done())
+            keep_alive = false;
+    } else {
+        bool body_ok = true;
+        if (!parser.is_done()) {
+            co_await send_continue_if_expected(c.stream, c.conn, parser.get().base());
+            parser.body_limit(d.target->options.body_limit);
+            c.conn.expire_after(io_timeout);
+            auto [bec, bn] = co_await http::async_read(c.stream, c.buffer, parser, use_tuple);
+            if (bec == http::error::body_limit) {
+                const auto& o = d.target->options;
+                res =
+                    error_response(o.too_large_is_bad_input ? error_kind::bad_request : error_kind::too_large,
+                                   o.too_large_message);
+                keep_alive = false;
+                body_ok = false;
+            } else if (bec) {
+                if (quiet_end(bec))
+                    co_return next_step::close;
+                res = error_response(error_kind::bad_request, "Bad request: " + bec.message());
+                keep_alive = false;
+                body_ok = false;
+            }
+        }
+        if (body_ok) {
+            d.req.body = std::move(parser.get().body());
+            d.req.fields = &parser.get().base();
+            // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
+            c.conn.expire_never();
+            res = co_await call_handler(*d.target, d.req);
+        }
+    }
+
+    std::uint64_t bytes = 0;
+    unsigned status = res.status;
+    bool ok =
+        co_await write_response(c.stream, c.conn, res, keep_alive, head_only, d.headers, bytes, version);
+    record.count(d.target ? d.target->stats : nullptr, status, bytes);
+    record.log_access(status, bytes, "");
+    if (!ok) {
+        // A response cut short (its producer failed, the file shrank, the client stalled) ends with a reset,
+        // never with what a client could take for a complete body.
+        c.stream.reset();
+        co_return next_step::drop;
+    }
+    co_return keep_alive ? next_step::read_next : next_step::close;
+}
+
+// A connection's life: its requests one after another, each read (read_request_head), dispatched, then
+// passed to the front door or answered by a route, until one of them ends the connection.
 asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::string remote, bool loopback) {
     // One client address holds a bounded number of connections; past that it is closed unanswered.
     auto slot = env.limiter ? env.limiter->acquire(remote) : connection_limiter::slot{};
@@ -215,7 +340,7 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
     connection_guard guard(env.owner);
     connection_handle& conn = guard.handle;
     conn.cancel = [&stream] { stream.cancel(); };
-    const bool secure = stream.secure();
+    connection_state c{env, stream, conn, remote, stream.secure(), {}};
 
     conn.expire_after(header_timeout);
     auto [handshake_ec] = co_await stream.async_handshake(use_tuple);
@@ -224,230 +349,41 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
         co_return;
     }
 
-    beast::flat_buffer buffer;
-    // The first request's headers must be complete within 10 s of the connection opening, however slowly
-    // they trickle in; a connection that sends nothing goes then too.
-    auto header_deadline = std::chrono::steady_clock::now() + header_timeout;
-    for (bool first_request = true;; first_request = false) {
-        // Idle between requests: wait for the first byte with the keep-alive timeout; the server's shutdown
-        // cancels connections in this state at once.
-        if (buffer.size() == 0) {
-            if (env.owner.stopping)
-                break;
-            if (buffer.capacity() > 16 * 1024)
-                buffer.shrink_to_fit();
-            conn.idle = true;
-            if (first_request)
-                conn.deadline = header_deadline;
-            else
-                conn.expire_after(idle_timeout);
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-            conn.idle = false;
-            if (ec)
-                break;
-            buffer.commit(n);
-        }
-        if (!first_request)
-            header_deadline = std::chrono::steady_clock::now() + header_timeout;
-
-        // The whole header block is read before parsing, so the raw bytes can be checked for what the
-        // parser would quietly accept (obs-fold).
-        std::size_t header_end = std::string_view::npos;
-        boost::system::error_code hec;
-        for (;;) {
-            auto data = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
-            header_end = data.find("\r\n\r\n");
-            if (header_end != std::string_view::npos || data.size() > header_limit)
-                break;
-            conn.deadline = header_deadline;
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-            if (ec) {
-                hec = ec;
-                break;
-            }
-            buffer.commit(n);
-        }
-        std::string framing_error;
-        if (!hec && (header_end == std::string_view::npos || header_end + 4 > header_limit))
-            framing_error = "Request headers too large";
-        std::string_view raw_header;
-        if (!hec && framing_error.empty()) {
-            raw_header = std::string_view(static_cast<const char*>(buffer.data().data()), header_end + 4);
-            framing_error = framing_problem_in_raw(raw_header);
-        }
-
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(header_limit);
-        // The route decides the body limit once it is known; Beast's default (1 MB) would fire during the
-        // header.
-        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-        if (!hec && framing_error.empty()) {
-            std::size_t used = parser.put(asio::buffer(raw_header.data(), raw_header.size()), hec);
-            buffer.consume(used);
-            if (!hec && !parser.is_header_done())
-                hec = http::error::partial_message;
-            if (!hec)
-                framing_error = framing_problem(parser.get().base());
-        }
-        if (hec || !framing_error.empty()) {
-            if (!framing_error.empty() || !quiet_end(hec)) {
-                std::string msg = !framing_error.empty() ? framing_error : "Bad request: " + hec.message();
-                response bad = error_response(error_kind::bad_request, msg);
-                std::uint64_t bytes = 0;
-                co_await write_response(stream, conn, bad, false, false, {}, bytes);
-            }
+    head_deadline due{std::chrono::steady_clock::now() + header_timeout};
+    next_step step = next_step::read_next;
+    while (step == next_step::read_next) {
+        if (c.buffer.size() == 0 && env.owner.stopping)
             break;
-        }
-        auto started = std::chrono::steady_clock::now();
-        auto& hdr = parser.get();
-        bool keep_alive = hdr.keep_alive() && !env.owner.stopping;
-        bool head_only = hdr.method() == http::verb::head;
-        unsigned version = hdr.version();
+        http::request_parser<http::string_body> parser;
+        auto head_size = co_await read_request_head(stream, conn, c.buffer, parser, due);
+        if (!head_size)
+            break;
+        const auto& hdr = parser.get();
+        const bool keep_alive = hdr.keep_alive() && !env.owner.stopping;
 
+        exchange_record record{env.metrics};
         std::string forwarded_for;
         std::optional<std::uint64_t> content_length;
         if (auto cl = parser.content_length())
             content_length = *cl;
-        dispatch_input in = input_of(hdr.base(), remote, secure, content_length, forwarded_for);
+        dispatch_input in = input_of(hdr.base(), remote, c.secure, content_length, forwarded_for);
         in.loopback = loopback;
         in.has_body = content_length.value_or(0) > 0 || parser.chunked();
-        const std::uint64_t received = header_end + 4 + content_length.value_or(0);
         dispatch_result d = dispatch(in, env.routes, env.front);
-        // Decided now (the request moves into its handler), and only when it is counted.
-        const bool health_check = env.metrics && d.req.path == "/healthz";
-        // After each answer: its route's count and latency, and the bytes (docs/api.md §16).
-        auto count = [&](metrics::route_stats* stats, unsigned status, std::uint64_t sent) {
-            const http_metrics* m = env.metrics;
-            if (!m)
-                return;
-            if (!stats)
-                stats = health_check ? m->health : m->unmatched;
-            stats->record(status, std::chrono::steady_clock::now() - started);
-            m->bytes_in->add(received);
-            m->bytes_out->add(sent);
-        };
-        // Copies: the parser's storage moves when a streaming route takes the body over.
-        std::string log_target = log::enabled(log::level::info)
-                                     ? text::redact_target(hdr.target(), env.front.tokens.current())
-                                     : std::string{};
-        std::string log_method(hdr.method_string());
+        // Decided and copied now: the request moves into its handler, the parser's storage with the body.
+        record.received = *head_size + content_length.value_or(0);
+        record.health_check = env.metrics && d.req.path == "/healthz";
+        record.method = hdr.method_string();
+        if (log::enabled(log::level::info))
+            record.target = text::redact_target(hdr.target(), env.front.tokens.current());
 
-        if (d.pass) {
-            // The front door answers (or tunnels) itself; the session only keeps the connection's fate.
-            const bool trusted = auth::is_trusted(remote, env.front.cfg.trusted_proxies);
-            const bool seen_secure = secure || (trusted && text::iequals(in.forwarded_proto, "https"));
-            http::request_parser<http::buffer_body> pass_parser(std::move(parser));
-            pass_exchange x{stream, buffer,  pass_parser, conn,       *d.pass,  d.req.remote_address,
-                            remote, trusted, seen_secure, keep_alive, d.headers};
-            pass_result passed = co_await env.front.door->pass(x);
-            pass_outcome outcome = passed.outcome;
-            if (passed.answer) {
-                x.status = passed.answer->status;
-                const bool go_on = outcome == pass_outcome::keep_alive && pass_parser.is_done();
-                const bool written = co_await write_response(stream, conn, *passed.answer, go_on, head_only,
-                                                             d.headers, x.bytes, version);
-                if (!written)
-                    outcome = pass_outcome::reset;
-                else if (!go_on)
-                    outcome = pass_outcome::close;
-            }
-            count(env.metrics ? env.metrics->proxied : nullptr, x.status, x.bytes);
-            if (log::enabled(log::level::info)) {
-                auto ms =
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                        .count();
-                log::access("{} {} {} {} {:.1f}ms proxied", log_method, log_target, x.status, x.bytes, ms);
-            }
-            if (outcome == pass_outcome::reset)
-                stream.reset();
-            if (outcome == pass_outcome::reset || outcome == pass_outcome::taken)
-                co_return;
-            if (outcome == pass_outcome::close)
-                break;
-            continue;
-        }
-
-        response res;
-        if (d.immediate) {
-            res = std::move(*d.immediate);
-            // A body we chose not to read leaves the stream out of step: close after answering.
-            if (!parser.is_done())
-                keep_alive = false;
-        } else if (d.target->ws_handler) {
-            log::access("{} {} 101 websocket", log_method, log_target);
-            count(d.target->stats, 101, 0);
-            http::request<http::string_body> upgrade_req = parser.release();
-            std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
-            metrics::held open(env.metrics ? env.metrics->websockets : nullptr);
-            co_await run_websocket(std::move(stream), *d.target, std::move(d.req), std::move(upgrade_req),
-                                   conn, d.headers, std::move(leftover));
-            co_return;
-        } else if (d.target->options.stream_body) {
-            if (!parser.is_done())
-                co_await send_continue_if_expected(stream, conn, hdr.base());
-            http::request_parser<http::buffer_body> body_parser(std::move(parser));
-            body_parser.body_limit(d.target->options.body_limit);
-            streaming_body_reader reader(stream, conn, buffer, body_parser,
-                                         d.target->options.too_large_message);
-            d.req.body_stream = &reader;
-            d.req.fields = &body_parser.get().base();
-            d.req.target = body_parser.get().target();
-            // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
-            conn.expire_never();
-            res = co_await call_handler(*d.target, d.req);
-            // Whatever the handler left unread cannot be skipped reliably: close after answering.
-            if (!body_parser.is_done())
-                keep_alive = false;
-        } else {
-            bool body_ok = true;
-            if (!parser.is_done()) {
-                co_await send_continue_if_expected(stream, conn, hdr.base());
-                parser.body_limit(d.target->options.body_limit);
-                conn.expire_after(io_timeout);
-                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-                if (bec == http::error::body_limit) {
-                    const auto& o = d.target->options;
-                    res = error_response(o.too_large_is_bad_input ? error_kind::bad_request
-                                                                  : error_kind::too_large,
-                                         o.too_large_message);
-                    keep_alive = false;
-                    body_ok = false;
-                } else if (bec) {
-                    if (quiet_end(bec))
-                        break;
-                    res = error_response(error_kind::bad_request, "Bad request: " + bec.message());
-                    keep_alive = false;
-                    body_ok = false;
-                }
-            }
-            if (body_ok) {
-                d.req.body = std::move(parser.get().body());
-                d.req.fields = &parser.get().base();
-                // A handler may run long (an exec, up to 10 min); the response write sets the next deadline.
-                conn.expire_never();
-                res = co_await call_handler(*d.target, d.req);
-            }
-        }
-
-        std::uint64_t bytes = 0;
-        unsigned status = res.status;
-        bool ok =
-            co_await write_response(stream, conn, res, keep_alive, head_only, d.headers, bytes, version);
-        count(d.target ? d.target->stats : nullptr, status, bytes);
-        if (log::enabled(log::level::info)) {
-            auto ms =
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-            log::access("{} {} {} {} {:.1f}ms", log_method, log_target, status, bytes, ms);
-        }
-        if (!ok) {
-            // A response cut short (its producer failed, the file shrank, the client stalled) ends with a
-            // reset, never with what a client could take for a complete body.
-            stream.reset();
-            co_return;
-        }
-        if (!keep_alive)
-            break;
+        if (d.pass)
+            step = co_await pass_to_front_door(c, parser, d, in, keep_alive, record);
+        else
+            step = co_await answer_route(c, parser, d, keep_alive, record);
     }
+    if (step == next_step::drop)
+        co_return;
 
     // Orderly close: TLS close_notify, then FIN.
     conn.expire_after(2s);

@@ -7,11 +7,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,8 +30,33 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // A body read or response write that makes no progress for this long ends the connection.
 constexpr auto io_timeout = 60s;
+// A request's header block must arrive whole within this (the first one's counted from the connection's
+// start); a connection idle between requests waits this long for the next one's first byte.
+constexpr auto header_timeout = 10s;
+constexpr auto idle_timeout = 60s;
+constexpr std::size_t header_limit = 16 * 1024;
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// A connection's next header block is due by `at`. The first request's is counted from the connection's
+// start; read_request_head() sets it for each later one from its first byte.
+struct head_deadline {
+    std::chrono::steady_clock::time_point at;
+    bool first_request = true;
+};
+
+// gateway/request_head.cpp: the next request's head, read whole into `buffer` (the connection's), checked for
+// framing a proxy in front of us could read differently (a folded line, a Transfer-Encoding other than
+// chunked alone, chunked with a Content-Length, a missing or repeated Host) and parsed into `parser`. A bad
+// head is answered 400 here. Returns the head's size, or nothing when the connection is to close: the
+// client went, fell silent, or sent a bad head.
+boost::asio::awaitable<std::optional<std::size_t>>
+read_request_head(byte_stream& stream, connection_handle& conn, boost::beast::flat_buffer& buffer,
+                  boost::beast::http::request_parser<boost::beast::http::string_body>& parser,
+                  head_deadline& deadline);
+
+// How a read ended that is no client's fault to report: it closed, reset, fell silent, or we stopped.
+bool quiet_end(const boost::system::error_code& ec);
 
 // gateway/response_writer.cpp: the response on the wire — small bodies formatted in one buffer, files with
 // sendfile where the transport has a socket, streamed bodies chunked. False when the response could not be
