@@ -222,6 +222,7 @@ struct daemon::parts {
         task_routes{task_scheduler, pool}.add_to(r);
         platform_routes{cfg, platform_key.get()}.add_to(r);
         control_plane_routes{}.add_to(r);
+        openapi_routes{}.add_to(r);
         settings_routes{engine_config.get(), engine_cli.get(), engine_proc.get(), pool, config_gate}.add_to(
             r);
         if (cfg.metrics)
@@ -411,6 +412,9 @@ int daemon::run() {
 }
 void daemon::request_stop() {
     parts_->srv.request_stop();
+}
+const router& daemon::routes() const {
+    return parts_->srv.routes();
 }
 
 } // namespace ag::app

@@ -28,6 +28,9 @@ public:
     std::vector<std::string> bind();
     int run();
     void request_stop();
+    // Every route the daemon serves (besides /healthz, which dispatch answers first), as added at
+    // construction; docs/openapi.json is checked against it.
+    const router& routes() const;
 
 private:
     struct parts;

@@ -21,11 +21,23 @@ std::vector<std::string_view> split_path(std::string_view path) {
 void router::add(method verb, std::string_view pattern, http_handler handler, route_options options) {
     auto parts = split_path(pattern);
     if (options.access != route_access::token) {
-        if (pattern.starts_with("/v0") || pattern.find('{') != std::string_view::npos)
-            throw std::logic_error("a route without a token must be a literal path outside /v0");
+        // An agent's routes always take the token. A loopback route's path is the API's for everyone else,
+        // so it stays outside /v0.
+        const bool under_v0 = pattern == "/v0" || pattern.starts_with("/v0/");
+        if (pattern.find('{') != std::string_view::npos || pattern.starts_with("/v0/agents/") ||
+            (under_v0 && options.access == route_access::loopback))
+            throw std::logic_error("a route without a token must be a literal path, outside /v0/agents "
+                                   "(and outside /v0 when only loopback connections may call it)");
         open_.emplace_back(std::string(pattern), routes_.size());
     }
     routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, std::move(options)});
+}
+
+std::string route::pattern() const {
+    std::string out;
+    for (const auto& seg : segments)
+        out += "/" + seg;
+    return out.empty() ? "/" : out;
 }
 
 void router::add_websocket(std::string_view pattern, websocket_handler handler) {

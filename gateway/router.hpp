@@ -21,10 +21,10 @@ using http_handler = std::function<boost::asio::awaitable<response>(request&)>;
 // Runs after the upgrade; the connection closes when it returns.
 using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_connection&, request&)>;
 
-// Who may call a route. Every /v0 route takes the token; the few others may be open.
+// Who may call a route. Every agent's route (/v0/agents/…) takes the token; a few literal others may not.
 enum class route_access {
     token,
-    open,     // anyone (the platform key's JWKS)
+    open,     // anyone (the platform key's JWKS, the OpenAPI document)
     loopback, // a connection to a loopback address or unix socket, without X-Forwarded-For (GET /metrics);
               // others get 404
 };
@@ -38,7 +38,8 @@ struct route_options {
     // The handler reads the body itself through request::body_stream, up to body_limit, instead of receiving
     // it whole in request::body.
     bool stream_body = false;
-    route_access access = route_access::token; // only for paths outside /v0
+    route_access access =
+        route_access::token; // open: a literal path not under /v0/agents; loopback: outside /v0
 };
 
 struct route {
@@ -48,6 +49,9 @@ struct route {
     websocket_handler ws_handler; // set for WebSocket routes (GET with Upgrade)
     route_options options;
     metrics::route_stats* stats = nullptr; // set once metrics are enabled
+
+    // The pattern as added, normalised: "/" + the segments joined by "/" ("{name}" kept).
+    std::string pattern() const;
 };
 
 class router {
@@ -69,6 +73,8 @@ public:
     const route* match_open(method verb, std::string_view path) const;
     // Every route, for attaching what it records. Before serving.
     std::vector<route>& all() { return routes_; }
+    // Every route, in the order added (the API description is checked against it).
+    const std::vector<route>& all() const { return routes_; }
 
 private:
     std::vector<route> routes_;

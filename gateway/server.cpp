@@ -202,12 +202,9 @@ server::~server() = default;
 
 void server::enable_metrics(metrics::registry& r) {
     auto& m = impl_->counted;
-    for (auto& rt : impl_->routes.all()) {
-        std::string pattern;
-        for (const auto& seg : rt.segments)
-            pattern += "/" + seg;
-        rt.stats = &r.add_route(rt.ws_handler ? "WEBSOCKET" : std::string(method_name(rt.verb)), pattern);
-    }
+    for (auto& rt : impl_->routes.all())
+        rt.stats =
+            &r.add_route(rt.ws_handler ? "WEBSOCKET" : std::string(method_name(rt.verb)), rt.pattern());
     m.health = &r.add_route("GET", "/healthz");
     m.unmatched = &r.add_route("ANY", "unmatched");
     m.proxied = &r.add_route("ANY", "front door");

@@ -154,6 +154,11 @@ struct control_plane_routes {
     void add_to(router& r) const;
 };
 
+// docs/api.md §17: the OpenAPI document of every route, for anyone.
+struct openapi_routes {
+    void add_to(router& r) const;
+};
+
 // docs/api.md §16: the metrics, for a scraper on this host or one holding the token.
 struct metrics_routes {
     const metrics::registry& registry;

@@ -23,6 +23,27 @@ TEST_CASE("healthz answers without a token, API paths need one") {
     CHECK(unknown_anon.status == 401);
 }
 
+TEST_CASE("the OpenAPI document is served without a token, with an ETag that If-None-Match matches") {
+    gateway d;
+    auto doc = d.request("GET", "/v0/openapi.json", {}, {}, false);
+    CHECK(doc.status == 200);
+    CHECK(doc.header("content-type") == "application/json");
+    CHECK(doc.json()["openapi"].get<std::string>().starts_with("3.1."));
+    CHECK(doc.json()["paths"].contains("/v0/agents/{agentId}/console/exec"));
+    const std::string etag = doc.header("etag");
+    REQUIRE(etag.size() == 34);
+    CHECK(doc.header("set-cookie").empty());
+    auto again = d.request("GET", "/v0/openapi.json", {}, {{"If-None-Match", etag}}, false);
+    CHECK(again.status == 304);
+    CHECK(again.body.empty());
+    // A wrong token changes nothing for an open route; another method is the API's: 401 without the token,
+    // 405 with it.
+    CHECK(d.request("GET", "/v0/openapi.json", {}, {{"Authorization", "Bearer wrong"}}, false).status == 200);
+    CHECK(d.request("HEAD", "/v0/openapi.json", {}, {}, false).status == 200);
+    CHECK(d.request("POST", "/v0/openapi.json", {}, {}, false).status == 401);
+    CHECK(d.request("POST", "/v0/openapi.json").status == 405);
+}
+
 TEST_CASE("unknown paths, wrong agent ids and wrong methods get JSON errors") {
     gateway d;
     auto r = d.get("/v0/nothing-here");

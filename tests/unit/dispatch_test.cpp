@@ -256,8 +256,21 @@ TEST_CASE("dispatch: routes without a token, open to anyone or to loopback conne
     route_options local;
     local.access = route_access::loopback;
     f.routes.add(method::get, "/metrics", noop, local);
-    CHECK_THROWS_AS(f.routes.add(method::get, "/v0/open", noop, open), std::logic_error);
+    f.routes.add(method::get, "/v0/openapi.json", noop, open);
+    // An agent's routes always take the token; an open route is a literal path; a loopback one stays outside
+    // /v0.
+    CHECK_THROWS_AS(f.routes.add(method::get, "/v0/agents/a1/open", noop, open), std::logic_error);
     CHECK_THROWS_AS(f.routes.add(method::get, "/x/{id}", noop, open), std::logic_error);
+    CHECK_THROWS_AS(f.routes.add(method::get, "/v0/local", noop, local), std::logic_error);
+
+    // Under /v0 too, an open route needs no token, and another method there is the API's (401 first).
+    auto doc = f.run(f.input(method::get, "/v0/openapi.json"));
+    CHECK_FALSE(doc.immediate);
+    CHECK(doc.target != nullptr);
+    auto doc_post = f.run(f.input(method::post, "/v0/openapi.json"));
+    CHECK(doc_post.target == nullptr);
+    REQUIRE(doc_post.immediate);
+    CHECK(doc_post.immediate->status == 401);
 
     auto jwks = f.run(f.input(method::get, "/.well-known/jwks.json"));
     CHECK_FALSE(jwks.immediate);
