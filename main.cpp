@@ -4,6 +4,8 @@
 #include "config/daemon_config.hpp"
 #include "util/log.hpp"
 
+#include "build_info.hpp" // generated: cmake/build_info.cmake
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -43,7 +45,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (parsed.what == ag::parsed_command_line::action::version) {
-        std::cout << "agent-gateway " << AGENT_GATEWAY_VERSION << "\n";
+        std::cout << "agent-gateway " << AGENT_GATEWAY_BUILD_VERSION << " (commit "
+                  << AGENT_GATEWAY_BUILD_COMMIT << ")\n";
         return 0;
     }
     const ag::config& cfg = parsed.cfg;

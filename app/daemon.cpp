@@ -39,6 +39,7 @@
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
+#include "util/watchdog.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -126,6 +127,7 @@ struct daemon::parts {
         : cfg(c)
         , tokens(t)
         , srv(c, t)
+        , dog(srv.main_context())
         , limits({c.workload_max_pids, c.workload_max_memory})
         , reaper(srv.main_context())
         , manifest(c.manifest)
@@ -280,7 +282,11 @@ struct daemon::parts {
     void add_lifecycles() {
         auto& ioc = srv.main_context();
         auto& pool = srv.pool();
-        srv.add_service(door); // stops last: its idle upstream connections close after every request ended
+        // First, so it stops last: the pings say the main loop turns, and it still does while the daemon
+        // drains and stops the engine.
+        srv.add_service(dog);
+        // Next to last to stop: its idle upstream connections close after every request ended.
+        srv.add_service(door);
         if (tokens.file() || cfg.engine_token_file)
             lifecycles.push_back(std::make_unique<periodic_job>("token file watch", ioc, 500ms,
                                                                 [this]() -> asio::awaitable<void> {
@@ -352,6 +358,7 @@ struct daemon::parts {
     const config& cfg;
     auth::token_store& tokens;
     server srv;
+    watchdog dog;                   // systemd's WatchdogSec=, pinged from the main loop
     engine::workload_limits limits; // before the reaper, which hands it every child
     engine::child_reaper reaper;
     engine::manifest_store manifest;

@@ -52,6 +52,9 @@ TEST_CASE("--help and --version") {
     auto version = test::run_binary({"--version"});
     CHECK(version.exit_code == 0);
     CHECK(version.out.rfind("agent-gateway ", 0) == 0);
+    // The version and the commit built from, "agent-gateway 0.1.0 (commit 0123456789ab)" (for packages).
+    CHECK_MESSAGE(version.out.find(" (commit ") != std::string::npos, version.out);
+    CHECK(version.out.ends_with(")\n"));
 }
 
 TEST_CASE("bad usage and bad values exit 2 with a message") {
