@@ -39,7 +39,7 @@
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
-#include "util/watchdog.hpp"
+#include "runtime/watchdog.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>

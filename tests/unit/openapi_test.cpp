@@ -1,12 +1,13 @@
-// docs/openapi.json against what the daemon really routes (docs/api.md §17): the router table of a daemon
+// docs/openapi.json against what the daemon really routes (docs/api.md §21): the router table of a daemon
 // built as agent-gateway builds it, route for route, with the access and WebSocket marks; the document's own
 // path parameters; and the route that serves it.
 #include "app/daemon.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/router.hpp"
 #include "handlers/openapi_document.hpp"
 #include "handlers/routes.hpp"
+#include "runtime/net.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -27,7 +28,7 @@
 
 using namespace ag;
 using nlohmann::json;
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 

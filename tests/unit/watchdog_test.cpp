@@ -1,7 +1,9 @@
-// util/watchdog: WATCHDOG=1 reaches $NOTIFY_SOCKET at half of $WATCHDOG_USEC while the loop turns, and none
-// while a handler blocks it; without a watchdog asked for (or one meant for another pid) nothing is sent.
-#include "util/watchdog.hpp"
+// runtime/watchdog: WATCHDOG=1 reaches $NOTIFY_SOCKET at half of $WATCHDOG_USEC while the loop turns, and
+// none while a handler blocks it; without a watchdog asked for (or one meant for another pid) nothing is
+// sent.
+#include "runtime/watchdog.hpp"
 
+#include "runtime/net.hpp"
 #include "support/temp_dir.hpp"
 #include "util/sd_notify.hpp"
 
@@ -22,7 +24,7 @@
 
 using namespace ag;
 using namespace std::chrono_literals;
-namespace asio = boost::asio;
+using namespace ag::net;
 
 namespace {
 

@@ -1,5 +1,6 @@
-#include "util/watchdog.hpp"
+#include "runtime/watchdog.hpp"
 
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/sd_notify.hpp"
 
@@ -12,8 +13,6 @@
 #include <utility>
 
 namespace ag {
-
-namespace asio = boost::asio;
 
 watchdog::watchdog(asio::io_context& ioc)
     : timer_(ioc) {
