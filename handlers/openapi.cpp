@@ -1,4 +1,4 @@
-// GET /v0/openapi.json (docs/api.md §3, §17): the OpenAPI 3.1 document of every route, without a token.
+// GET /v0/openapi.json (docs/api.md §3, §21): the OpenAPI 3.1 document of every route, without a token.
 #include "handlers/openapi_document.hpp"
 #include "handlers/routes.hpp"
 

@@ -154,7 +154,7 @@ struct control_plane_routes {
     void add_to(router& r) const;
 };
 
-// docs/api.md §17: the OpenAPI document of every route, for anyone.
+// docs/api.md §21: the OpenAPI document of every route, for anyone.
 struct openapi_routes {
     void add_to(router& r) const;
 };

@@ -1,4 +1,4 @@
-// docs/openapi.json held against the daemon's real answers (docs/api.md §17), with validators that share no
+// docs/openapi.json held against the daemon's real answers (docs/api.md §21), with validators that share no
 // code with the daemon: @seriousme/openapi-schema-validator checks the document against the OpenAPI 3.1
 // schema, and Ajv (JSON Schema 2020-12, strict) compiles every schema in it and validates every answer.
 //
