@@ -3,7 +3,7 @@
 // path parameters; and the route that serves it.
 #include "app/daemon.hpp"
 #include "auth/token_store.hpp"
-#include "gateway/config.hpp"
+#include "config/daemon_config.hpp"
 #include "gateway/router.hpp"
 #include "handlers/openapi_document.hpp"
 #include "handlers/routes.hpp"
