@@ -18,6 +18,7 @@
 #include "logs/file_follower.hpp"
 #include "logs/hub.hpp"
 #include "logs/journal.hpp"
+#include "logs/loki_shipper.hpp"
 #include "metrics/registry.hpp"
 #include "metrics/work.hpp"
 #include "platform/signer.hpp"
@@ -108,6 +109,20 @@ std::unique_ptr<platform::signer> load_platform_key(const config& cfg) {
     }
 }
 
+std::unique_ptr<logs::loki_shipper> make_loki_shipper(const config& cfg, server& srv, logs::journal& j) {
+    if (!cfg.loki_url)
+        return nullptr;
+    logs::loki_shipper::options o;
+    o.url = *cfg.loki_url;
+    o.agent_id = cfg.agent_id;
+    o.state_dir = cfg.state_dir;
+    try {
+        return std::make_unique<logs::loki_shipper>(srv.main_context(), srv.pool(), j, std::move(o));
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(fmt::format("--loki-url '{}': {}", *cfg.loki_url, e.what()));
+    }
+}
+
 std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_context& ioc,
                                                 engine::child_reaper& reaper, logs::hub& hub) {
     if (!cfg.engine)
@@ -133,6 +148,7 @@ struct daemon::parts {
         , manifest(c.manifest)
         , journal(c.state_dir + "/logs")
         , hub(journal)
+        , loki(make_loki_shipper(c, srv, journal))
         , engine_proc(make_engine(c, srv.main_context(), reaper, hub))
         , scripts(srv.main_context(), reaper, hub, manifest,
                   {c.root, engine::environment_with({{"AGENT_ID", c.agent_id}})})
@@ -260,6 +276,19 @@ struct daemon::parts {
         m.expose("agent_gateway_proxy_websockets_open",
                  "WebSocket tunnels open now through the front door (apps and the engine's chat)", {},
                  door.tunnels_open());
+        if (loki) {
+            m.expose("agent_gateway_loki_entries_shipped_total", "Log entries Loki accepted", {},
+                     loki->shipped());
+            m.expose("agent_gateway_loki_push_failures_total",
+                     "Pushes to Loki that failed and are retried (no answer, 429, 5xx)", {},
+                     loki->failures());
+            m.expose("agent_gateway_loki_entries_rejected_total",
+                     "Log entries in batches Loki refused for good (4xx), skipped", {}, loki->rejected());
+            m.expose("agent_gateway_loki_entries_lost_total",
+                     "Log entries the journal dropped before they could be shipped", {}, loki->lost());
+            m.add_gauge_fn("agent_gateway_loki_lag_entries", "Journal entries not yet accepted by Loki", {},
+                           [this] { return static_cast<double>(loki->lag()); });
+        }
         for (bool engine : {false, true})
             for (unsigned status : {502u, 504u})
                 m.expose("agent_gateway_proxy_upstream_errors_total",
@@ -295,6 +324,10 @@ struct daemon::parts {
                                                                     door.reload_engine_token();
                                                                     co_return;
                                                                 }));
+        // Early, so it stops late: what the engine and the scripts print while they stop is in the journal
+        // and goes out after the next start if not before.
+        if (loki)
+            srv.add_service(*loki);
         lifecycles.push_back(std::make_unique<plain_service>(
             "child reaper", [this] { reaper.start(); }, [this] { reaper.stop(); }));
         if (engine_proc)
@@ -364,6 +397,7 @@ struct daemon::parts {
     engine::manifest_store manifest;
     logs::journal journal;
     logs::hub hub;
+    std::unique_ptr<logs::loki_shipper> loki; // with --loki-url
     std::unique_ptr<engine::supervisor> engine_proc;
     engine::scripts scripts;
     std::unique_ptr<logs::file_follower> follower;

@@ -52,6 +52,9 @@ constexpr option_spec options[] = {
     {"snapshot-interval", "SEC", false, "automatic snapshot period, 0 = off (default 60)"},
     {"ipfs-api", "URL", false, "Kubo-compatible RPC API used to pin snapshots"},
     {"cid-version", "0|1", false, "snapshot CID version (default 0)"},
+    {"loki-url", "URL", false,
+     "Grafana Loki to ship the log journal to, http://HOST:PORT[/push path] (default path "
+     "/loki/api/v1/push)"},
     {"max-file-bytes", "N", false, "largest file read in one response and largest upload (default 5242880)"},
     {"exec-timeout", "SEC", false, "default console exec timeout (default 60)"},
     {"upstream-timeout", "SEC", false,
@@ -206,6 +209,22 @@ void check_http_url(const std::string& name, const std::string& url) {
         fail(fmt::format("--{}: '{}' is not an http:// or https:// URL", name, url));
 }
 
+// The shipper's HTTP client speaks plain HTTP (a TLS Loki sits behind a local proxy):
+// http://AUTHORITY[/path], without user info, query or fragment (logs/loki_push.hpp splits it the same way).
+void check_loki_url(const std::string& url) {
+    if (url.starts_with("https://"))
+        fail(fmt::format(
+            "--loki-url: '{}': only http:// is supported (put a TLS proxy on loopback in front of "
+            "a remote Loki)",
+            url));
+    auto authority = std::string_view(url).substr(std::min<std::size_t>(url.size(), 7));
+    authority = authority.substr(0, authority.find('/'));
+    if (!url.starts_with("http://") || !is_http_url(url) || authority.find('@') != std::string_view::npos ||
+        url.find_first_of("?#") != std::string::npos)
+        fail(fmt::format(
+            "--loki-url: '{}' is not http://HOST[:PORT][/path] (no user info, query or fragment)", url));
+}
+
 void add_json_file(raw_map& raw, const std::string& file) {
     std::ifstream in(file);
     if (!in)
@@ -323,6 +342,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
         c.snapshot_interval = static_cast<unsigned>(parse_uint("snapshot-interval", *v, 0, 86400 * 7));
     if ((c.ipfs_api = nonempty("ipfs-api")))
         check_http_url("ipfs-api", *c.ipfs_api);
+    if ((c.loki_url = nonempty("loki-url")))
+        check_loki_url(*c.loki_url);
     if (auto* v = get("cid-version"))
         c.cid_version = static_cast<int>(parse_uint("cid-version", *v, 0, 1));
     if (auto* v = get("max-file-bytes"))

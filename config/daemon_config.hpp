@@ -40,6 +40,7 @@ struct config {
     unsigned snapshot_interval = 60;
     std::optional<std::string> ipfs_api;
     int cid_version = 0;
+    std::optional<std::string> loki_url; // ship the log journal to Grafana Loki (docs/api.md §7)
     std::uint64_t max_file_bytes = 5242880;
     unsigned exec_timeout = 60;
     unsigned upstream_timeout = 60; // seconds a proxied service may stay silent (docs/api.md §11)

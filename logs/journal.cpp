@@ -337,9 +337,13 @@ std::vector<entry> journal::last(std::size_t n) const {
 }
 
 std::vector<entry> journal::after(std::uint64_t seq) const {
+    return after(seq, keep_);
+}
+
+std::vector<entry> journal::after(std::uint64_t seq, std::size_t max) const {
     std::lock_guard lock(mutex_);
     std::vector<entry> out;
-    for (std::size_t i = 0; i < ring_.size(); ++i) {
+    for (std::size_t i = 0; i < ring_.size() && out.size() < max; ++i) {
         const auto& e = ring_[(ring_start_ + i) % ring_.size()];
         if (e.seq > seq)
             out.push_back(e);

@@ -73,6 +73,8 @@ public:
 
     std::vector<entry> last(std::size_t n) const;      // oldest first
     std::vector<entry> after(std::uint64_t seq) const; // entries with a greater seq still held, oldest first
+    // The same, at most `max` of them: a reader that pages through the journal (the Loki shipper).
+    std::vector<entry> after(std::uint64_t seq, std::size_t max) const;
     std::uint64_t last_seq() const;
 
 private:

@@ -129,3 +129,18 @@ TEST_CASE("validated values: agent id, base domain, origins, URLs") {
     for (std::string u : std::vector<std::string>{"http://", "http://x y", "https://h?q", "mailto:x"})
         bad({"--engine-url", u});
 }
+
+TEST_CASE("--loki-url: plain http, from the command line, the environment and the config file") {
+    test::temp_dir s;
+    CHECK_FALSE(parse({"--root", s.path}).loki_url);
+    CHECK(parse({"--root", s.path, "--loki-url", "http://127.0.0.1:3100"}).loki_url ==
+          "http://127.0.0.1:3100");
+    CHECK(parse({"--root", s.path}, {"AGENT_GATEWAY_LOKI_URL=http://[::1]:3100/proxy/push"}).loki_url ==
+          "http://[::1]:3100/proxy/push");
+    std::ofstream(s.path + "/c.json") << R"({"loki-url":"http://loki.internal:3100"})";
+    CHECK(parse({"--root", s.path, "--config", s.path + "/c.json"}).loki_url == "http://loki.internal:3100");
+    for (std::string u :
+         std::vector<std::string>{"", "https://127.0.0.1:3100", "http://", "http://u:p@h:3100",
+                                  "http://h:3100/push?x=1", "http://h/x#y", "127.0.0.1:3100"})
+        CHECK_THROWS_AS(parse({"--root", s.path, "--loki-url", u}), usage_error);
+}
