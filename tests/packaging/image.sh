@@ -27,7 +27,9 @@ if [ "${1:-}" != --inside ]; then
     for tool in buildah umoci unshare chroot dnsmasq curl git python3 ip; do
         command -v "$tool" >/dev/null || skip "$tool is missing (scripts/install-deps buildah umoci)"
     done
-    [ -x /bin/busybox ] && file -b /bin/busybox | grep -q "statically linked" || skip "busybox-static is missing"
+    if [ ! -x /bin/busybox ] || ! file -b /bin/busybox | grep -q "statically linked"; then
+        skip "busybox-static is missing"
+    fi
     # The rest in a network namespace of its own: only its loopback, which nobody else uses.
     exec unshare --net bash "$0" --inside "$(realpath "$binary")"
 fi
@@ -137,8 +139,10 @@ stop_dns() {
 start_dns
 
 token=image-test-token
-args=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["process"]["args"]))' \
+# The entrypoint as umoci's runtime config has it, then this test's own options.
+mapfile -t args < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["process"]["args"]))' \
     "$work/bundle/config.json")
+# shellcheck disable=SC2016 # the inner script's variables are its own
 unshare --pid --mount --fork bash -c '
     chroot=$1 root=$2
     shift 2
@@ -146,7 +150,7 @@ unshare --pid --mount --fork bash -c '
     mount --rbind /dev "$root/dev"
     exec env -i PATH=/usr/bin:/bin HOME=/var/lib/agent-gateway AGENT_GATEWAY_TOKEN='"$token"' \
         "$chroot" --userspec=10001:10001 "$root" "$@"' \
-    sh "$(command -v chroot)" "$rootfs" $args --listen gateway.files.test:18791 --engine-url http://engine.dns.test:18790 \
+    sh "$(command -v chroot)" "$rootfs" "${args[@]}" --listen gateway.files.test:18791 --engine-url http://engine.dns.test:18790 \
     >"$work/daemon.log" 2>&1 &
 ns_pid=$!
 healthy() { curl -fso /dev/null -m 2 http://127.0.0.1:18789/healthz; }
