@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -124,6 +125,12 @@ int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
 
 } // namespace
 
+const char* binary_path() {
+    // The static build's binary in place of this build's own (ctest `static_*`, scripts/test-static).
+    const char* other = std::getenv("AG_TEST_BINARY");
+    return other != nullptr && *other != '\0' ? other : AGENT_GATEWAY_BINARY;
+}
+
 int connect_loopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -141,7 +148,7 @@ int connect_loopback(int port) {
 
 run_result run_binary(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
     temp_dir tmp;
-    std::vector<std::string> argv{AGENT_GATEWAY_BINARY};
+    std::vector<std::string> argv{binary_path()};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_t pid = spawn_process(argv, extra_env, tmp / "out", tmp / "err");
     run_result r;
@@ -161,7 +168,7 @@ gateway::gateway(std::vector<std::string> args, std::string root, std::vector<st
     out_path_ = root_ + "/.gateway-stdout";
     err_path_ = root_ + "/.gateway-stderr";
     std::vector<std::string> argv = prefix;
-    argv.push_back(AGENT_GATEWAY_BINARY);
+    argv.push_back(binary_path());
     bool has_listen = std::find(args.begin(), args.end(), "--listen") != args.end();
     if (!has_listen) {
         argv.push_back("--listen");

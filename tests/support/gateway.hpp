@@ -20,6 +20,9 @@ std::string read_file(const std::string& path);
 bool exists(const std::string& path);
 std::vector<std::string> list_dir(const std::string& path); // sorted names
 
+// The daemon the tests start: AG_TEST_BINARY when set (the static build's), else this build's.
+const char* binary_path();
+
 // A plain TCP connection to 127.0.0.1:port: the descriptor, or -1 with errno set.
 int connect_loopback(int port);
 
