@@ -26,6 +26,11 @@ void transport::wait_writable(wait_handler done) {
     });
 }
 
+void transport::wait_readable(wait_handler done) {
+    boost::asio::post(executor(),
+                      [h = std::move(done)]() mutable { std::move(h)(boost::system::error_code{}); });
+}
+
 void byte_stream::read_unread(boost::asio::mutable_buffer into, transport::io_handler done) {
     std::size_t n = std::min(into.size(), unread_.size());
     std::memcpy(into.data(), unread_.data(), n);

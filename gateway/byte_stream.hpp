@@ -70,6 +70,9 @@ public:
     // this interface (TLS, memory).
     virtual int sendfile_fd() { return -1; }
     virtual void wait_writable(wait_handler done);
+    // Waiting for bytes to read without a buffer to read them into (an idle keep-alive connection holds
+    // none). Transports that cannot tell complete at once: the caller then reads as usual.
+    virtual void wait_readable(wait_handler done);
     virtual bool secure() const { return false; }
     // A plain TCP socket's reads and writes skip the type erasure (the common case: its cost was 5 % of a
     // small GET); null for every other transport.
@@ -116,6 +119,17 @@ public:
                     self->t_->write_some(b, recycled(std::move(handler)));
             },
             token, this, buffer_list(buffers));
+    }
+
+    template <class Token> auto async_wait_readable(Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+            [](auto handler, byte_stream* self) {
+                if (!self->unread_.empty() || !self->tcp_)
+                    self->t_->wait_readable(recycled(std::move(handler)));
+                else
+                    self->tcp_->async_wait(boost::asio::socket_base::wait_read, std::move(handler));
+            },
+            token, this);
     }
 
     template <class Token> auto async_handshake(Token&& token) {

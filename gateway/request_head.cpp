@@ -59,17 +59,23 @@ asio::awaitable<std::optional<std::size_t>> read_request_head(byte_stream& strea
                                                               head_deadline& deadline) {
     // Idle between requests: wait for the first byte with the keep-alive timeout; the server's shutdown
     // cancels connections in this state at once.
+    // The wait holds no buffer: an idle connection costs its socket and this frame, not 4 KiB more.
     if (buffer.size() == 0) {
-        if (buffer.capacity() > 16 * 1024)
-            buffer.shrink_to_fit();
+        buffer.shrink_to_fit();
         conn.idle = true;
         if (deadline.first_request)
             conn.deadline = deadline.at;
         else
             conn.expire_after(idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+        auto [wait_ec] = co_await stream.async_wait_readable(use_tuple);
+        std::size_t n = 0;
+        if (!wait_ec) {
+            auto [ec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            wait_ec = ec;
+            n = got;
+        }
         conn.idle = false;
-        if (ec)
+        if (wait_ec)
             co_return std::nullopt;
         buffer.commit(n);
     }

@@ -43,6 +43,9 @@ public:
     void wait_writable(wait_handler done) override {
         socket_.async_wait(asio::socket_base::wait_write, std::move(done));
     }
+    void wait_readable(wait_handler done) override {
+        socket_.async_wait(asio::socket_base::wait_read, std::move(done));
+    }
     asio::ip::tcp::socket* tcp_socket() override {
         if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>)
             return &socket_;
