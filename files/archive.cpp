@@ -63,7 +63,7 @@ bool excluded(std::string_view rel, const std::vector<std::string>& patterns) {
 namespace {
 
 struct writer_state {
-    const std::function<bool(std::string_view)>* out;
+    const std::function<bool(std::string_view)>* out = nullptr;
     bool gone = false;
 };
 
@@ -112,13 +112,17 @@ public:
         for (const auto& name : names) {
             if (state_.gone)
                 return;
-            std::string child = rel.empty() ? name : rel + "/" + name;
+            std::string child = rel;
+            if (!child.empty())
+                child += '/';
+            child += name;
             if (excluded(child, excludes_))
                 continue;
             struct stat st {};
             if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
                 continue; // removed while we looked
-            std::string path = top + "/" + child;
+            std::string path = top;
+            path.append("/").append(child);
             if (S_ISDIR(st.st_mode)) {
                 int sub = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub < 0) {
@@ -200,7 +204,7 @@ private:
     const std::vector<std::string>& excludes_;
     writer_state& state_;
     std::unique_ptr<struct archive_entry, entry_deleter> entry_;
-    char buf_[128 * 1024];
+    char buf_[128 * 1024]{};
 };
 
 } // namespace

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <system_error>
 
@@ -49,9 +50,9 @@ std::optional<struct stat> stat_at(int dir, const std::string& name) {
 
 } // namespace
 
-put_target::put_target(const std::string& path, const std::string& trusted_root, const std::string& state_dir,
+put_target::put_target(const std::string& path, const std::string& trusted_root, std::string state_dir,
                        bool mkdirs, bool create_only, precondition holds)
-    : state_dir_(state_dir)
+    : state_dir_(std::move(state_dir))
     , create_only_(create_only)
     , holds_(std::move(holds)) {
     auto [parent, name] = split_parent(path);
@@ -211,10 +212,7 @@ std::uint64_t empty_tree(int fd) {
         fail_io("opendir", errno);
     }
     std::uint64_t removed = 0;
-    struct closer {
-        DIR* d;
-        ~closer() { ::closedir(d); }
-    } close_it{d};
+    std::unique_ptr<DIR, int (*)(DIR*)> close_it(d, ::closedir);
     while (auto* e = ::readdir(d)) {
         std::string_view name = e->d_name;
         if (name == "." || name == "..")

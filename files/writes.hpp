@@ -24,8 +24,8 @@ class put_target {
 public:
     // Opens the parent directory (without following links; created with `mkdirs`), checks `holds` against
     // what is there (412 "Precondition failed"; a directory there → 409), creates the unnamed file.
-    put_target(const std::string& path, const std::string& trusted_root, const std::string& state_dir,
-               bool mkdirs, bool create_only, precondition holds);
+    put_target(const std::string& path, const std::string& trusted_root, std::string state_dir, bool mkdirs,
+               bool create_only, precondition holds);
     put_target(const put_target&) = delete;
     put_target& operator=(const put_target&) = delete;
     ~put_target(); // discards what was not committed
