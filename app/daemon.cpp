@@ -8,6 +8,7 @@
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
 #include "engine/workload_limits.hpp"
+#include "files/writes.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/server.hpp"
 #include "git/clone_cache.hpp"
@@ -29,6 +30,7 @@
 #include "runtime/async_mutex.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "runtime/net.hpp"
+#include "runtime/watchdog.hpp"
 #include "settings/config_file.hpp"
 #include "settings/engine_cli.hpp"
 #include "snapshots/service.hpp"
@@ -40,7 +42,6 @@
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
-#include "runtime/watchdog.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -183,6 +184,8 @@ struct daemon::parts {
                                         reaper)
                                   : nullptr) {
         settings::engine_cli::remove_leftovers(c.state_dir);
+        // A PUT cut by a crash between its link and its rename left a named temp file (docs/api.md §19).
+        files::recover_puts(c.state_dir);
         // Before the first child: the engine, scripts and execs must not take the daemon down.
         reaper.set_limits(&limits);
         log::info("workload limits: {}", limits.describe());
@@ -231,6 +234,8 @@ struct daemon::parts {
             .add_to(r);
         console_routes{cfg, reaper, execs_running, work}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
+        file_write_routes{cfg, pool}.add_to(r);
+        file_archive_routes{cfg, pool}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
         log_routes{hub, tokens}.add_to(r);
         git_routes{git_ws, &git_cache, manifest, scripts, pool, work}.add_to(r);

@@ -56,6 +56,7 @@ constexpr option_spec options[] = {
      "Grafana Loki to ship the log journal to, http://HOST:PORT[/push path] (default path "
      "/loki/api/v1/push)"},
     {"max-file-bytes", "N", false, "largest file read in one response and largest upload (default 5242880)"},
+    {"max-put-bytes", "N", false, "largest file written by PUT .../files (default 1073741824)"},
     {"exec-timeout", "SEC", false, "default console exec timeout (default 60)"},
     {"upstream-timeout", "SEC", false,
      "how long a proxied service may stay silent: connect, first answer byte, between reads (default 60)"},
@@ -348,6 +349,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
         c.cid_version = static_cast<int>(parse_uint("cid-version", *v, 0, 1));
     if (auto* v = get("max-file-bytes"))
         c.max_file_bytes = parse_uint("max-file-bytes", *v, 1, std::uint64_t{1} << 40);
+    if (auto* v = get("max-put-bytes"))
+        c.max_put_bytes = parse_uint("max-put-bytes", *v, 1, std::uint64_t{1} << 50);
     if (auto* v = get("exec-timeout"))
         c.exec_timeout = static_cast<unsigned>(parse_uint("exec-timeout", *v, 1, 86400));
     if (auto* v = get("upstream-timeout"))

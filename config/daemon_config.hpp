@@ -42,6 +42,7 @@ struct config {
     int cid_version = 0;
     std::optional<std::string> loki_url; // ship the log journal to Grafana Loki (docs/api.md §7)
     std::uint64_t max_file_bytes = 5242880;
+    std::uint64_t max_put_bytes = std::uint64_t{1} << 30; // largest PUT …/files body (docs/api.md §19)
     unsigned exec_timeout = 60;
     unsigned upstream_timeout = 60; // seconds a proxied service may stay silent (docs/api.md §11)
     unsigned exec_timeout_max = 600;

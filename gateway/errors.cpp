@@ -18,6 +18,7 @@ constexpr std::array table{
     entry{error_kind::not_found, 404},
     entry{error_kind::method_not_allowed, 405},
     entry{error_kind::conflict, 409},
+    entry{error_kind::precondition_failed, 412}, // PUT …/files preconditions (docs/api.md §19)
     entry{error_kind::too_large, 413},
     entry{error_kind::unsupported_media, 415},
     entry{error_kind::range_not_satisfiable, 416},

@@ -16,6 +16,7 @@ enum class error_kind {
     not_found,             // 404
     method_not_allowed,    // 405
     conflict,              // 409
+    precondition_failed,   // 412
     too_large,             // 413
     unsupported_media,     // 415
     range_not_satisfiable, // 416

@@ -48,6 +48,9 @@ namespace metrics {
 class registry;
 struct work;
 } // namespace metrics
+namespace files {
+class guard;
+}
 namespace settings {
 class config_file;
 class engine_cli;
@@ -81,6 +84,23 @@ struct console_routes {
 
 // docs/api.md §9: file reads and directory listings.
 struct file_routes {
+    const config& cfg;
+    blocking_pool& pool;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §19: whole-file writes, removals and moves.
+struct file_write_routes {
+    file_write_routes(const config& c, blocking_pool& p);
+    const config& cfg;
+    blocking_pool& pool;
+    std::string root;                    // ROOT, normalised
+    std::shared_ptr<files::guard> guard; // what may not change (the daemon's own files)
+    void add_to(router& r) const;
+};
+
+// docs/api.md §19: directory archives.
+struct file_archive_routes {
     const config& cfg;
     blocking_pool& pool;
     void add_to(router& r) const;

@@ -172,7 +172,7 @@ writeFileSync(join(work, "platform.pem"), privateKey.export({ type: "pkcs8", for
 
 const daemon = spawn(binary, [
     "--listen", "127.0.0.1:0", "--root", root, "--token", TOKEN, "--snapshot-interval", "0",
-    "--max-file-bytes", "4096", "--engine", "exec sleep 600", "--engine-config", join(root, "openclaw.json"),
+    "--max-file-bytes", "4096", "--max-put-bytes", "200000", "--engine", "exec sleep 600", "--engine-config", join(root, "openclaw.json"),
     "--engine-cli", `sh ${engineCli}`, "--platform-key", join(work, "platform.pem"),
 ], { stdio: ["ignore", "ignore", "pipe"] });
 let daemonLog = "";
@@ -383,6 +383,31 @@ try {
     await exchange("upload, bad name", "post", `${A}/files/upload`, { body: { filename: "../x", contentBase64: "aGk=" }, expect: 400 });
     await exchange("upload, bad base64", "post", `${A}/files/upload`, { body: { filename: "x.txt", contentBase64: "!!!" }, expect: 400 });
     await exchange("upload, too large", "post", `${A}/files/upload`, { body: { filename: "x.bin", contentBase64: "A".repeat(200000) }, expect: 413 });
+    // docs/api.md §19: writes, removals, moves, archives.
+    const octets = { "Content-Type": "application/octet-stream" };
+    const written = await exchange("file write, created", "put", `${A}/files`, { query: { path: "workspace/put/a.txt", mkdirs: "true" }, headers: octets, body: Buffer.from("one"), expect: 201 });
+    await exchange("file write, replaced", "put", `${A}/files`, { query: { path: "workspace/put/a.txt" }, headers: { ...octets, "If-Match": written?.headers.etag ?? "" }, body: Buffer.from("two"), expect: 200 });
+    await exchange("file write, precondition failed", "put", `${A}/files`, { query: { path: "workspace/put/a.txt" }, headers: { ...octets, "If-None-Match": "*" }, body: Buffer.from("three"), expect: 412 });
+    await exchange("file write, no parent", "put", `${A}/files`, { query: { path: "workspace/nope/a.txt" }, headers: octets, body: Buffer.from("x"), expect: 404 });
+    await exchange("file write, the daemon's own", "put", `${A}/files`, { query: { path: ".agent-gateway/x" }, headers: octets, body: Buffer.from("x"), expect: 403 });
+    await exchange("file write, a directory in the way", "put", `${A}/files`, { query: { path: "workspace/put" }, headers: octets, body: Buffer.from("x"), expect: 409 });
+    await exchange("file write, too large", "put", `${A}/files`, { query: { path: "workspace/put/big.bin" }, headers: octets, body: Buffer.alloc(300000), expect: 413 });
+    await exchange("file write, without path", "put", `${A}/files`, { headers: octets, body: Buffer.from("x"), expect: 400 });
+    await exchange("file archive", "get", `${A}/files/archive`, { query: { path: "workspace", format: "tar.gz", exclude: "*.txt" }, expect: 200 });
+    await exchange("file archive, zip", "get", `${A}/files/archive`, { query: { path: "workspace/put", format: "zip" }, expect: 200 });
+    await exchange("file archive, tar", "get", `${A}/files/archive`, { query: { path: "workspace/put", format: "tar" }, expect: 200 });
+    await exchange("file archive, not a directory", "get", `${A}/files/archive`, { query: { path: "workspace/notes.txt" }, expect: 400 });
+    await exchange("file archive, missing", "get", `${A}/files/archive`, { query: { path: "workspace/nope" }, expect: 404 });
+    await exchange("file move", "post", `${A}/files/move`, { body: { from: "workspace/put/a.txt", to: "workspace/put/b.txt" }, expect: 200 });
+    await exchange("file move, target exists", "post", `${A}/files/move`, { body: { from: "workspace/put/b.txt", to: "workspace/notes.txt" }, expect: 409 });
+    await exchange("file move, missing", "post", `${A}/files/move`, { body: { from: "workspace/put/zz", to: "workspace/put/yy" }, expect: 404 });
+    await exchange("file move, the workspace", "post", `${A}/files/move`, { body: { from: "workspace", to: "elsewhere" }, expect: 403 });
+    await exchange("file move, bad field", "post", `${A}/files/move`, { body: { from: 1, to: "x" }, expect: 400 });
+    await exchange("file delete, not empty", "delete", `${A}/files`, { query: { path: "workspace/put" }, expect: 409 });
+    await exchange("file delete", "delete", `${A}/files`, { query: { path: "workspace/put", recursive: "true" }, expect: 200 });
+    await exchange("file delete, missing", "delete", `${A}/files`, { query: { path: "workspace/put" }, expect: 404 });
+    await exchange("file delete, the workspace", "delete", `${A}/files`, { query: { path: "workspace", recursive: "true" }, expect: 403 });
+    await exchange("file delete, without path", "delete", `${A}/files`, { expect: 400 });
 
     // Logs.
     await exchange("logs", "get", `${A}/logs`, { query: { lines: "5" }, expect: 200 });
