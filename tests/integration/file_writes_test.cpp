@@ -1,5 +1,6 @@
 // docs/api.md §19: PUT, DELETE and move of files, and directory archives, against the real daemon with real
 // clients (tar, unzip).
+#include "runtime/net.hpp"
 #include "support/gateway.hpp"
 #include "support/kill.hpp"
 #include "support/shell.hpp"
@@ -22,7 +23,7 @@
 #include <fstream>
 
 using test::gateway;
-namespace http = boost::beast::http;
+using namespace ag::net;
 
 namespace {
 
