@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     }
     asio::io_context ioc;
     websocket::stream<asio::ip::tcp::socket> ws(ioc);
-    ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(argv[1]))});
+    ws.next_layer().connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(argv[1]))});
     std::string auth = std::string("Bearer ") + argv[3];
     ws.set_option(websocket::stream_base::decorator(
         [&auth](websocket::request_type& req) { req.set(beast::http::field::authorization, auth); }));
