@@ -5,6 +5,7 @@
 #include "config/daemon_config.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
+#include "engine/pty_session.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
 #include "engine/workload_limits.hpp"
@@ -146,6 +147,7 @@ struct daemon::parts {
         , dog(srv.main_context())
         , limits({c.workload_max_pids, c.workload_max_memory})
         , reaper(srv.main_context())
+        , terminals(srv.main_context(), reaper, std::chrono::seconds(c.pty_idle_timeout))
         , manifest(c.manifest)
         , journal(c.state_dir + "/logs")
         , hub(journal)
@@ -233,6 +235,7 @@ struct daemon::parts {
                      pool, created_at, &routes,           &task_scheduler}
             .add_to(r);
         console_routes{cfg, reaper, execs_running, work}.add_to(r);
+        terminal_routes{cfg, terminals, tokens}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
         file_write_routes{cfg, pool}.add_to(r);
         file_archive_routes{cfg, pool}.add_to(r);
@@ -335,6 +338,9 @@ struct daemon::parts {
             srv.add_service(*loki);
         lifecycles.push_back(std::make_unique<plain_service>(
             "child reaper", [this] { reaper.start(); }, [this] { reaper.stop(); }));
+        // Stops before the reaper: the sessions' groups get SIGHUP while their exits can still be seen.
+        lifecycles.push_back(std::make_unique<plain_service>(
+            "terminal sessions", [] {}, [this] { terminals.stop(); }));
         if (engine_proc)
             lifecycles.push_back(std::make_unique<async_stopped_service>(
                 "engine", ioc, [this] { engine_proc->start(); }, [this] { return engine_proc->stop(); }));
@@ -399,6 +405,7 @@ struct daemon::parts {
     watchdog dog;                   // systemd's WatchdogSec=, pinged from the main loop
     engine::workload_limits limits; // before the reaper, which hands it every child
     engine::child_reaper reaper;
+    engine::pty_sessions terminals; // docs/api.md §17
     engine::manifest_store manifest;
     logs::journal journal;
     logs::hub hub;

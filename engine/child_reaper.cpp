@@ -112,9 +112,16 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
         else
             posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0);
     };
-    redirect(req.stdin_fd, 0, O_RDONLY);
-    redirect(req.stdout_fd, 1, O_WRONLY);
-    redirect(req.stderr_fd, 2, O_WRONLY);
+    if (!req.terminal.empty()) {
+        // Opened after setsid() and without O_NOCTTY, the terminal becomes the session's controlling one.
+        posix_spawn_file_actions_addopen(&actions, 0, req.terminal.c_str(), O_RDWR, 0);
+        posix_spawn_file_actions_adddup2(&actions, 0, 1);
+        posix_spawn_file_actions_adddup2(&actions, 0, 2);
+    } else {
+        redirect(req.stdin_fd, 0, O_RDONLY);
+        redirect(req.stdout_fd, 1, O_WRONLY);
+        redirect(req.stderr_fd, 2, O_WRONLY);
+    }
     if (!req.cwd.empty())
         posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
     // A command longer than one argument may be (128 KiB on Linux) is read by the shell from a sealed
@@ -170,8 +177,10 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setsigmask(&attr, &empty);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_USEVFORK);
+    // A new session is a new process group too (setpgid would fail on a session leader).
+    const short group = req.terminal.empty() ? POSIX_SPAWN_SETPGROUP : POSIX_SPAWN_SETSID;
+    posix_spawnattr_setflags(&attr,
+                             group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
 
     std::vector<char*> envp;
     envp.reserve(req.env.size() + 1);

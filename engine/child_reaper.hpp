@@ -22,6 +22,9 @@ struct spawn_request {
     int stdin_fd = -1;            // child ends; -1 = /dev/null
     int stdout_fd = -1;
     int stderr_fd = -1;
+    // A pseudo-terminal's device (/dev/pts/N): the child starts a session of its own and opens it as its
+    // controlling terminal on 0-2 (the descriptors above are then ignored).
+    std::string terminal;
 };
 
 class workload_limits;
@@ -39,8 +42,8 @@ public:
     void start();
     void stop() noexcept;
 
-    // Spawns in a new process group (pgid = pid) with default signal dispositions and an empty mask; the
-    // child keeps only descriptors 0-2.
+    // Spawns in a new process group (pgid = pid; with a terminal, a new session) with default signal
+    // dispositions and an empty mask; the child keeps only descriptors 0-2.
     // Throws std::system_error.
     pid_t spawn(const spawn_request& req, exit_callback on_exit);
 

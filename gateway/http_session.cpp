@@ -97,6 +97,21 @@ asio::awaitable<response> call_handler(const route& r, request& req) {
     }
 }
 
+asio::awaitable<std::optional<response>> call_check(const route& r, request& req) {
+    try {
+        co_return co_await r.ws_check(req);
+    } catch (const api_error& e) {
+        if (!e.detail.empty())
+            log::warn("{} {}: {} ({})", method_name(req.verb),
+                      text::redact_target(req.target, req.auth_token), e.what(), e.detail);
+        co_return error_response(e);
+    } catch (const std::exception& e) {
+        log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target, req.auth_token),
+                   e.what());
+        co_return error_response(error_kind::internal, "Internal error");
+    }
+}
+
 // A body read piece by piece for a streaming route (docs/api.md §5: 413 past the limit, 400 when cut).
 class streaming_body_reader final : public body_reader {
 public:
@@ -252,11 +267,18 @@ asio::awaitable<next_step> answer_route(connection_state& c, http::request_parse
     const bool head_only = parser.get().method() == http::verb::head;
     const unsigned version = parser.get().version();
     response res;
+    // A WebSocket route may refuse the upgrade with an ordinary answer (docs/api.md §17: 404, 429).
+    std::optional<response> refusal;
+    if (!d.immediate && d.target->ws_handler && d.target->ws_check)
+        refusal = co_await call_check(*d.target, d.req);
     if (d.immediate) {
         res = std::move(*d.immediate);
         // A body we chose not to read leaves the stream out of step: close after answering.
         if (!parser.is_done())
             keep_alive = false;
+    } else if (refusal) {
+        res = std::move(*refusal);
+        keep_alive = false; // the client expected the connection to change hands
     } else if (d.target->ws_handler) {
         log::access("{} {} 101 websocket", record.method, record.target);
         record.count(d.target->stats, 101, 0);

@@ -62,6 +62,7 @@ struct request {
     nlohmann::json json_body() const;
 
     body_reader* body_stream = nullptr;  // set instead of `body` for streaming routes
+    std::shared_ptr<void> upgrade_state; // what a WebSocket route's check prepared for its handler
     const http_fields* fields = nullptr; // the request's header fields, set by the session
 };
 

@@ -30,7 +30,8 @@ void router::add(method verb, std::string_view pattern, http_handler handler, ro
                                    "(and outside /v0 when only loopback connections may call it)");
         open_.emplace_back(std::string(pattern), routes_.size());
     }
-    routes_.push_back(route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, std::move(options)});
+    routes_.push_back(
+        route{verb, {parts.begin(), parts.end()}, std::move(handler), {}, {}, std::move(options)});
 }
 
 std::string route::pattern() const {
@@ -40,9 +41,10 @@ std::string route::pattern() const {
     return out.empty() ? "/" : out;
 }
 
-void router::add_websocket(std::string_view pattern, websocket_handler handler) {
+void router::add_websocket(std::string_view pattern, websocket_handler handler, websocket_check check) {
     auto parts = split_path(pattern);
-    routes_.push_back(route{method::get, {parts.begin(), parts.end()}, {}, std::move(handler), {}});
+    routes_.push_back(
+        route{method::get, {parts.begin(), parts.end()}, {}, std::move(handler), std::move(check), {}});
 }
 
 const route* router::match_open(method verb, std::string_view path) const {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct route_stats;
 using http_handler = std::function<boost::asio::awaitable<response>(request&)>;
 // Runs after the upgrade; the connection closes when it returns.
 using websocket_handler = std::function<boost::asio::awaitable<void>(websocket_connection&, request&)>;
+// Runs before the upgrade: a response (or a thrown api_error) is sent instead of 101; nullopt lets the
+// upgrade go on. What it prepared for the handler goes in request::upgrade_state.
+using websocket_check = std::function<boost::asio::awaitable<std::optional<response>>(request&)>;
 
 // Who may call a route. Every agent's route (/v0/agents/…) takes the token; a few literal others may not.
 enum class route_access {
@@ -47,6 +51,7 @@ struct route {
     std::vector<std::string> segments; // "{name}" captures one segment
     http_handler handler;
     websocket_handler ws_handler; // set for WebSocket routes (GET with Upgrade)
+    websocket_check ws_check;     // optional, for WebSocket routes
     route_options options;
     metrics::route_stats* stats = nullptr; // set once metrics are enabled
 
@@ -57,7 +62,7 @@ struct route {
 class router {
 public:
     void add(method verb, std::string_view pattern, http_handler handler, route_options options = {});
-    void add_websocket(std::string_view pattern, websocket_handler handler);
+    void add_websocket(std::string_view pattern, websocket_handler handler, websocket_check check = {});
 
     struct match_result {
         const route* found = nullptr;

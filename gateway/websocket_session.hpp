@@ -18,8 +18,11 @@ class websocket_connection {
 public:
     virtual ~websocket_connection() = default;
     virtual boost::asio::awaitable<boost::system::error_code> send_text(std::string_view message) = 0;
-    // The next whole message (text or binary).
+    virtual boost::asio::awaitable<boost::system::error_code> send_binary(std::string_view message) = 0;
+    // The next whole message (text or binary: see last_was_binary()).
     virtual boost::asio::awaitable<std::pair<boost::system::error_code, std::string>> read_message() = 0;
+    // Whether the message read_message() returned last was a binary one.
+    virtual bool last_was_binary() const = 0;
     virtual boost::asio::awaitable<void> close(std::uint16_t code, std::string_view reason) = 0;
 
     // Raw bytes on the stream under the WebSocket, for an endpoint that frames messages itself (the log

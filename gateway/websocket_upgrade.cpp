@@ -44,6 +44,12 @@ public:
         auto [ec, n] = co_await ws_.async_write(asio::buffer(message.data(), message.size()), use_tuple);
         co_return ec;
     }
+    asio::awaitable<boost::system::error_code> send_binary(std::string_view message) override {
+        ws_.binary(true);
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(message.data(), message.size()), use_tuple);
+        co_return ec;
+    }
+    bool last_was_binary() const override { return ws_.got_binary(); }
     asio::awaitable<std::pair<boost::system::error_code, std::string>> read_message() override {
         beast::flat_buffer buf;
         auto [ec, n] = co_await ws_.async_read(buf, use_tuple);

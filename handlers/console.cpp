@@ -48,12 +48,7 @@ engine::exec_request parse_exec(const console_routes& area, const nlohmann::json
     if (auto cwd = body.find("cwd"); cwd != body.end() && !cwd->is_null()) {
         if (!cwd->is_string())
             bad("Invalid cwd");
-        std::string c = cwd->get<std::string>();
-        if (!c.empty())
-            req.cwd = c.front() == '/' ? c : cfg.root + "/" + c;
-        struct stat st {};
-        if (c.find('\0') != std::string::npos || ::stat(req.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            bad("Invalid cwd");
+        req.cwd = console_cwd(cfg, cwd->get<std::string>());
     }
 
     double timeout = cfg.exec_timeout;
@@ -125,6 +120,16 @@ boost::asio::awaitable<response> post_exec(const console_routes& area, request& 
 }
 
 } // namespace
+
+std::string console_cwd(const config& cfg, std::string_view cwd) {
+    std::string out = cfg.workspace;
+    if (!cwd.empty())
+        out = cwd.front() == '/' ? std::string(cwd) : cfg.root + "/" + std::string(cwd);
+    struct stat st {};
+    if (cwd.find('\0') != std::string_view::npos || ::stat(out.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        bad("Invalid cwd");
+    return out;
+}
 
 void console_routes::add_to(router& r) const {
     const console_routes& area = *this;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ag {
 
@@ -17,6 +18,7 @@ class token_store;
 }
 namespace engine {
 class child_reaper;
+class pty_sessions;
 class manifest_store;
 class supervisor;
 class scripts;
@@ -79,6 +81,18 @@ struct console_routes {
     engine::child_reaper& reaper;
     std::atomic<int>& execs_running;
     metrics::work& counted;
+    void add_to(router& r) const;
+};
+
+// docs/api.md §8: a console command's working directory: WORKSPACE when empty, a relative one under ROOT; it
+// must be a directory. Throws api_error 400 "Invalid cwd". (Exec and terminal sessions alike.)
+std::string console_cwd(const config& cfg, std::string_view cwd);
+
+// docs/api.md §17: terminal sessions.
+struct terminal_routes {
+    const config& cfg;
+    engine::pty_sessions& sessions;
+    auth::token_store& tokens; // a viewer closes when a rotation retires its token
     void add_to(router& r) const;
 };
 

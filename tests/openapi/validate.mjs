@@ -368,6 +368,13 @@ try {
     await exchange("exec, empty command", "post", `${A}/console/exec`, { body: { command: "" }, expect: 400 });
     await exchange("exec, malformed JSON", "post", `${A}/console/exec`, { body: "{", expect: 400 });
     await exchange("exec, bad cwd", "post", `${A}/console/exec`, { body: { command: "true", cwd: "no/such/dir" }, expect: 400 });
+    await exchange("terminal", "get", `${A}/console/pty`, { upgrade: true, query: { command: "sleep 600", cols: "100", rows: "30" }, expect: 101 });
+    await exchange("terminal, bad size", "get", `${A}/console/pty`, { upgrade: true, query: { cols: "0" }, expect: 400 });
+    await exchange("terminal, unknown session", "get", `${A}/console/pty`, { upgrade: true, query: { session: "nope" }, expect: 404 });
+    const terminals = await exchange("terminal sessions", "get", `${A}/console/sessions`, { expect: 200 });
+    const terminal = json(terminals).sessions?.[0]?.id ?? "none";
+    await exchange("end a terminal session", "delete", `${A}/console/sessions/{id}`, { params: { id: terminal }, expect: 200 });
+    await exchange("end an unknown terminal session", "delete", `${A}/console/sessions/{id}`, { params: { id: terminal }, expect: 404 });
 
     // Files.
     await exchange("file read", "get", `${A}/files`, { query: { path: "workspace/notes.txt" }, expect: 200 });

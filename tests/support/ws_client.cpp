@@ -91,6 +91,19 @@ bool ws_client::send(const std::string& text) {
     return !ec;
 }
 
+bool ws_client::send_binary(const std::string& data) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(impl_->ws).expires_after(std::chrono::seconds(5));
+    impl_->ws.binary(true);
+    impl_->ws.write(asio::buffer(data), ec);
+    beast::get_lowest_layer(impl_->ws).expires_never();
+    return !ec;
+}
+
+bool ws_client::last_binary() const {
+    return impl_->ws.got_binary();
+}
+
 std::string ws_client::close_reason() const {
     const auto& r = impl_->ws.reason().reason;
     return std::string(r.data(), r.size());

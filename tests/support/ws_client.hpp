@@ -23,6 +23,9 @@ public:
     std::optional<std::string> read(std::chrono::milliseconds wait = std::chrono::seconds(10));
     // Sends one text message (bounded by 5 s); false when it could not be sent.
     bool send(const std::string& text);
+    bool send_binary(const std::string& data);
+    // Whether the message read() returned last was a binary one.
+    bool last_binary() const;
     // The close code the server sent, 0 if none yet; -1 when the connection dropped without one.
     int close_code() const;
     std::string close_reason() const;
