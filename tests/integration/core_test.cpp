@@ -64,9 +64,10 @@ TEST_CASE("unknown paths, wrong agent ids and wrong methods get JSON errors") {
     CHECK(wrong.header("allow") == "POST");
     CHECK(wrong.json()["error"] == "Method not allowed");
 
-    auto put_files = d.request("PUT", d.api("/files"), "{}");
-    CHECK(put_files.status == 405);
-    CHECK(put_files.header("allow") == "GET, HEAD");
+    // §19 added PUT and DELETE to …/files; PATCH is still nobody's.
+    auto patch_files = d.request("PATCH", d.api("/files"), "{}");
+    CHECK(patch_files.status == 405);
+    CHECK(patch_files.header("allow") == "GET, HEAD, PUT, DELETE");
 }
 
 TEST_CASE("malformed JSON, wrong field types and an empty body") {
