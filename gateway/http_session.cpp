@@ -81,34 +81,37 @@ asio::awaitable<void> send_continue_if_expected(byte_stream& stream, connection_
     co_await http::async_write(stream, cont, use_tuple);
 }
 
-// The handler's answer, or the error it threw mapped to status and JSON (docs/api.md §5).
-asio::awaitable<response> call_handler(const route& r, request& req) {
+// Inside a catch block: what a route's handler or upgrade check threw, as its answer (docs/api.md §5).
+response thrown_answer(const request& req) {
     try {
-        co_return co_await r.handler(req);
+        throw;
     } catch (const api_error& e) {
         if (!e.detail.empty())
             log::warn("{} {}: {} ({})", method_name(req.verb),
                       text::redact_target(req.target, req.auth_token), e.what(), e.detail);
-        co_return error_response(e);
+        return error_response(e);
     } catch (const std::exception& e) {
         log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target, req.auth_token),
                    e.what());
-        co_return error_response(error_kind::internal, "Internal error");
+        return error_response(error_kind::internal, "Internal error");
     }
 }
 
+// The handler's answer, or the error it threw mapped to status and JSON.
+asio::awaitable<response> call_handler(const route& r, request& req) {
+    try {
+        co_return co_await r.handler(req);
+    } catch (const std::exception&) {
+        co_return thrown_answer(req);
+    }
+}
+
+// The upgrade check's refusal (nothing: go on with the upgrade), or the error it threw.
 asio::awaitable<std::optional<response>> call_check(const route& r, request& req) {
     try {
         co_return co_await r.ws_check(req);
-    } catch (const api_error& e) {
-        if (!e.detail.empty())
-            log::warn("{} {}: {} ({})", method_name(req.verb),
-                      text::redact_target(req.target, req.auth_token), e.what(), e.detail);
-        co_return error_response(e);
-    } catch (const std::exception& e) {
-        log::error("{} {}: {}", method_name(req.verb), text::redact_target(req.target, req.auth_token),
-                   e.what());
-        co_return error_response(error_kind::internal, "Internal error");
+    } catch (const std::exception&) {
+        co_return thrown_answer(req);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "gateway/websocket_session.hpp"
+#include "handlers/stream_viewer.hpp"
 #include "logs/hub.hpp"
 #include "logs/ws_frame.hpp"
 #include "runtime/net.hpp"
@@ -38,7 +39,7 @@ constexpr std::size_t write_batch = 256 * 1024;
 constexpr auto ping_every = 30s;
 constexpr auto peer_silence_limit = 95s;  // three pings unanswered: the peer is gone
 constexpr auto token_check_every = 500ms; // with the token file polled as often: closed within 2 s
-constexpr auto close_grace = 2s;
+using stream_viewer::close_grace;
 
 boost::asio::awaitable<response> get_logs(const log_routes& area, request& req) {
     std::size_t n = default_lines;
@@ -284,25 +285,9 @@ asio::awaitable<void> stream_logs(const log_routes& area, websocket_connection& 
         st->shutdown_timer.cancel();
         co_return;
     }
-    auto [backlog, sub] = area.logs.subscribe({params.min_level, params.after, default_lines, [weak, ex] {
-                                                   asio::post(ex, [weak] {
-                                                       if (auto s = weak.lock())
-                                                           s->poke();
-                                                   });
-                                               }});
-    conn.on_shutdown = [weak, &conn] {
-        auto s = weak.lock();
-        if (!s)
-            return;
-        s->shutdown = true;
-        s->poke();
-        // A client that does not read cannot take our close frame: drop it after the grace period.
-        s->shutdown_timer.expires_after(close_grace);
-        s->shutdown_timer.async_wait([weak, &conn](const boost::system::error_code& ec) {
-            if (!ec && weak.lock())
-                conn.abort();
-        });
-    };
+    auto [backlog, sub] =
+        area.logs.subscribe({params.min_level, params.after, default_lines, stream_viewer::waker(weak, ex)});
+    stream_viewer::end_at_shutdown(conn, weak);
     // The token this stream was opened with, to notice when a rotation retires it.
     log_stream stream(area, conn, st, sub, req.auth_token);
     auto both = stream.writer(std::move(backlog)) && stream.reader();

@@ -12,6 +12,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
 #include "gateway/websocket_session.hpp"
+#include "handlers/stream_viewer.hpp"
 #include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -37,7 +38,6 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t send_chunk = 64 * 1024;
 constexpr auto token_check_every = 500ms;
-constexpr auto close_grace = 2s;
 constexpr unsigned max_dimension = 1000;
 
 [[noreturn]] void bad(const std::string& message) {
@@ -285,25 +285,8 @@ asio::awaitable<void> run_pty(const terminal_routes& area, websocket_connection&
     auto ex = co_await asio::this_coro::executor;
     auto st = std::make_shared<viewer_state>(ex);
     std::weak_ptr<viewer_state> weak = st;
-    auto token = session.subscribe([weak, ex] {
-        asio::post(ex, [weak] {
-            if (auto s = weak.lock())
-                s->poke();
-        });
-    });
-    conn.on_shutdown = [weak, &conn] {
-        auto s = weak.lock();
-        if (!s)
-            return;
-        s->shutdown = true;
-        s->poke();
-        // A client that does not read cannot take our close frame: drop it after the grace period.
-        s->shutdown_timer.expires_after(close_grace);
-        s->shutdown_timer.async_wait([weak, &conn](const boost::system::error_code& ec) {
-            if (!ec && weak.lock())
-                conn.abort();
-        });
-    };
+    auto token = session.subscribe(stream_viewer::waker(weak, ex));
+    stream_viewer::end_at_shutdown(conn, weak);
     // Where this viewer starts: after=N (past the end: the end), else the oldest byte kept.
     std::uint64_t cursor = a->after ? std::min(*a->after, session.end_offset()) : session.start_offset();
     auto hello = nlohmann::json{{"type", "session"}, {"id", session.id()}, {"offset", cursor}}.dump();
