@@ -179,8 +179,8 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
     posix_spawnattr_setpgroup(&attr, 0);
     // A new session is a new process group too (setpgid would fail on a session leader).
     const short group = req.terminal.empty() ? POSIX_SPAWN_SETPGROUP : POSIX_SPAWN_SETSID;
-    posix_spawnattr_setflags(&attr,
-                             group | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
+    posix_spawnattr_setflags(&attr, static_cast<short>(group | POSIX_SPAWN_SETSIGDEF |
+                                                       POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK));
 
     std::vector<char*> envp;
     envp.reserve(req.env.size() + 1);

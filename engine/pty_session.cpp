@@ -64,7 +64,7 @@ void byte_ring::append(std::string_view data) {
     if (buf_.size() < limit_ && buf_.size() < new_end)
         buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(
             limit_, std::max<std::uint64_t>(new_end, std::uint64_t{buf_.size()} * 2))));
-    std::size_t at = static_cast<std::size_t>(end_ % limit_);
+    auto at = static_cast<std::size_t>(end_ % limit_);
     std::size_t first = std::min(data.size(), limit_ - at);
     std::memcpy(buf_.data() + at, data.data(), first);
     if (first < data.size())
@@ -78,7 +78,7 @@ void byte_ring::copy(std::uint64_t from, std::size_t max, std::string& out) cons
     if (from < start_ || from >= end_)
         return;
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(max, end_ - from));
-    std::size_t at = static_cast<std::size_t>(from % limit_);
+    auto at = static_cast<std::size_t>(from % limit_);
     std::size_t first = std::min(n, limit_ - at);
     out.append(buf_.data() + at, first);
     if (first < n)
@@ -470,8 +470,13 @@ void pty_sessions::stop() noexcept {
         stopped_ = true;
         all.swap(sessions_);
     }
-    for (auto& s : all)
-        s->end();
+    for (auto& s : all) {
+        try {
+            s->end();
+        } catch (const std::exception& e) { // a session that cannot be ended must not keep the others going
+            log::warn("terminal session {}: not ended at stop: {}", s->id(), e.what());
+        }
+    }
 }
 
 } // namespace ag::engine
