@@ -90,21 +90,14 @@ std::string drop_marker(std::uint64_t dropped) {
 }
 
 // Shared by the writer, the reader, the hub's wake-up and the shutdown hook; all on the connection's thread.
-struct stream_state {
-    explicit stream_state(const asio::any_io_executor& ex)
-        : wake(ex)
-        , shutdown_timer(ex) {}
-    asio::steady_timer wake;
-    asio::steady_timer shutdown_timer;
-    bool shutdown = false;
+struct stream_state : stream_viewer::state_base {
+    using state_base::state_base;
     bool peer_closed = false;
-    bool peer_gone = false;
     bool protocol_error = false;
     bool invalid_utf8 = false;
     std::uint16_t peer_close_code = 1000;
     std::optional<std::string> pong;
     clock::time_point last_heard = clock::now();
-    void poke() { wake.cancel(); }
 };
 
 class log_stream {

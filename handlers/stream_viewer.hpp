@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -14,6 +15,19 @@
 #include <memory>
 
 namespace ag::stream_viewer {
+
+// The part of a stream's state the helpers below use: the writer's wake-up timer, the shutdown's grace timer
+// and flag. Streams derive their own state from it.
+struct state_base {
+    explicit state_base(const boost::asio::any_io_executor& ex)
+        : wake(ex)
+        , shutdown_timer(ex) {}
+    boost::asio::steady_timer wake;
+    boost::asio::steady_timer shutdown_timer;
+    bool shutdown = false;
+    bool peer_gone = false;
+    void poke() { wake.cancel(); }
+};
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
 constexpr auto close_grace = std::chrono::seconds(2);

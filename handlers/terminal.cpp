@@ -128,16 +128,9 @@ asio::awaitable<std::optional<response>> check_pty(const terminal_routes& area, 
 }
 
 // Shared by the writer, the reader, the session's wake-ups and the shutdown hook; on the viewer's thread.
-struct viewer_state {
-    explicit viewer_state(const asio::any_io_executor& ex)
-        : wake(ex)
-        , shutdown_timer(ex) {}
-    asio::steady_timer wake;
-    asio::steady_timer shutdown_timer;
-    bool shutdown = false;
-    bool peer_gone = false;
+struct viewer_state : stream_viewer::state_base {
+    using state_base::state_base;
     std::vector<std::string> notices; // error frames for bad client messages, sent by the writer
-    void poke() { wake.cancel(); }
 };
 
 std::string error_notice(std::string_view message) {
