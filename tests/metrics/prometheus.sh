@@ -10,21 +10,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
 n=0
 failed=0
-check() { # NAME COMMAND...
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
-# Polls until COMMAND succeeds, at most SECONDS: waits for the event, not for a guessed time.
-wait_for() { # SECONDS COMMAND...
-    local until=$((SECONDS + $1))
-    shift
-    while ! "$@"; do
-        [ $SECONDS -lt $until ] || return 1
-        sleep 0.2
-    done
-}
+. "$(dirname "$0")/../support/tap.sh" # check, wait_for
 
 token=metrics-token-0123456789
 mkdir -p "$work/root"

@@ -54,17 +54,7 @@ trap "exit 143" TERM INT HUP
 
 n=0
 failed=0
-check() { # NAME COMMAND...
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/../support/tap.sh" # check, wait_for
 # A check the next steps depend on: stop at its failure (the trap cleans up).
 must() {
     local before=$failed
@@ -82,15 +72,6 @@ quietly() { # LOG COMMAND...
         sed 's/^/# /' "$log"
         return 1
     }
-}
-# Polls until COMMAND succeeds, at most SECONDS: waits for the event, not for a guessed time.
-wait_for() { # SECONDS COMMAND...
-    local until=$((SECONDS + $1))
-    shift
-    while ! "$@"; do
-        [ $SECONDS -lt $until ] || return 1
-        sleep 0.1
-    done
 }
 
 # --- the package

@@ -17,12 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0
 failed=0
-check() { # NAME COMMAND...
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. "$(dirname "$0")/../support/tap.sh" # check, wait_for
 
 unit=$work/agent-gateway.service
 sed "s|^ExecStart=/usr/bin/agent-gateway$|ExecStart=$binary|" "$repo/systemd/agent-gateway.service" >"$unit"
