@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
         std::string base = url_for(bound.front(), cfg.tls_cert.has_value()) + "/v0/agents/" + cfg.agent_id;
         if (!bound.front().starts_with("unix:")) {
             if (!cfg.token && !cfg.token_file)
-                std::cout << "agent-gateway: open " << base << "?token=" << tokens->current()
+                std::cout << "agent-gateway: open " << base << "/ui/?token=" << tokens->current()
                           << (generated ? "  (new token in " : "  (token in ") << cfg.state_dir
                           << "/gateway-token)" << std::endl;
             else

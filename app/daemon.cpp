@@ -249,6 +249,7 @@ struct daemon::parts {
         platform_routes{cfg, platform_key.get()}.add_to(r);
         control_plane_routes{}.add_to(r);
         openapi_routes{}.add_to(r);
+        console_page_routes{}.add_to(r);
         settings_routes{engine_config.get(), engine_cli.get(), engine_proc.get(), pool, config_gate}.add_to(
             r);
         if (cfg.metrics)

@@ -1,22 +1,19 @@
 # cmake -DINPUT=FILE -DOUTPUT=FILE.cpp -DHEADER=dir/name.hpp -DFUNCTION=name -P embed_file.cmake
 # Writes a C++ source that defines, in namespace ag, `std::string_view FUNCTION() noexcept` (INPUT's bytes,
 # exactly) and `std::string_view FUNCTION_sha256() noexcept` (their SHA-256 in hex), as declared in HEADER.
-# The bytes go in as an array, not a string literal: no delimiter, escape or length limit to get wrong.
 foreach(var INPUT OUTPUT HEADER FUNCTION)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "embed_file.cmake: ${var} is not set")
   endif()
 endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/byte_array.cmake)
 get_filename_component(name "${INPUT}" NAME) # not the path: the output must not differ between checkouts
 file(READ "${INPUT}" hex HEX)
 file(SHA256 "${INPUT}" digest)
 string(LENGTH "${hex}" hex_length)
 math(EXPR size "${hex_length} / 2")
-# Sixteen bytes a line.
-string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
-string(REGEX REPLACE "(${line})" "\\1\n    " bytes "${bytes}")
-file(WRITE "${OUTPUT}.tmp" "// Generated from ${name} by cmake/embed_file.cmake; do not edit.
+byte_array("${hex}" bytes)
+write_if_changed("${OUTPUT}" "// Generated from ${name} by cmake/embed_file.cmake; do not edit.
 #include \"${HEADER}\"
 
 namespace ag {
@@ -36,6 +33,3 @@ std::string_view ${FUNCTION}_sha256() noexcept {
 
 } // namespace ag
 ")
-# Replaced only when changed, so an unchanged input compiles nothing again.
-file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
-file(REMOVE "${OUTPUT}.tmp")

@@ -193,6 +193,11 @@ struct openapi_routes {
     void add_to(router& r) const;
 };
 
+// docs/api.md §20: the console page and its assets, built into the binary.
+struct console_page_routes {
+    void add_to(router& r) const;
+};
+
 // docs/api.md §16: the metrics, for a scraper on this host or one holding the token.
 struct metrics_routes {
     const metrics::registry& registry;

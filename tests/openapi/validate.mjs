@@ -255,7 +255,9 @@ const substitute = (template, params) =>
 
 // One exchange: calls `method template` (with `params` for its path, `query`, `headers`, `body`), checks the
 // answer against the document and that its status is `expect`; returns the answer (body parsed when JSON).
-async function exchange(name, method, template, { params = {}, query = {}, headers = {}, body, auth = true, upgrade = false, expect }) {
+// `slash` asks for the path with a last "/" (the router takes a path with or without it; the console page
+// lives at …/ui/).
+async function exchange(name, method, template, { params = {}, query = {}, headers = {}, body, auth = true, upgrade = false, slash = false, expect }) {
     const item = doc.paths[template];
     const op = item?.[method];
     const problems = [];
@@ -265,7 +267,7 @@ async function exchange(name, method, template, { params = {}, query = {}, heade
     }
     exercised.add(`${method} ${template}`);
     const qs = new URLSearchParams(query).toString();
-    const target = substitute(template, { agentId: "local", ...params }) + (qs ? `?${qs}` : "");
+    const target = substitute(template, { agentId: "local", ...params }) + (slash ? "/" : "") + (qs ? `?${qs}` : "");
     const h = { ...headers };
     if (auth) h.Authorization = `Bearer ${TOKEN}`;
     let res;
@@ -371,6 +373,13 @@ try {
     await exchange("terminal", "get", `${A}/console/pty`, { upgrade: true, query: { command: "sleep 600", cols: "100", rows: "30" }, expect: 101 });
     await exchange("terminal, bad size", "get", `${A}/console/pty`, { upgrade: true, query: { cols: "0" }, expect: 400 });
     await exchange("terminal, unknown session", "get", `${A}/console/pty`, { upgrade: true, query: { session: "nope" }, expect: 404 });
+    await exchange("the console page", "get", `${A}/ui`, { slash: true, expect: 200 });
+    await exchange("the console page, without its slash", "get", `${A}/ui`, { expect: 303 });
+    await exchange("the console page, no token", "get", `${A}/ui`, { slash: true, auth: false, expect: 401 });
+    const script = await exchange("the console page's script", "get", `${A}/ui/{asset}`, { params: { asset: "app.js" }, expect: 200 });
+    await exchange("the console page's style, gzip", "get", `${A}/ui/{asset}`, { params: { asset: "style.css" }, headers: { "Accept-Encoding": "gzip" }, expect: 200 });
+    await exchange("the console page's script, unchanged", "get", `${A}/ui/{asset}`, { params: { asset: "app.js" }, headers: { "If-None-Match": script?.headers.etag ?? "" }, expect: 304 });
+    await exchange("an unknown asset", "get", `${A}/ui/{asset}`, { params: { asset: "nope.js" }, expect: 404 });
     const terminals = await exchange("terminal sessions", "get", `${A}/console/sessions`, { expect: 200 });
     const terminal = json(terminals).sessions?.[0]?.id ?? "none";
     await exchange("end a terminal session", "delete", `${A}/console/sessions/{id}`, { params: { id: terminal }, expect: 200 });
