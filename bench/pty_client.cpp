@@ -1,6 +1,8 @@
 // bench/pty's client: opens a terminal session on agent-gateway, reads until its exit frame and prints the
 // output bytes received, the bytes skipped by gaps, and the seconds from the upgrade to the exit frame.
-//   pty_client PORT TARGET TOKEN
+// With UNTIL_BYTES (a resume: TARGET names session= and after=) it reads until that many output bytes came
+// instead, and prints the milliseconds from the TCP connect to the first output byte and to the last.
+//   pty_client PORT TARGET TOKEN [UNTIL_BYTES]
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -15,10 +17,13 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: pty_client PORT TARGET TOKEN\n");
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: pty_client PORT TARGET TOKEN [UNTIL_BYTES]\n");
         return 2;
     }
+    const unsigned long long until = argc == 5 ? std::stoull(argv[4]) : 0;
+    const auto connect_start = std::chrono::steady_clock::now();
+    double first_ms = -1;
     asio::io_context ioc;
     websocket::stream<asio::ip::tcp::socket> ws(ioc);
     ws.next_layer().connect(
@@ -40,7 +45,20 @@ int main(int argc, char** argv) {
             return 1;
         }
         if (ws.got_binary()) {
+            if (first_ms < 0)
+                first_ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_start)
+                        .count();
             bytes += buf.size();
+            if (until && bytes >= until) {
+                double all_ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_start)
+                        .count();
+                std::printf("bytes=%llu first_ms=%.3f all_ms=%.3f\n", bytes, first_ms, all_ms);
+                boost::system::error_code ec;
+                ws.close(websocket::close_code::normal, ec);
+                return 0;
+            }
             continue;
         }
         std::string text(static_cast<const char*>(buf.data().data()), buf.size());
