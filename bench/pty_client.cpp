@@ -46,14 +46,14 @@ int main(int argc, char** argv) {
         }
         if (ws.got_binary()) {
             if (first_ms < 0)
-                first_ms =
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_start)
-                        .count();
+                first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                     connect_start)
+                               .count();
             bytes += buf.size();
             if (until && bytes >= until) {
-                double all_ms =
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_start)
-                        .count();
+                double all_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                          connect_start)
+                                    .count();
                 std::printf("bytes=%llu first_ms=%.3f all_ms=%.3f\n", bytes, first_ms, all_ms);
                 boost::system::error_code ec;
                 ws.close(websocket::close_code::normal, ec);
