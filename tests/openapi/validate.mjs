@@ -22,6 +22,8 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 
+import { finish, report, tally } from "../support/tap.mjs";
+
 const [binary, documentPath, engineCli] = process.argv.slice(2).map((a) => a && resolvePath(a));
 if (!binary || !documentPath || !engineCli) {
     console.error("usage: node validate.mjs AGENT_GATEWAY_BINARY DOCUMENT ENGINE_CLI_SCRIPT");
@@ -30,14 +32,6 @@ if (!binary || !documentPath || !engineCli) {
 
 const TOKEN = "openapi-token-0123456789";
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-let passed = 0;
-let failed = 0;
-const report = (ok, name, details = []) => {
-    if (ok) passed++;
-    else failed++;
-    console.log(`${ok ? "ok" : "not ok"} ${passed + failed} - ${name}`);
-    for (const d of details) console.log(`#   ${d}`);
-};
 
 // ---- The document itself -------------------------------------------------------------------------------
 
@@ -532,8 +526,7 @@ try {
     report(false, "the exchanges ran to the end", [String(e?.stack ?? e)]);
 } finally {
     await stopDaemon();
-    if (failed) console.log(daemonLog.split("\n").filter((l) => / (warn|error) /.test(l)).slice(-20).map((l) => `# daemon: ${l}`).join("\n"));
+    if (tally.failed) console.log(daemonLog.split("\n").filter((l) => / (warn|error) /.test(l)).slice(-20).map((l) => `# daemon: ${l}`).join("\n"));
     rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -13,6 +13,8 @@ import { join, resolve } from "node:path";
 
 import { chromium } from "playwright-core";
 
+import { finish, report, tally } from "../support/tap.mjs";
+
 const [binary, engineCli, artifacts] = process.argv.slice(2).map((a) => a && resolve(a));
 if (!binary || !engineCli || !artifacts) {
   console.error("usage: node console_page.mjs AGENT_GATEWAY_BINARY ENGINE_CLI_SCRIPT ARTIFACTS_DIR");
@@ -20,14 +22,6 @@ if (!binary || !engineCli || !artifacts) {
 }
 mkdirSync(artifacts, { recursive: true });
 
-let passed = 0;
-let failed = 0;
-const report = (ok, name, details = []) => {
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? "ok" : "not ok"} ${passed + failed} - ${name}`);
-  for (const d of details) console.log(`#   ${d}`);
-};
 
 // ---- the daemon on a demo root --------------------------------------------------------------------------
 const root = mkdtempSync(join(tmpdir(), "ag-ui-"));
@@ -74,7 +68,7 @@ async function step(name, fn) {
     const fresh = errorsSince(before);
     report(fresh.length === 0, name, fresh);
   } catch (e) {
-    await page.screenshot({ path: join(artifacts, `failed-${passed + failed + 1}.png`) }).catch(() => {});
+    await page.screenshot({ path: join(artifacts, `failed-${tally.passed + tally.failed + 1}.png`) }).catch(() => {});
     report(false, name, [String(e.message || e).split("\n")[0], ...errorsSince(before)]);
   }
 }
@@ -248,6 +242,4 @@ try {
   await new Promise((r) => daemon.once("exit", r));
   rmSync(root, { recursive: true, force: true });
 }
-console.log(`1..${passed + failed}`);
-console.log(`# ${passed} passed, ${failed} failed; screenshots in ${artifacts}`);
-process.exit(failed ? 1 : 0);
+finish(`screenshots in ${artifacts}`);
