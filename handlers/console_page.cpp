@@ -3,10 +3,9 @@
 
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
-#include "handlers/file_rules.hpp"
+#include "handlers/embedded_answer.hpp"
 #include "ui/assets.hpp"
 #include "util/base64.hpp"
-#include "util/gunzip.hpp"
 #include "util/text.hpp"
 
 #include <sys/random.h>
@@ -30,35 +29,6 @@ std::string_view content_type_of(std::string_view name) {
     if (name.ends_with(".css"))
         return "text/css; charset=utf-8";
     return "application/octet-stream";
-}
-
-// Whether Accept-Encoding allows gzip: a `gzip` (or `x-gzip`, or `*`) entry without `q=0`.
-bool accepts_gzip(std::string_view header) {
-    while (!header.empty()) {
-        auto comma = header.find(',');
-        std::string_view item = header.substr(0, comma);
-        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-        auto semi = item.find(';');
-        std::string_view coding = text::trim(item.substr(0, semi));
-        if (!text::iequals(coding, "gzip") && !text::iequals(coding, "x-gzip") && coding != "*")
-            continue;
-        if (semi == std::string_view::npos)
-            return true;
-        std::string_view param = text::trim(item.substr(semi + 1));
-        if (!(param.starts_with("q=") || param.starts_with("Q=")))
-            return true;
-        std::string_view q = param.substr(2);
-        return !(q == "0" || (q.starts_with("0.") && q.find_first_not_of('0', 2) == std::string_view::npos));
-    }
-    return false;
-}
-
-std::string inflate(std::string_view gz, std::size_t size) {
-    std::string out;
-    out.reserve(size);
-    gunzip g(size);
-    g.feed(gz, out);
-    return out;
 }
 
 // A host that may be written into the policy as it is (no spaces, quotes or semicolons).
@@ -122,28 +92,13 @@ response page(const std::string& index, request& req) {
     return res;
 }
 
-response asset_answer(const ui::asset& a, request& req) {
-    response res;
-    res.headers.emplace_back("ETag", std::string(a.etag));
-    res.headers.emplace_back("Cache-Control", "no-cache");
-    res.headers.emplace_back("Vary", "Accept-Encoding");
+response asset_answer(const embedded::file& a, request& req) {
+    response res = embedded_answer(a, req, content_type_of(a.name));
     add_page_headers(res, req, {});
-    if (auto inm = req.header("If-None-Match"); !inm.empty() && file_rules::etag_matches(inm, a.etag)) {
-        res.status = 304;
-        res.content_type.clear();
-        return res;
-    }
-    res.content_type = std::string(content_type_of(a.name));
-    if (accepts_gzip(req.header("Accept-Encoding"))) {
-        res.headers.emplace_back("Content-Encoding", "gzip");
-        res.body = std::string(a.gzip);
-    } else {
-        res.body = inflate(a.gzip, a.size);
-    }
     return res;
 }
 
-const ui::asset* find_asset(std::string_view name) {
+const embedded::file* find_asset(std::string_view name) {
     for (const auto& a : ui::assets())
         if (a.name == name)
             return &a;
@@ -155,7 +110,7 @@ boost::asio::awaitable<response> get_page(std::shared_ptr<const std::string> ind
 }
 
 boost::asio::awaitable<response> get_asset(request& req) {
-    const ui::asset* a = find_asset(req.param("asset"));
+    const embedded::file* a = find_asset(req.param("asset"));
     if (!a || a->name == "index.html")
         throw api_error(error_kind::not_found, "Not found");
     co_return asset_answer(*a, req);
@@ -164,10 +119,10 @@ boost::asio::awaitable<response> get_asset(request& req) {
 } // namespace
 
 void console_page_routes::add_to(router& r) const {
-    const ui::asset* index_asset = find_asset("index.html");
+    const embedded::file* index_asset = find_asset("index.html");
     if (!index_asset)
         throw std::logic_error("the console page has no index.html");
-    auto index = std::make_shared<const std::string>(inflate(index_asset->gzip, index_asset->size));
+    auto index = std::make_shared<const std::string>(embedded::inflate(*index_asset));
     r.add(method::get, "/v0/agents/{agentId}/ui", [index](request& req) { return get_page(index, req); });
     r.add(method::get, "/v0/agents/{agentId}/ui/{asset}", get_asset);
 }

@@ -1,13 +1,17 @@
 #pragma once
-// docs/openapi.json as built into the binary: CMake writes its bytes into a generated source
-// (cmake/embed_file.cmake), so the document served is the one in the tree the binary was built from.
-#include <string_view>
+// docs/openapi.json as built into the binary (cmake/embed_files.cmake), so the document served is the one in
+// the tree the binary was built from.
+#include "util/embedded.hpp"
+
+#include <span>
 
 namespace ag {
 
-// The document's bytes, exactly as in docs/openapi.json. Static storage: valid for the program's life.
-std::string_view openapi_document() noexcept;
-// Their SHA-256 in lower-case hex (64 characters).
-std::string_view openapi_document_sha256() noexcept;
+// One file: the document. Static storage: valid for the program's life.
+std::span<const embedded::file> openapi_files() noexcept;
+
+inline const embedded::file& openapi_file() noexcept {
+    return openapi_files().front();
+}
 
 } // namespace ag

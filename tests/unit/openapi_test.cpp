@@ -5,6 +5,7 @@
 #include "auth/token_store.hpp"
 #include "config/daemon_config.hpp"
 #include "gateway/router.hpp"
+#include "handlers/embedded_answer.hpp"
 #include "handlers/openapi_document.hpp"
 #include "handlers/routes.hpp"
 #include "runtime/net.hpp"
@@ -37,8 +38,12 @@ const std::set<std::string> http_methods{"get", "put", "post", "delete", "option
 // Answered by dispatch before any route (docs/api.md §3 step 1), so in the document but not in the table.
 const std::set<std::string> served_outside_router{"get /healthz"};
 
+std::string document_text() {
+    return embedded::inflate(openapi_file());
+}
+
 json document() {
-    return json::parse(openapi_document());
+    return json::parse(document_text());
 }
 
 // The router writes a parameter as "{name}", as OpenAPI does: a segment maps to itself. Anything else between
@@ -198,10 +203,12 @@ TEST_CASE("openapi: GET /v0/openapi.json answers the built-in document, with an 
     CHECK(r.match_open(method::head, "/v0/openapi.json") == found);
     CHECK(r.match_open(method::post, "/v0/openapi.json") == nullptr);
 
-    auto call = [&](std::string if_none_match) {
+    auto call = [&](std::string if_none_match, std::string accept_encoding = {}) {
         boost::beast::http::fields fields;
         if (!if_none_match.empty())
             fields.set("If-None-Match", if_none_match);
+        if (!accept_encoding.empty())
+            fields.set("Accept-Encoding", accept_encoding);
         request req;
         req.verb = method::get;
         req.path = "/v0/openapi.json";
@@ -224,10 +231,20 @@ TEST_CASE("openapi: GET /v0/openapi.json answers the built-in document, with an 
     response first = call("");
     CHECK(first.status == 200);
     CHECK(first.content_type == "application/json");
-    CHECK(first.body == openapi_document());
+    CHECK(first.body == document_text());
+    CHECK(header(first, "Content-Encoding").empty());
     const std::string etag = header(first, "ETag");
-    CHECK(etag == "\"" + std::string(openapi_document_sha256().substr(0, 32)) + "\"");
+    CHECK(etag == openapi_file().etag);
+    CHECK(etag.size() == 34);
     CHECK(header(first, "Cache-Control") == "no-cache");
+
+    // Built in compressed: a client that takes gzip gets those bytes as they are.
+    response gz = call("", "gzip, deflate");
+    CHECK(gz.status == 200);
+    CHECK(header(gz, "Content-Encoding") == "gzip");
+    CHECK(gz.body == openapi_file().gzip);
+    CHECK(gz.body.size() * 4 < first.body.size());
+    CHECK(header(gz, "ETag") == etag);
 
     response again = call(etag);
     CHECK(again.status == 304);
@@ -235,4 +252,21 @@ TEST_CASE("openapi: GET /v0/openapi.json answers the built-in document, with an 
     CHECK(header(again, "ETag") == etag);
     CHECK(call("\"something-else\"").status == 200);
     CHECK(call("*").status == 304);
+}
+
+TEST_CASE("embedded files: which Accept-Encoding values take gzip") {
+    CHECK(accepts_gzip("gzip"));
+    CHECK(accepts_gzip("br, gzip;q=0.8"));
+    CHECK(accepts_gzip("GZIP"));
+    CHECK(accepts_gzip("x-gzip"));
+    CHECK(accepts_gzip("*"));
+    CHECK(accepts_gzip("deflate, gzip ; q=1"));
+    CHECK(accepts_gzip("gzip;level=1"));
+    CHECK_FALSE(accepts_gzip(""));
+    CHECK_FALSE(accepts_gzip("identity"));
+    CHECK_FALSE(accepts_gzip("br, deflate"));
+    CHECK_FALSE(accepts_gzip("gzip;q=0"));
+    CHECK_FALSE(accepts_gzip("gzip;q=0.000"));
+    CHECK_FALSE(accepts_gzip("gzipped"));
+    CHECK(accepts_gzip("gzip;q=0.001"));
 }
