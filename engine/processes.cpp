@@ -241,9 +241,9 @@ struct processes::impl : std::enable_shared_from_this<impl> {
         return n;
     }
 
-    // The record of a run that ended with `r` (or could not start: nullopt).
+    // The record of a run that ended with `r` (or could not start: nullopt). Under p's lock, with the restart
+    // decision: nobody may see the run ended without its restart pending.
     static void record_end(process& p, const std::optional<exec_result>& r, clock::time_point started) {
-        std::lock_guard lock(p.mutex_);
         auto& i = p.info_;
         i.pid.reset();
         i.ended_at = time_format::iso8601_ms_now();
@@ -293,7 +293,8 @@ struct processes::impl : std::enable_shared_from_this<impl> {
             req.kill_grace = opt.end_grace;
             req.max_output = 0;
             auto started = clock::now();
-            req.on_started = [this, p, started_at = time_format::iso8601_ms_now()](pid_t pid) {
+            req.on_started = [this, p, first, first_done,
+                              started_at = time_format::iso8601_ms_now()](pid_t pid) {
                 {
                     std::lock_guard lock(p->mutex_);
                     p->info_.pid = pid;
@@ -306,6 +307,11 @@ struct processes::impl : std::enable_shared_from_this<impl> {
                     p->info_.oom_killed = false;
                 }
                 save();
+                // The request that started it answers now, with the pid.
+                if (!*first_done) {
+                    *first_done = true;
+                    first->cancel();
+                }
             };
             req.on_output = [this, p](int stream, std::string_view data) -> asio::awaitable<void> {
                 auto append = [&] { p->output().append(stream, data); };
@@ -326,7 +332,7 @@ struct processes::impl : std::enable_shared_from_this<impl> {
             } catch (const std::system_error& e) {
                 log::error("process {}: cannot start /bin/sh: {}", p->id(), e.what());
             }
-            if (first_run) {
+            if (first_run && !*first_done) {
                 *first_done = true;
                 first->cancel();
                 if (!result) {
@@ -339,11 +345,11 @@ struct processes::impl : std::enable_shared_from_this<impl> {
                     break;
                 }
             }
-            record_end(*p, result, started);
             bool succeeded = result && result->wait_status == 0;
             bool restart = false;
             {
                 std::lock_guard lock(p->mutex_);
+                record_end(*p, result, started);
                 restart = !p->ending_ && should_restart(p->spec_.restart, succeeded, p->info_.restarts,
                                                         p->spec_.max_restarts);
                 if (restart) {
