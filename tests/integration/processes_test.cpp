@@ -464,7 +464,7 @@ TEST_CASE("processes: streaming exec sends lines and the exit record") {
     CHECK(r.status == 200);
     CHECK(r.head.find("application/x-ndjson") != std::string::npos);
     auto lines = r.all();
-    REQUIRE(lines.size() >= 4);
+    REQUIRE(lines.size() >= 3); // stdout may come in one read
     CHECK(stream_text(lines, "stdout") == "one\nh\xc3\xa9");
     CHECK(stream_text(lines, "stderr") == "two\n");
     std::uint64_t next = 0;
