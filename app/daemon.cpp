@@ -5,6 +5,7 @@
 #include "config/daemon_config.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
+#include "engine/processes.hpp"
 #include "engine/pty_session.hpp"
 #include "engine/scripts.hpp"
 #include "engine/supervisor.hpp"
@@ -125,6 +126,14 @@ std::unique_ptr<logs::loki_shipper> make_loki_shipper(const config& cfg, server&
     }
 }
 
+engine::processes::options process_options(const config& cfg) {
+    engine::processes::options o;
+    o.dir = cfg.state_dir + "/processes";
+    o.output_bytes = cfg.process_output_bytes;
+    o.env = {{"AGENT_ID", cfg.agent_id}};
+    return o;
+}
+
 std::unique_ptr<engine::supervisor> make_engine(const config& cfg, asio::io_context& ioc,
                                                 engine::child_reaper& reaper, logs::hub& hub) {
     if (!cfg.engine)
@@ -148,6 +157,7 @@ struct daemon::parts {
         , limits({c.workload_max_pids, c.workload_max_memory})
         , reaper(srv.main_context())
         , terminals(srv.main_context(), reaper, std::chrono::seconds(c.pty_idle_timeout))
+        , procs(srv.main_context(), reaper, srv.pool(), process_options(c))
         , manifest(c.manifest)
         , journal(c.state_dir + "/logs")
         , hub(journal)
@@ -186,6 +196,7 @@ struct daemon::parts {
                                         reaper)
                                   : nullptr) {
         settings::engine_cli::remove_leftovers(c.state_dir);
+        procs.load(); // docs/api.md §18: the records of the processes before this start
         // A PUT cut by a crash between its link and its rename left a named temp file (docs/api.md §19).
         files::recover_puts(c.state_dir);
         // Before the first child: the engine, scripts and execs must not take the daemon down.
@@ -236,6 +247,7 @@ struct daemon::parts {
             .add_to(r);
         console_routes{cfg, reaper, execs_running, work}.add_to(r);
         terminal_routes{cfg, terminals, tokens}.add_to(r);
+        process_routes{cfg, procs, pool}.add_to(r);
         file_routes{cfg, pool}.add_to(r);
         file_write_routes{cfg, pool}.add_to(r);
         file_archive_routes{cfg, pool}.add_to(r);
@@ -342,6 +354,9 @@ struct daemon::parts {
         // Stops before the reaper: the sessions' groups get SIGHUP while their exits can still be seen.
         lifecycles.push_back(std::make_unique<plain_service>(
             "terminal sessions", [] {}, [this] { terminals.stop(); }));
+        // docs/api.md §18: ended as the engine is, before the reaper stops; their records stay.
+        lifecycles.push_back(std::make_unique<async_stopped_service>(
+            "background processes", ioc, [] {}, [this] { return procs.stop(); }));
         if (engine_proc)
             lifecycles.push_back(std::make_unique<async_stopped_service>(
                 "engine", ioc, [this] { engine_proc->start(); }, [this] { return engine_proc->stop(); }));
@@ -407,6 +422,7 @@ struct daemon::parts {
     engine::workload_limits limits; // before the reaper, which hands it every child
     engine::child_reaper reaper;
     engine::pty_sessions terminals; // docs/api.md §17
+    engine::processes procs;        // docs/api.md §18
     engine::manifest_store manifest;
     logs::journal journal;
     logs::hub hub;

@@ -62,6 +62,8 @@ constexpr option_spec options[] = {
      "how long a proxied service may stay silent: connect, first answer byte, between reads (default 60)"},
     {"exec-timeout-max", "SEC", false, "the longest timeoutSeconds a request may ask for (default 600)"},
     {"exec-max-output", "N", false, "bytes kept per stream of one exec (default 1048576)"},
+    {"process-output-bytes", "N", false,
+     "output kept on disk per background process, both streams together (default 8388608)"},
     {"pty-idle-timeout", "SEC", false,
      "how long a terminal session nobody is attached to is kept before it is ended (default 1800)"},
     {"workload-max-pids", "N", false,
@@ -364,6 +366,8 @@ config build_config(const raw_map& raw, const std::string& cwd) {
                          c.exec_timeout_max));
     if (auto* v = get("pty-idle-timeout"))
         c.pty_idle_timeout = static_cast<unsigned>(parse_uint("pty-idle-timeout", *v, 1, 86400 * 7));
+    if (auto* v = get("process-output-bytes"))
+        c.process_output_bytes = parse_uint("process-output-bytes", *v, 1024, std::uint64_t{1} << 30);
     if (auto* v = get("exec-max-output"))
         c.exec_max_output = parse_uint("exec-max-output", *v, 64, std::uint64_t{1} << 30);
     if (auto* v = get("workload-max-pids"))

@@ -47,6 +47,7 @@ struct config {
     unsigned upstream_timeout = 60; // seconds a proxied service may stay silent (docs/api.md §11)
     unsigned exec_timeout_max = 600;
     std::uint64_t exec_max_output = 1048576;
+    std::uint64_t process_output_bytes = 8 * 1024 * 1024; // kept per background process (docs/api.md §18)
     unsigned pty_idle_timeout = 1800; // seconds a terminal session nobody watches is kept (docs/api.md §17)
     std::uint64_t workload_max_pids = 4096; // engine/workload_limits.hpp
     std::uint64_t workload_max_memory = 0;

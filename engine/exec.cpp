@@ -89,16 +89,22 @@ struct exec_state {
     std::optional<int> status;
     int readers_done = 0;
     bool stop_requested = false; // exec_stopper::stop(): end it as if the timeout had passed
+    bool input_over = false;     // the command is gone: an open stdin stops feeding it
+    std::uint64_t bytes[2] = {0, 0};
+    asio::steady_timer input_wake{event.get_executor()};
 
     void wake() { event.cancel(); }
 };
 
 asio::awaitable<void> read_stream(std::shared_ptr<exec_state> st, asio::posix::stream_descriptor& pipe,
-                                  output_capture& capture) {
+                                  output_capture& capture, int index, const output_sink& sink) {
     std::unique_ptr<char[]> buf(new char[65536]);
     for (;;) {
         auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf.get(), 65536), use_tuple);
-        if (n > 0)
+        st->bytes[index] += n;
+        if (n > 0 && sink)
+            co_await sink(index, std::string_view(buf.get(), n));
+        else if (n > 0)
             capture.append({buf.get(), n});
         if (ec)
             break;
@@ -113,6 +119,61 @@ asio::awaitable<void> write_stdin(std::shared_ptr<exec_state> st, std::string da
     boost::system::error_code ec;
     st->in.close(ec); // EOF for the child
 }
+
+} // namespace
+
+// exec_input's queue, as run_exec feeds it to the pipe.
+struct exec_input_access {
+    static void begin(exec_input& in, std::function<void()> wake) {
+        std::lock_guard lock(in.mutex_);
+        in.running_ = true;
+        in.wake_ = std::move(wake);
+    }
+    static void end(exec_input& in) {
+        std::lock_guard lock(in.mutex_);
+        in.ended_ = true;
+        in.running_ = false;
+        in.queue_.clear();
+        in.pending_ = 0;
+        in.wake_ = nullptr;
+    }
+    // What waits, and whether EOF was asked for.
+    static std::pair<std::vector<std::string>, bool> take(exec_input& in) {
+        std::lock_guard lock(in.mutex_);
+        return {std::exchange(in.queue_, {}), in.closing_};
+    }
+    static void written(exec_input& in, std::size_t n) {
+        std::lock_guard lock(in.mutex_);
+        in.pending_ -= std::min(in.pending_, n);
+    }
+
+    // Feeds the queue to the pipe until EOF is asked for, a write fails or the command is gone.
+    static asio::awaitable<void> feed(std::shared_ptr<exec_state> st, std::shared_ptr<exec_input> input) {
+        bool failed = false;
+        while (!failed && !st->input_over) {
+            auto [batch, closing] = take(*input);
+            for (const auto& piece : batch) {
+                auto [ec, n] = co_await asio::async_write(st->in, asio::buffer(piece), use_tuple);
+                written(*input, piece.size());
+                if (ec) {
+                    failed = true;
+                    break;
+                }
+            }
+            if (failed || (batch.empty() && closing))
+                break;
+            if (batch.empty()) {
+                st->input_wake.expires_at(std::chrono::steady_clock::time_point::max());
+                co_await st->input_wake.async_wait(use_tuple);
+            }
+        }
+        end(*input);
+        boost::system::error_code ec;
+        st->in.close(ec); // EOF for the child
+    }
+};
+
+namespace {
 
 // Waits until the child has exited or `deadline` passes (or, with `stoppable`, a stop was requested); true
 // when it exited.
@@ -131,11 +192,18 @@ asio::awaitable<bool> wait_exit(exec_state& st, std::chrono::steady_clock::time_
 
 asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& result, exec_request& req) {
     using clock = std::chrono::steady_clock;
-    bool exited = co_await wait_exit(*st, clock::now() + req.timeout, true);
+    // A timeout past what the clock can hold (a background process has none) never passes.
+    const auto deadline = req.timeout >= std::chrono::hours(24 * 365 * 100) ? clock::time_point::max()
+                                                                            : clock::now() + req.timeout;
+    bool exited = co_await wait_exit(*st, deadline, true);
     if (!exited) {
-        result.timed_out = true;
+        result.stopped = st->stop_requested;
+        result.timed_out = !st->stop_requested;
+        auto grace = req.kill_grace;
+        if (req.stopper && st->stop_requested)
+            grace = req.stopper->grace().value_or(grace);
         ::kill(-st->pid, SIGTERM);
-        const auto grace_ends = clock::now() + req.kill_grace;
+        const auto grace_ends = clock::now() + grace;
         co_await wait_exit(*st, grace_ends);
         // The shell may go at SIGTERM while a child that ignores it lives on in the group: whatever is left
         // of the group when the grace ends is killed. (The group id cannot be reused while a member lives.)
@@ -148,9 +216,9 @@ asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& res
         co_await wait_exit(*st, clock::time_point::max());
     }
     // The shell is gone; give the pipes a moment to reach EOF, then stop reading.
-    auto deadline = clock::now() + drain_after_exit;
+    auto drain_until = clock::now() + drain_after_exit;
     while (st->readers_done < 2) {
-        st->event.expires_at(deadline);
+        st->event.expires_at(drain_until);
         auto [ec] = co_await st->event.async_wait(use_tuple);
         if (!ec)
             break;
@@ -159,6 +227,8 @@ asio::awaitable<void> supervise(std::shared_ptr<exec_state> st, exec_result& res
     st->out.close(ignored);
     st->err.close(ignored);
     st->in.close(ignored);
+    st->input_over = true;
+    st->input_wake.cancel();
 }
 
 } // namespace
@@ -174,6 +244,53 @@ void exec_stopper::stop() {
     }
     for (auto& w : wakes)
         w();
+}
+
+void exec_stopper::stop(std::chrono::milliseconds grace) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!stopped_)
+            grace_ = grace;
+    }
+    stop();
+}
+
+std::optional<std::chrono::milliseconds> exec_stopper::grace() const {
+    std::lock_guard lock(mutex_);
+    return grace_;
+}
+
+exec_input::outcome exec_input::write(std::string data) {
+    std::function<void()> wake;
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_)
+            return ended_ ? outcome::closed : outcome::not_running;
+        if (closing_)
+            return outcome::closed;
+        if (pending_ + data.size() > max_pending)
+            return outcome::full;
+        pending_ += data.size();
+        queue_.push_back(std::move(data));
+        wake = wake_;
+    }
+    if (wake)
+        wake();
+    return outcome::queued;
+}
+
+exec_input::outcome exec_input::close() {
+    std::function<void()> wake;
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_)
+            return ended_ ? outcome::closed : outcome::not_running;
+        closing_ = true;
+        wake = wake_;
+    }
+    if (wake)
+        wake();
+    return outcome::queued;
 }
 
 bool exec_stopper::stopped() const {
@@ -200,7 +317,7 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
 
     pipe_pair out_pipe, err_pipe;
     std::optional<pipe_pair> in_pipe;
-    if (req.stdin_data)
+    if (req.stdin_data || req.input)
         in_pipe.emplace();
 
     spawn_request sr;
@@ -223,6 +340,16 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
         });
     });
 
+    if (req.on_started)
+        req.on_started(st->pid);
+    if (req.input)
+        exec_input_access::begin(*req.input, [weak, ex] {
+            asio::post(ex, [weak] {
+                if (auto s = weak.lock())
+                    s->input_wake.cancel();
+            });
+        });
+
     if (req.stopper)
         req.stopper->on_stop([weak, ex] {
             asio::post(ex, [weak] {
@@ -242,12 +369,15 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
     if (in_pipe) {
         in_pipe->close_read();
         st->in.assign(in_pipe->release_write());
-        stdin_data = std::move(*req.stdin_data);
+        if (!req.input)
+            stdin_data = std::move(*req.stdin_data);
     }
     // A child that never reads stdin must not stall us; write errors (EPIPE) just end the writer.
     // All four at once (asio's awaitable operator, not a short circuit), named apart from the co_await.
-    auto all = read_stream(st, st->out, out_cap) && read_stream(st, st->err, err_cap) &&
-               write_stdin(st, std::move(stdin_data)) && supervise(st, result, req);
+    auto feed = req.input ? exec_input_access::feed(st, req.input) : write_stdin(st, std::move(stdin_data));
+    auto all = read_stream(st, st->out, out_cap, 0, req.on_output) &&
+               read_stream(st, st->err, err_cap, 1, req.on_output) && std::move(feed) &&
+               supervise(st, result, req);
     co_await std::move(all);
 
     int status = *st->status;
@@ -259,6 +389,9 @@ asio::awaitable<exec_result> run_exec(child_reaper& reaper, exec_request req) {
         result.exit_code = 128 + WTERMSIG(status);
     if (WIFSIGNALED(status))
         result.signal = WTERMSIG(status);
+    result.wait_status = status;
+    result.stdout_bytes = st->bytes[0];
+    result.stderr_bytes = st->bytes[1];
     // The workload's cgroup counts OOM kills: one during this command, with a command ended by SIGKILL or
     // failing, is taken for its own (two commands hogging memory at once cannot be told apart).
     if (const auto* limits = reaper.limits(); limits && limits->counts_oom_kills())

@@ -41,6 +41,13 @@ public:
     virtual ~body_writer() = default;
     // False when the client went away: stop producing.
     virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+
+    // For a body that waits on its source between writes (a followed process's output, a streaming exec,
+    // docs/api.md §18): idle() returns once wake() was called (since the last idle()), or with false once the
+    // client closed the connection or the daemon began to stop: stop producing. While it waits the
+    // connection's I/O deadline does not run. Both on the connection's thread.
+    virtual void wake() = 0;
+    virtual boost::asio::awaitable<bool> idle() = 0;
 };
 
 struct request {

@@ -3,6 +3,7 @@
 #include "runtime/net.hpp"
 #include "util/log.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -72,7 +73,8 @@ class chunked_writer final : public body_writer {
 public:
     chunked_writer(byte_stream& s, connection_handle& conn)
         : stream_(s)
-        , conn_(conn) {}
+        , conn_(conn)
+        , timer_(s.get_executor()) {}
     asio::awaitable<bool> write(std::string_view data) override {
         if (!ok_ || data.empty())
             co_return ok_;
@@ -92,10 +94,67 @@ public:
     }
     std::uint64_t bytes() const { return bytes_; }
 
+    void wake() override {
+        woken_ = true;
+        timer_.cancel();
+    }
+
+    asio::awaitable<bool> idle() override {
+        watch_peer();
+        // Idle like a connection between requests: no deadline, and a shutdown cancels it at once.
+        conn_.expire_never();
+        conn_.idle = true;
+        while (!woken_ && !gone_) {
+            timer_.expires_at(std::chrono::steady_clock::time_point::max());
+            co_await timer_.async_wait(use_tuple);
+        }
+        conn_.idle = false;
+        woken_ = false;
+        if (gone_)
+            ok_ = false;
+        co_return ok_;
+    }
+
+    // Ends the watch on the peer before the connection goes on (its next request, or its end).
+    asio::awaitable<void> settle() {
+        if (!reading_)
+            co_return;
+        settling_ = true;
+        stream_.cancel();
+        while (reading_) {
+            timer_.expires_at(std::chrono::steady_clock::time_point::max());
+            co_await timer_.async_wait(use_tuple);
+        }
+    }
+
 private:
+    // One read of a byte, outstanding beside the writes: it ends when the client closes (or the daemon's
+    // shutdown cancels the idle connection). A byte of a pipelined request is put back for the next read.
+    void watch_peer() {
+        if (watching_)
+            return;
+        watching_ = true;
+        reading_ = true;
+        stream_.async_read_some(asio::buffer(&peek_, 1), [this](boost::system::error_code ec, std::size_t n) {
+            reading_ = false;
+            if (!ec && n == 1)
+                stream_.unread(std::string_view(&peek_, 1));
+            else if (!settling_)
+                gone_ = true;
+            timer_.cancel();
+        });
+    }
+
     byte_stream& stream_;
     connection_handle& conn_;
+    asio::steady_timer timer_;
     bool ok_ = true;
+    bool woken_ = false;
+    bool watching_ = false;
+    bool reading_ = false;
+    bool settling_ = false;
+    bool gone_ = false;
+    char peek_ = 0;
     std::uint64_t bytes_ = 0;
 };
 
@@ -122,13 +181,17 @@ asio::awaitable<bool> write_response(byte_stream& stream, connection_handle& con
         if (head_only)
             co_return true;
         chunked_writer writer(stream, conn);
+        bool produced = true;
         try {
             co_await res.stream(writer);
         } catch (const std::exception& e) {
             // The status line is gone already; all that is left is to cut the response short.
             log::error("streamed response failed: {}", e.what());
-            co_return false;
+            produced = false;
         }
+        co_await writer.settle();
+        if (!produced)
+            co_return false;
         bytes = writer.bytes();
         co_return co_await writer.finish();
     }

@@ -5,10 +5,17 @@
 #include "engine/exec.hpp"
 #include "gateway/errors.hpp"
 #include "gateway/router.hpp"
+#include "handlers/output_lines.hpp"
 #include "metrics/work.hpp"
+#include "runtime/net.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
@@ -17,6 +24,8 @@
 
 namespace ag {
 namespace {
+
+using namespace asio::experimental::awaitable_operators;
 
 constexpr int max_concurrent_execs = 16;
 
@@ -63,19 +72,8 @@ engine::exec_request parse_exec(const console_routes& area, const nlohmann::json
     req.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout * 1000)));
 
     req.env.emplace_back("AGENT_ID", cfg.agent_id);
-    if (auto env = body.find("env"); env != body.end() && !env->is_null()) {
-        if (!env->is_object())
-            bad("Invalid env: must be an object of strings");
-        for (auto& [k, v] : env->items()) {
-            if (!v.is_string() || k.empty() || k.find('=') != std::string::npos ||
-                k.find('\0') != std::string::npos || v.get<std::string>().find('\0') != std::string::npos)
-                // The name is quoted as JSON: a NUL in it must not cut the message short.
-                bad("Invalid env: " +
-                    nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                    " must be a name without '=' with a string value");
-            req.env.emplace_back(k, v.get<std::string>());
-        }
-    }
+    auto extra = console_env(body);
+    req.env.insert(req.env.end(), extra.begin(), extra.end());
     if (auto in = body.find("stdin"); in != body.end() && !in->is_null()) {
         if (!in->is_string())
             bad("Invalid stdin: must be a string");
@@ -85,11 +83,148 @@ engine::exec_request parse_exec(const console_routes& area, const nlohmann::json
     return req;
 }
 
+// What a streaming exec's two output streams (the producers) and its response's writer share; all on the
+// connection's thread.
+struct exec_stream {
+    explicit exec_stream(const asio::any_io_executor& ex)
+        : room(ex) {}
+    std::vector<std::string> lines;
+    std::size_t queued = 0;
+    bool done = false;
+    bool gone = false;
+    body_writer* out = nullptr;
+    asio::steady_timer room;  // cancelled when the writer took the lines
+    std::uint64_t offset = 0; // of the next byte to go out, both streams counted
+    std::string held[2];      // per stream: a character cut by a read, until its rest comes
+
+    void push(std::string line) {
+        queued += line.size();
+        lines.push_back(std::move(line));
+        if (out)
+            out->wake();
+    }
+    void emit(int stream, std::string_view data) {
+        if (data.empty())
+            return;
+        push(output_lines::chunk(offset, stream, data));
+        offset += data.size();
+    }
+};
+
+// Past this much waiting for a slow client, the command's output waits in its pipe (and the command with it).
+constexpr std::size_t max_queued = 1024 * 1024;
+
+asio::awaitable<void> take_output(std::shared_ptr<exec_stream> st, int stream, std::string_view data) {
+    if (st->gone)
+        co_return;
+    std::string bytes = std::exchange(st->held[stream], {});
+    bytes.append(data);
+    auto now = output_lines::complete_prefix(bytes);
+    st->held[stream] = bytes.substr(now.size());
+    st->emit(stream, now);
+    while (st->queued > max_queued && !st->gone) {
+        st->room.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await st->room.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+asio::awaitable<void> run_streamed(console_routes area, engine::exec_request req,
+                                   std::shared_ptr<exec_stream> st) {
+    engine::exec_result result;
+    bool started = true;
+    try {
+        metrics::timed took(area.counted.exec_seconds);
+        result = co_await engine::run_exec(area.reaper, std::move(req));
+    } catch (const std::system_error& e) {
+        log::error("exec: cannot start /bin/sh: {}", e.what());
+        started = false;
+        result.exit_code = 127;
+    }
+    if (result.timed_out)
+        area.counted.exec_timeouts.add();
+    for (int s = 0; s < 2; ++s)
+        st->emit(s, std::exchange(st->held[s], {}));
+    nlohmann::json exit = {{"type", "exit"},
+                           {"exitCode", result.exit_code},
+                           {"signal", result.signal},
+                           {"timedOut", result.timed_out},
+                           {"oomKilled", result.oom_killed},
+                           {"durationMs", result.duration.count()},
+                           {"stdoutBytes", result.stdout_bytes},
+                           {"stderrBytes", result.stderr_bytes}};
+    if (!started)
+        exit["error"] = "Execution failed";
+    st->push(exit.dump() + "\n");
+    st->done = true;
+    if (st->out)
+        st->out->wake();
+}
+
+// Sends the lines as they come; when the client goes, the command's group is ended.
+asio::awaitable<void> write_streamed(std::shared_ptr<exec_stream> st, body_writer& out,
+                                     std::shared_ptr<engine::exec_stopper> stopper) {
+    for (;;) {
+        if (!st->lines.empty()) {
+            std::string batch;
+            for (auto& l : st->lines)
+                batch += l;
+            st->lines.clear();
+            st->queued = 0;
+            st->room.cancel();
+            bool sent = co_await out.write(batch);
+            if (!sent)
+                break;
+            continue;
+        }
+        if (st->done)
+            co_return;
+        bool still_there = co_await out.idle();
+        if (!still_there)
+            break;
+    }
+    st->gone = true;
+    st->room.cancel();
+    stopper->stop();
+}
+
+// `slot` counts the command against the limit until it ends.
+asio::awaitable<void> stream_exec(console_routes area, engine::exec_request req,
+                                  std::shared_ptr<exec_slot> /*slot*/, body_writer& out) {
+    auto ex = co_await asio::this_coro::executor;
+    auto st = std::make_shared<exec_stream>(ex);
+    st->out = &out;
+    auto stopper = std::make_shared<engine::exec_stopper>();
+    req.stopper = stopper;
+    req.on_output = [st](int stream, std::string_view data) { return take_output(st, stream, data); };
+    // Both at once (asio's awaitable operator, not a short circuit), named apart from the co_await.
+    auto both = run_streamed(area, std::move(req), st) && write_streamed(st, out, stopper);
+    co_await std::move(both);
+    st->out = nullptr;
+}
+
+// docs/api.md §18: NDJSON lines as they happen, asked for by Accept or ?stream=true.
+bool wants_stream(const request& req) {
+    if (auto s = text::find_param(req.query, "stream"); s && (*s == "true" || *s == "1"))
+        return true;
+    return req.header("Accept").find(output_lines::content_type) != std::string_view::npos;
+}
+
 boost::asio::awaitable<response> post_exec(const console_routes& area, request& http_req) {
     auto req = parse_exec(area, http_req.json_body());
     if (area.execs_running.fetch_add(1) >= max_concurrent_execs) {
         area.execs_running.fetch_sub(1);
         throw api_error(error_kind::rate_limited, "Too many commands running (at most 16 at once)");
+    }
+    if (wants_stream(http_req)) {
+        // The slot is held for as long as the command runs, which is the response's body.
+        auto held = std::make_shared<exec_slot>(area.execs_running);
+        response res;
+        res.content_type = output_lines::content_type;
+        res.headers.emplace_back("Cache-Control", "no-store");
+        res.stream = [area, req = std::move(req), held](body_writer& out) {
+            return stream_exec(area, req, held, out);
+        };
+        co_return res;
     }
     exec_slot slot(area.execs_running);
     std::string command = req.command;
@@ -120,6 +255,25 @@ boost::asio::awaitable<response> post_exec(const console_routes& area, request& 
 }
 
 } // namespace
+
+std::vector<std::pair<std::string, std::string>> console_env(const nlohmann::json& body) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto env = body.find("env");
+    if (env == body.end() || env->is_null())
+        return out;
+    if (!env->is_object())
+        bad("Invalid env: must be an object of strings");
+    for (auto& [k, v] : env->items()) {
+        if (!v.is_string() || k.empty() || k.find('=') != std::string::npos ||
+            k.find('\0') != std::string::npos || v.get<std::string>().find('\0') != std::string::npos)
+            // The name is quoted as JSON: a NUL in it must not cut the message short.
+            bad("Invalid env: " +
+                nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                " must be a name without '=' with a string value");
+        out.emplace_back(k, v.get<std::string>());
+    }
+    return out;
+}
 
 std::string console_cwd(const config& cfg, std::string_view cwd) {
     std::string out = cfg.workspace;

@@ -2,10 +2,14 @@
 // One route object per API area: it holds only what its handlers use, and add_to() registers them. The
 // composition root (app/daemon.cpp) builds each from the long-lived parts; a test can build one alone.
 // Handlers keep a copy of their object (references to long-lived parts, and small values).
+#include <nlohmann/json_fwd.hpp>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ag {
 
@@ -18,6 +22,7 @@ class token_store;
 }
 namespace engine {
 class child_reaper;
+class processes;
 class pty_sessions;
 class manifest_store;
 class supervisor;
@@ -87,6 +92,18 @@ struct console_routes {
 // docs/api.md §8: a console command's working directory: WORKSPACE when empty, a relative one under ROOT; it
 // must be a directory. Throws api_error 400 "Invalid cwd". (Exec and terminal sessions alike.)
 std::string console_cwd(const config& cfg, std::string_view cwd);
+
+// docs/api.md §8: a console command's extra environment from the request's `env` (absent or null: none).
+// Throws api_error 400 "Invalid env: …". (Exec and background processes alike.)
+std::vector<std::pair<std::string, std::string>> console_env(const nlohmann::json& body);
+
+// docs/api.md §18: background processes.
+struct process_routes {
+    const config& cfg;
+    engine::processes& procs;
+    blocking_pool& pool; // reads of their output
+    void add_to(router& r) const;
+};
 
 // docs/api.md §17: terminal sessions.
 struct terminal_routes {

@@ -378,6 +378,23 @@ try {
     const terminal = json(terminals).sessions?.[0]?.id ?? "none";
     await exchange("end a terminal session", "delete", `${A}/console/sessions/{id}`, { params: { id: terminal }, expect: 200 });
     await exchange("end an unknown terminal session", "delete", `${A}/console/sessions/{id}`, { params: { id: terminal }, expect: 404 });
+    await exchange("streaming exec", "post", `${A}/console/exec`, { query: { stream: "true" }, body: { command: "echo out; echo err >&2" }, expect: 200 });
+
+    // Background processes (§18).
+    const started = await exchange("start a process", "post", `${A}/processes`, { body: { command: "cat; sleep 600", name: "demo", restart: "never", maxRestarts: 0, env: { X: "1" } }, expect: 201 });
+    const proc = json(started).id ?? "none";
+    await exchange("start a process, bad restart", "post", `${A}/processes`, { body: { command: "true", restart: "sometimes" }, expect: 400 });
+    await exchange("processes", "get", `${A}/processes`, { expect: 200 });
+    await exchange("one process", "get", `${A}/processes/{id}`, { params: { id: proc }, expect: 200 });
+    await exchange("an unknown process", "get", `${A}/processes/{id}`, { params: { id: "p-none" }, expect: 404 });
+    await exchange("process input", "post", `${A}/processes/{id}/input`, { params: { id: proc }, body: { data: "hello\n", close: true }, expect: 200 });
+    await exchange("process input, bad data", "post", `${A}/processes/{id}/input`, { params: { id: proc }, body: { data: 5 }, expect: 400 });
+    await exchange("process output", "get", `${A}/processes/{id}/output`, { params: { id: proc }, query: { after: "0" }, expect: 200 });
+    await exchange("process output, bad after", "get", `${A}/processes/{id}/output`, { params: { id: proc }, query: { after: "x" }, expect: 400 });
+    await exchange("process signal", "post", `${A}/processes/{id}/signal`, { params: { id: proc }, body: { signal: "CONT" }, expect: 200 });
+    await exchange("process signal, bad", "post", `${A}/processes/{id}/signal`, { params: { id: proc }, body: { signal: "BOGUS" }, expect: 400 });
+    await exchange("remove a process", "delete", `${A}/processes/{id}`, { params: { id: proc }, expect: 200 });
+    await exchange("remove an unknown process", "delete", `${A}/processes/{id}`, { params: { id: proc }, expect: 404 });
 
     // Files.
     await exchange("file read", "get", `${A}/files`, { query: { path: "workspace/notes.txt" }, expect: 200 });
