@@ -26,7 +26,7 @@ std::string_view complete_prefix(std::string_view data) noexcept {
         auto c = static_cast<unsigned char>(data[n - back]);
         if ((c & 0xC0) == 0x80)
             continue;
-        std::size_t need = c >= 0xF0 && c < 0xF8 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        std::size_t need = c >= 0xF8 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
         return need > back ? data.substr(0, n - back) : data;
     }
     return data;
