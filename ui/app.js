@@ -546,6 +546,7 @@ tabs.snapshots = {
 
 tabs.processes = {
   async show(panel) {
+    this.panel = panel;
     let list;
     try {
       list = (await api("GET", "/processes")).processes;
@@ -602,7 +603,10 @@ tabs.processes = {
           if (!line) continue;
           const m = JSON.parse(line);
           if (m.type === "gap") pre.append(`[${m.to - m.from} bytes not kept]\n`);
-          else if (m.type === "exit") pre.append(`[exited ${m.exitCode}${m.signal ? ", signal " + m.signal : ""}]\n`);
+          else if (m.type === "exit") {
+            pre.append(`[exited ${m.exitCode}${m.signal ? ", signal " + m.signal : ""}]\n`);
+            if (current === "processes") this.show(this.panel); // its state in the list
+          }
           else pre.append(m.data);
         }
         pre.scrollTop = pre.scrollHeight;

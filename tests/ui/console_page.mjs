@@ -158,6 +158,7 @@ try {
     await p.getByRole("button", { name: "Send line" }).click();
     await p.locator("pre.out", { hasText: "got-typed" }).waitFor();
     await p.locator("pre.out", { hasText: "[exited 0" }).waitFor();
+    await p.getByRole("cell", { name: /^exited/ }).waitFor(); // the list follows
   });
 
   await tab("Tasks", (p) => p.getByRole("button", { name: "Create" }).waitFor(), async (p) => {
