@@ -171,6 +171,16 @@ std::string stream_text(const std::vector<json>& lines, const std::string& strea
     return out;
 }
 
+// Offsets count both streams: each output line (all but the last, the exit line) starts where the previous
+// one ended.
+void check_offsets_follow_on(const std::vector<json>& lines) {
+    std::uint64_t next = 0;
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+        CHECK(lines[i]["offset"] == next);
+        next += lines[i]["data"].get<std::string>().size();
+    }
+}
+
 bool pid_alive(long pid) {
     return ::kill(static_cast<pid_t>(pid), 0) == 0;
 }
@@ -208,12 +218,7 @@ TEST_CASE("processes: start, list, get, output with offsets and the exit line") 
     REQUIRE(lines.size() >= 3);
     CHECK(stream_text(lines, "stdout") == "out\nlocal bar\n");
     CHECK(stream_text(lines, "stderr") == "err\n");
-    // Offsets count both streams: each line starts where the previous one ended.
-    std::uint64_t next = 0;
-    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
-        CHECK(lines[i]["offset"] == next);
-        next += lines[i]["data"].get<std::string>().size();
-    }
+    check_offsets_follow_on(lines);
     auto exit = lines.back();
     CHECK(exit["type"] == "exit");
     CHECK(exit["exitCode"] == 3);
@@ -467,11 +472,7 @@ TEST_CASE("processes: streaming exec sends lines and the exit record") {
     REQUIRE(lines.size() >= 3); // stdout may come in one read
     CHECK(stream_text(lines, "stdout") == "one\nh\xc3\xa9");
     CHECK(stream_text(lines, "stderr") == "two\n");
-    std::uint64_t next = 0;
-    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
-        CHECK(lines[i]["offset"] == next);
-        next += lines[i]["data"].get<std::string>().size();
-    }
+    check_offsets_follow_on(lines);
     auto exit = lines.back();
     CHECK(exit["type"] == "exit");
     CHECK(exit["exitCode"] == 5);
