@@ -3,6 +3,7 @@
 // viewer, §17): waking the writer from any thread, and the end at the daemon's shutdown. `State` has
 // `asio::steady_timer shutdown_timer`, `bool shutdown` and `void poke()` (wakes the writer), all used on the
 // connection's thread.
+#include "auth/token_store.hpp"
 #include "gateway/websocket_session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -11,8 +12,11 @@
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 
 namespace ag::stream_viewer {
 
@@ -27,6 +31,28 @@ struct state_base {
     bool shutdown = false;
     bool peer_gone = false;
     void poke() { wake.cancel(); }
+};
+
+// Notices when a token rotation retires the token a stream was opened with (docs/api.md §4: such streams
+// close with 1008). Cheap enough to ask before every write: the store is consulted only after a rotation.
+class token_watch {
+public:
+    token_watch(const auth::token_store& tokens, std::string token)
+        : tokens_(tokens)
+        , token_(std::move(token))
+        , generation_(tokens.generation()) {}
+    bool rotated() {
+        auto g = tokens_.generation();
+        if (g == generation_)
+            return false;
+        generation_ = g;
+        return !tokens_.check(token_);
+    }
+
+private:
+    const auth::token_store& tokens_;
+    std::string token_;
+    std::uint64_t generation_;
 };
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
