@@ -1,12 +1,13 @@
 #pragma once
 // What the WebSocket streams with a writer of their own share (the log stream, docs/api.md §7; a terminal's
-// viewer, §17): waking the writer from any thread, and the end at the daemon's shutdown. `State` has
-// `asio::steady_timer shutdown_timer`, `bool shutdown` and `void poke()` (wakes the writer), all used on the
-// connection's thread.
+// viewer, §17; a file watch, §19): waking the writer from any thread, the end at the daemon's shutdown and at
+// a token rotation. `State` has `asio::steady_timer shutdown_timer`, `bool shutdown` and `void poke()` (wakes
+// the writer), all used on the connection's thread.
 #include "auth/token_store.hpp"
 #include "gateway/websocket_session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
@@ -54,6 +55,24 @@ private:
     std::string token_;
     std::uint64_t generation_;
 };
+
+// The endings a writer that sends with `conn` checks before each message: the peer went away; the daemon
+// stops (close 1001); a rotation retired the stream's token (close 1008). True when the writer should stop,
+// its close sent.
+inline boost::asio::awaitable<bool> ending(websocket_connection& conn, const state_base& st,
+                                           token_watch& token) {
+    if (st.peer_gone)
+        co_return true;
+    if (st.shutdown) {
+        co_await conn.close(1001, "server shutting down");
+        co_return true;
+    }
+    if (token.rotated()) {
+        co_await conn.close(1008, "token rotated");
+        co_return true;
+    }
+    co_return false;
+}
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
 constexpr auto close_grace = std::chrono::seconds(2);

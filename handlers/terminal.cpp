@@ -148,16 +148,9 @@ public:
 
     asio::awaitable<void> writer(std::uint64_t cursor) {
         for (;;) {
-            if (st_->peer_gone)
+            auto end = co_await stream_viewer::ending(conn_, *st_, token_);
+            if (end)
                 break;
-            if (st_->shutdown) {
-                co_await conn_.close(1001, "server shutting down");
-                break;
-            }
-            if (token_.rotated()) {
-                co_await conn_.close(1008, "token rotated");
-                break;
-            }
             if (!st_->notices.empty()) {
                 auto notice = std::move(st_->notices.front());
                 st_->notices.erase(st_->notices.begin());
