@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -230,6 +231,9 @@ watch_batch tree_watch::feed(std::string_view records) {
                 pending_.reset();
                 if (is_dir)
                     rename_below(from, path, out);
+                // Moved before its watch was placed (add() found it gone): it is watched and scanned now.
+                if (is_dir && recursive_ && !watched(path, out))
+                    out.new_dirs.push_back(path);
                 out.events.push_back({change::move, std::move(path), is_dir, std::move(from), {}});
             } else {
                 // From outside the tree: a create, and a directory's content is scanned as a new one's.
@@ -268,6 +272,13 @@ void tree_watch::forget_below(const std::string& dir) {
             ++it;
         }
     }
+}
+
+bool tree_watch::watched(const std::string& dir, const watch_batch& out) const {
+    for (const auto& entry : dirs_)
+        if (entry.second == dir)
+            return true;
+    return std::find(out.new_dirs.begin(), out.new_dirs.end(), dir) != out.new_dirs.end();
 }
 
 void tree_watch::rename_below(const std::string& from, const std::string& to, watch_batch& out) {

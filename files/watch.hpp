@@ -93,6 +93,7 @@ private:
     void resolve_pending(watch_batch& out);
     void forget_below(const std::string& dir); // removes the watches of `dir` and below
     void rename_below(const std::string& from, const std::string& to, watch_batch& out);
+    bool watched(const std::string& dir, const watch_batch& out) const; // has a watch, or is about to
 
     std::string root_;
     bool recursive_;

@@ -28,6 +28,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -42,17 +43,26 @@ constexpr std::size_t read_size = 32 * 1024; // a few hundred records per read
 // The kernel queues a move's two halves together; a first half read alone waits this long for the second.
 constexpr auto move_wait = 50ms;
 
-// The kernel's limit named in a refusal: the operator raises it with sysctl.
-std::string limit_text(const char* name) {
-    std::ifstream in(std::string("/proc/sys/fs/inotify/") + name);
-    std::string value;
-    in >> value;
-    return "fs.inotify." + std::string(name) + (value.empty() ? "" : " = " + value);
+// The kernel's limit named in a refusal, so that the operator knows what to raise: the sysctl
+// fs.inotify.max_user_NAME, or the user namespace's own user.max_inotify_NAME where that one is lower.
+std::string limit_text(const std::string& name) {
+    auto read = [](const std::string& file) -> std::optional<unsigned long long> {
+        std::ifstream in(file);
+        unsigned long long v = 0;
+        if (in >> v)
+            return v;
+        return std::nullopt;
+    };
+    auto global = read("/proc/sys/fs/inotify/max_user_" + name);
+    auto own = read("/proc/sys/user/max_inotify_" + name);
+    if (own && (!global || *own < *global))
+        return "user.max_inotify_" + name + " = " + std::to_string(*own);
+    return "fs.inotify.max_user_" + name + (global ? " = " + std::to_string(*global) : "");
 }
 
 std::string too_many_watches(const std::string& dir) {
     return "Cannot watch " + dir + ": the kernel's limit of inotify watches is reached (" +
-           limit_text("max_user_watches") + ")";
+           limit_text("watches") + ")";
 }
 
 // Before the upgrade: the path rules of the other file routes, and the whole tree watched, so that what
@@ -68,7 +78,7 @@ asio::awaitable<std::optional<response>> check_watch(const file_watch_routes& ar
         if (e.code().value() == EMFILE)
             throw api_error(error_kind::forbidden, "Too many watches open: the kernel's limit of inotify "
                                                    "instances is reached (" +
-                                                       limit_text("max_user_instances") + ")");
+                                                       limit_text("instances") + ")");
         throw api_error(error_kind::internal, "Cannot watch files");
     }
     auto walk = [w] { return w->add(w->root(), false); };
@@ -208,8 +218,19 @@ private:
         publish(e);
     }
 
-    // Sends what a batch means, then watches what it needs watched.
+    // Watches the new directories a batch names, then sends what it means: a client that acts on a new
+    // directory's create finds it watched already. Their scans follow, so a create for a directory comes
+    // before those of what it holds.
     asio::awaitable<void> apply(files::watch_batch& batch) {
+        std::vector<files::added_tree> scans;
+        for (const auto& dir : batch.new_dirs) {
+            if (st_->ending)
+                co_return;
+            auto watch_new = [w = &tree_, dir] { return w->add(dir, true); };
+            auto added = co_await area_.pool.call(watch_new);
+            tree_.adopt(added, false);
+            scans.push_back(std::move(added));
+        }
         for (const auto& e : batch.events)
             publish(e);
         if (batch.root_gone) {
@@ -225,12 +246,7 @@ private:
             if (added.error != 0)
                 publish_error(added);
         }
-        for (const auto& dir : batch.new_dirs) {
-            if (st_->ending)
-                co_return;
-            auto watch_new = [w = &tree_, dir] { return w->add(dir, true); };
-            auto added = co_await area_.pool.call(watch_new);
-            tree_.adopt(added, false);
+        for (const auto& added : scans) {
             for (const auto& e : added.found)
                 publish(e);
             if (added.truncated)
