@@ -251,6 +251,7 @@ struct daemon::parts {
         file_routes{cfg, pool}.add_to(r);
         file_write_routes{cfg, pool}.add_to(r);
         file_archive_routes{cfg, pool}.add_to(r);
+        file_watch_routes{cfg, pool, tokens}.add_to(r);
         upload_routes{cfg, pool}.add_to(r);
         log_routes{hub, tokens}.add_to(r);
         git_routes{git_ws, &git_cache, manifest, scripts, pool, work}.add_to(r);

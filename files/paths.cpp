@@ -51,6 +51,14 @@ std::string normalise(std::string_view p, std::string_view root) {
     return out.empty() ? "/" : out;
 }
 
+void throw_directory_error(int err) {
+    if (err == ENOTDIR)
+        throw api_error(error_kind::bad_request, "Not a directory");
+    if (err == EACCES || err == EPERM)
+        throw api_error(error_kind::forbidden, "Permission denied");
+    throw api_error(error_kind::not_found, "File not found");
+}
+
 bool is_within(std::string_view path, std::string_view dir) {
     if (dir == "/")
         return true;

@@ -59,6 +59,10 @@ private:
 // → 404 "Parent directory not found", or created (0755) when `make` is set.
 unique_fd open_dir_nofollow(std::string_view dir, std::string_view trusted, bool make);
 
+// The answer for a directory that could not be opened (or watched) with `err`: 400 "Not a directory", 403
+// "Permission denied", else 404 "File not found" (the archive and watch routes).
+[[noreturn]] void throw_directory_error(int err);
+
 // "/a/b/c" → {"/a/b", "c"}; "/x" → {"/", "x"}. `path` is normalised and not "/".
 std::pair<std::string, std::string> split_parent(std::string_view path);
 

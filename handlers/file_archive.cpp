@@ -7,6 +7,7 @@
 #include "gateway/errors.hpp"
 #include "gateway/producer_stream.hpp"
 #include "gateway/router.hpp"
+#include "handlers/file_query.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,10 +28,7 @@ std::string header_safe(std::string s) {
 }
 
 boost::asio::awaitable<response> get_archive(const file_archive_routes& area, request& req) {
-    auto p = text::find_param(req.query, "path");
-    if (!p || p->empty())
-        throw api_error(error_kind::bad_request, "Missing path");
-    std::string path = files::normalise(*p, area.cfg.root);
+    std::string path = file_query::path(req, area.cfg.root);
     auto format_text = text::find_param(req.query, "format");
     auto format = files::parse_archive_format(format_text ? *format_text : "tar.gz");
     if (!format)
@@ -42,14 +40,8 @@ boost::asio::awaitable<response> get_archive(const file_archive_routes& area, re
 
     // Metadata on the I/O thread, as for reads (§9); the walk and the compression run on the pool.
     auto dir = std::make_shared<files::unique_fd>(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir->get() < 0) {
-        int err = errno;
-        if (err == ENOTDIR)
-            throw api_error(error_kind::bad_request, "Not a directory");
-        if (err == EACCES || err == EPERM)
-            throw api_error(error_kind::forbidden, "Permission denied");
-        throw api_error(error_kind::not_found, "File not found");
-    }
+    if (dir->get() < 0)
+        files::throw_directory_error(errno);
     std::string top = path == "/" ? std::string("root") : files::split_parent(path).second;
     response res;
     res.content_type = std::string(files::archive_content_type(*format));

@@ -1,5 +1,6 @@
 // PUT and DELETE …/files, POST …/files/move (docs/api.md §19): whole-file writes streamed to disk, removals,
 // renames; the daemon's own files guarded.
+#include "handlers/file_query.hpp"
 #include "handlers/file_rules.hpp"
 #include "handlers/routes.hpp"
 
@@ -23,26 +24,14 @@ namespace {
 // Pieces are gathered to this size before one trip to the pool writes them.
 constexpr std::size_t write_batch = 1024 * 1024;
 
-bool flag(const request& req, std::string_view name) {
-    auto v = text::find_param(req.query, name);
-    if (!v || v->empty() || *v == "false" || *v == "0")
-        return false;
-    if (*v == "true" || *v == "1")
-        return true;
-    throw api_error(error_kind::bad_request, std::string(name) + " must be true or false");
-}
-
 std::string etag_of(const struct stat& st) {
     return file_rules::etag_for(
         static_cast<std::uint64_t>(st.st_size),
         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, st.st_ino);
 }
 
-std::string target_path(const file_write_routes& area, const request& req, std::string_view key = "path") {
-    auto p = text::find_param(req.query, key);
-    if (!p || p->empty())
-        throw api_error(error_kind::bad_request, "Missing path");
-    return files::normalise(*p, area.root);
+std::string target_path(const file_write_routes& area, const request& req) {
+    return file_query::path(req, area.root);
 }
 
 boost::asio::awaitable<response> put_file(const file_write_routes& area, request& req) {
@@ -50,7 +39,7 @@ boost::asio::awaitable<response> put_file(const file_write_routes& area, request
     if (path == "/")
         throw api_error(error_kind::bad_request, "Invalid path");
     area.guard->check_write(path);
-    const bool mkdirs = flag(req, "mkdirs");
+    const bool mkdirs = file_query::flag(req, "mkdirs");
     std::string if_match(text::trim(req.header("If-Match")));
     std::string if_none_match(text::trim(req.header("If-None-Match")));
     const bool create_only = if_none_match == "*";
@@ -108,7 +97,7 @@ boost::asio::awaitable<response> put_file(const file_write_routes& area, request
 boost::asio::awaitable<response> delete_file(const file_write_routes& area, request& req) {
     std::string path = target_path(area, req);
     area.guard->check_remove(path);
-    const bool recursive = flag(req, "recursive");
+    const bool recursive = file_query::flag(req, "recursive");
     const std::string root = area.root;
     auto remove = [&] {
         auto [parent, name] = files::split_parent(path);

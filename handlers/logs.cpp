@@ -108,8 +108,7 @@ public:
         , conn_(conn)
         , st_(std::move(st))
         , sub_(std::move(sub))
-        , token_(std::move(token))
-        , generation_(area.tokens.generation()) {}
+        , token_(area.tokens, std::move(token)) {}
 
     asio::awaitable<void> writer(std::vector<logs::shared_frame> backlog) {
         for (auto& f : backlog) {
@@ -140,7 +139,7 @@ public:
                 co_await send_close(st_->peer_close_code, "");
                 break;
             }
-            if (rotated()) {
+            if (token_.rotated()) {
                 co_await send_close(1008, "token rotated");
                 break;
             }
@@ -225,14 +224,6 @@ private:
         co_return !ec;
     }
 
-    bool rotated() {
-        auto g = area_.tokens.generation();
-        if (g == generation_)
-            return false;
-        generation_ = g;
-        return !area_.tokens.check(token_);
-    }
-
     // Sends our close (after whatever is queued) and gives the peer a moment to answer before the
     // connection is dropped.
     asio::awaitable<void> send_close(std::uint16_t code, std::string_view reason) {
@@ -253,8 +244,7 @@ private:
     websocket_connection& conn_;
     std::shared_ptr<stream_state> st_;
     std::shared_ptr<logs::hub::subscription> sub_;
-    std::string token_;
-    std::uint64_t generation_;
+    stream_viewer::token_watch token_;
     std::string out_;
 };
 

@@ -137,6 +137,14 @@ struct file_archive_routes {
     void add_to(router& r) const;
 };
 
+// docs/api.md §19: watching a directory tree (a WebSocket).
+struct file_watch_routes {
+    const config& cfg;
+    blocking_pool& pool;       // directory walks
+    auth::token_store& tokens; // a watch closes when a rotation retires its token
+    void add_to(router& r) const;
+};
+
 // docs/api.md §9: uploads.
 struct upload_routes {
     const config& cfg;

@@ -1,18 +1,23 @@
 #pragma once
 // What the WebSocket streams with a writer of their own share (the log stream, docs/api.md §7; a terminal's
-// viewer, §17): waking the writer from any thread, and the end at the daemon's shutdown. `State` has
-// `asio::steady_timer shutdown_timer`, `bool shutdown` and `void poke()` (wakes the writer), all used on the
-// connection's thread.
+// viewer, §17; a file watch, §19): waking the writer from any thread, the end at the daemon's shutdown and at
+// a token rotation. `State` has `asio::steady_timer shutdown_timer`, `bool shutdown` and `void poke()` (wakes
+// the writer), all used on the connection's thread.
+#include "auth/token_store.hpp"
 #include "gateway/websocket_session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 
 namespace ag::stream_viewer {
 
@@ -28,6 +33,46 @@ struct state_base {
     bool peer_gone = false;
     void poke() { wake.cancel(); }
 };
+
+// Notices when a token rotation retires the token a stream was opened with (docs/api.md §4: such streams
+// close with 1008). Cheap enough to ask before every write: the store is consulted only after a rotation.
+class token_watch {
+public:
+    token_watch(const auth::token_store& tokens, std::string token)
+        : tokens_(tokens)
+        , token_(std::move(token))
+        , generation_(tokens.generation()) {}
+    bool rotated() {
+        auto g = tokens_.generation();
+        if (g == generation_)
+            return false;
+        generation_ = g;
+        return !tokens_.check(token_);
+    }
+
+private:
+    const auth::token_store& tokens_;
+    std::string token_;
+    std::uint64_t generation_;
+};
+
+// The endings a writer that sends with `conn` checks before each message: the peer went away; the daemon
+// stops (close 1001); a rotation retired the stream's token (close 1008). True when the writer should stop,
+// its close sent.
+inline boost::asio::awaitable<bool> ending(websocket_connection& conn, const state_base& st,
+                                           token_watch& token) {
+    if (st.peer_gone)
+        co_return true;
+    if (st.shutdown) {
+        co_await conn.close(1001, "server shutting down");
+        co_return true;
+    }
+    if (token.rotated()) {
+        co_await conn.close(1008, "token rotated");
+        co_return true;
+    }
+    co_return false;
+}
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
 constexpr auto close_grace = std::chrono::seconds(2);

@@ -141,25 +141,16 @@ class viewer {
 public:
     viewer(const terminal_routes& area, websocket_connection& conn, std::shared_ptr<viewer_state> st,
            engine::pty_session& session, std::string token)
-        : area_(area)
-        , conn_(conn)
+        : conn_(conn)
         , st_(std::move(st))
         , session_(session)
-        , token_(std::move(token))
-        , generation_(area.tokens.generation()) {}
+        , token_(area.tokens, std::move(token)) {}
 
     asio::awaitable<void> writer(std::uint64_t cursor) {
         for (;;) {
-            if (st_->peer_gone)
+            auto end = co_await stream_viewer::ending(conn_, *st_, token_);
+            if (end)
                 break;
-            if (st_->shutdown) {
-                co_await conn_.close(1001, "server shutting down");
-                break;
-            }
-            if (rotated()) {
-                co_await conn_.close(1008, "token rotated");
-                break;
-            }
             if (!st_->notices.empty()) {
                 auto notice = std::move(st_->notices.front());
                 st_->notices.erase(st_->notices.begin());
@@ -255,20 +246,10 @@ private:
         return "Invalid message type: use resize or signal (keystrokes go in binary frames)";
     }
 
-    bool rotated() {
-        auto g = area_.tokens.generation();
-        if (g == generation_)
-            return false;
-        generation_ = g;
-        return !area_.tokens.check(token_);
-    }
-
-    const terminal_routes& area_;
     websocket_connection& conn_;
     std::shared_ptr<viewer_state> st_;
     engine::pty_session& session_;
-    std::string token_;
-    std::uint64_t generation_;
+    stream_viewer::token_watch token_;
 };
 
 asio::awaitable<void> run_pty(const terminal_routes& area, websocket_connection& conn, request& req) {

@@ -425,6 +425,10 @@ try {
     await exchange("file archive, tar", "get", `${A}/files/archive`, { query: { path: "workspace/put", format: "tar" }, expect: 200 });
     await exchange("file archive, not a directory", "get", `${A}/files/archive`, { query: { path: "workspace/notes.txt" }, expect: 400 });
     await exchange("file archive, missing", "get", `${A}/files/archive`, { query: { path: "workspace/nope" }, expect: 404 });
+    await exchange("file watch", "get", `${A}/files/watch`, { upgrade: true, query: { path: "workspace/put", recursive: "true" }, expect: 101 });
+    await exchange("file watch, not a directory", "get", `${A}/files/watch`, { upgrade: true, query: { path: "workspace/notes.txt" }, expect: 400 });
+    await exchange("file watch, missing", "get", `${A}/files/watch`, { upgrade: true, query: { path: "workspace/nope" }, expect: 404 });
+    await exchange("file watch, no token", "get", `${A}/files/watch`, { upgrade: true, auth: false, query: { path: "workspace/put" }, expect: 401 });
     await exchange("file move", "post", `${A}/files/move`, { body: { from: "workspace/put/a.txt", to: "workspace/put/b.txt" }, expect: 200 });
     await exchange("file move, target exists", "post", `${A}/files/move`, { body: { from: "workspace/put/b.txt", to: "workspace/notes.txt" }, expect: 409 });
     await exchange("file move, missing", "post", `${A}/files/move`, { body: { from: "workspace/put/zz", to: "workspace/put/yy" }, expect: 404 });
