@@ -488,6 +488,7 @@ tabs.files = {
     if (!this.watchBox.checked) return (this.events.textContent = "");
     const ws = new WebSocket(`${wsBase}/files/watch?${q({ path: this.dir, recursive: false })}`);
     this.ws = ws;
+    this.events.textContent = "connecting…"; // "watching" once the daemon has placed the watch (the 101)
     ws.onopen = () => (this.events.textContent = "watching");
     ws.onmessage = (m) => {
       const ev = JSON.parse(m.data);

@@ -139,6 +139,10 @@ try {
     await p.getByText("watching").waitFor();
     await p.getByRole("button", { name: "notes/" }).click();
     await p.getByRole("button", { name: "hello.txt" }).waitFor();
+    // The watch follows the folder: a file made by someone else shows up without a reload.
+    await p.getByText("watching").waitFor();
+    writeFileSync(join(root, "workspace/notes/from-outside.txt"), "made beside the page\n");
+    await p.getByRole("button", { name: "from-outside.txt" }).waitFor();
     const href = await p.getByText("Download folder").getAttribute("href");
     if (!/files\/archive\?path=workspace%2Fnotes&format=tar.gz/.test(href)) throw new Error(`archive link ${href}`);
   });
