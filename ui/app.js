@@ -172,6 +172,7 @@ tabs.overview = {
       ["Tasks", d.tasks ? `${d.tasks.enabled} enabled of ${d.tasks.jobs}, next ${when(d.tasks.nextRunAt)}` : "—"],
       ["Skills", (d.skills || []).map((s) => s.name).join(", ") || "—"],
       ["Path routes", (d.portForwarding || []).map((m) => `${m.pathPrefix} → ${m.port}`).join(", ") || "—"],
+      ["Git remote", `git clone ${location.protocol}//x:TOKEN@${location.host}${base}/git`],
     ];
     const restart = h("button", { text: "Restart engine" });
     restart.addEventListener("click", () => {
@@ -444,8 +445,14 @@ tabs.files = {
         act(del, `Deleted ${e.name}`, () => api("DELETE", `/files?${q({ path, recursive: isDir })}`)).then(() => this.list());
       });
       const download = isDir ? null : h("a", { href: this.file(path), download: e.name, text: "Download" });
+      const rename = h("button", { text: "Rename" });
+      rename.addEventListener("click", () => {
+        const to = prompt(`Rename ${e.name} to`, e.name);
+        if (!to || to === e.name) return;
+        act(rename, `Renamed to ${to}`, () => api("POST", "/files/move", { from: path, to: this.child(to) })).then(() => this.list());
+      });
       return h("tr", {}, h("td", {}, name), h("td", { text: isDir ? "" : bytes(e.size) }), h("td", { class: "wide", text: when(e.mtime) }),
-        h("td", { class: "actions" }, download, " ", del));
+        h("td", { class: "actions" }, download, " ", rename, del));
     });
     this.entries.replaceChildren(table(["Name", "Size", "Modified*", ""], rows, "An empty folder."), d.truncated ? h("p", { class: "muted", text: "Only the first 10,000 entries are shown." }) : "");
   },
@@ -528,8 +535,9 @@ tabs.snapshots = {
         if (!confirm(`Reset the workspace to ${s.snapshotCid}? Changes since the last sync are lost.`)) return;
         act(reset, "Workspace reset", () => api("POST", "/snapshots/reset", { snapshotCid: s.snapshotCid })).then(() => this.show(panel));
       });
+      const car = h("a", { href: `${base}/snapshots/${s.snapshotCid}/car`, download: `${s.snapshotCid}.car`, text: "CAR" });
       return h("tr", {}, h("td", { class: "mono", text: s.snapshotCid }), h("td", { class: "mono wide", text: (s.commitSha || "").slice(0, 12) }),
-        h("td", { text: s.changeSummary || "" }), h("td", { class: "wide", text: when(s.createdAt) }), h("td", { class: "actions" }, reset));
+        h("td", { text: s.changeSummary || "" }), h("td", { class: "wide", text: when(s.createdAt) }), h("td", { class: "actions" }, car, " ", reset));
     });
     panel.replaceChildren(
       h("h2", { text: "Snapshots" }),

@@ -58,7 +58,9 @@ const page = await context.newPage();
 const errors = [];
 page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
 page.on("pageerror", (e) => errors.push(String(e)));
-page.on("dialog", (d) => d.accept());
+// Confirmations are accepted; a prompt gets `promptAnswer` (its default when null).
+let promptAnswer = null;
+page.on("dialog", (d) => d.accept(d.type() === "prompt" && promptAnswer !== null ? promptAnswer : undefined));
 const errorsSince = (n) => errors.slice(n);
 
 async function step(name, fn) {
@@ -133,6 +135,9 @@ try {
     await p.getByRole("button", { name: "upload.txt" }).waitFor();
     await p.getByRole("button", { name: "upload.txt" }).click();
     await p.locator("pre.out", { hasText: "uploaded through the page" }).waitFor();
+    promptAnswer = "renamed.txt";
+    await p.getByRole("row", { name: /upload\.txt/ }).getByRole("button", { name: "Rename" }).click();
+    await p.getByRole("button", { name: "renamed.txt" }).waitFor();
     await p.getByRole("button", { name: "dot.png" }).click();
     await p.locator("img.preview").waitFor();
     await p.getByLabel("Watch").check();
@@ -150,6 +155,9 @@ try {
   await tab("Snapshots", (p) => p.getByRole("button", { name: "Sync now" }).waitFor(), async (p) => {
     await p.getByRole("button", { name: "Sync now" }).click();
     await p.locator("td.mono", { hasText: /^(ba|Qm)/ }).first().waitFor();
+    const car = await p.getByText("CAR").first().getAttribute("href");
+    const res = await page.request.get(new URL(car, page.url()).href);
+    if (res.status() !== 200 || res.headers()["content-type"] !== "application/vnd.ipld.car") throw new Error(`CAR link: ${res.status()} ${res.headers()["content-type"]}`);
   });
 
   await tab("Processes", (p) => p.getByRole("button", { name: "Start" }).waitFor(), async (p) => {
