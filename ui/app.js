@@ -469,7 +469,7 @@ tabs.files = {
     } catch {
       return this.preview.replaceChildren(title, h("p", { class: "muted", text: "A binary file: download it to look inside." }));
     }
-    this.preview.replaceChildren(title, h("pre", { class: "out", text }), res.status === 206 ? h("p", { class: "muted", text: "The first 256 KiB." }) : "");
+    this.preview.replaceChildren(title, h("pre", { class: "out", text }), res.status === 206 && buf.length === 262144 ? h("p", { class: "muted", text: "The first 256 KiB." }) : "");
   },
   // Each file goes up as its raw bytes (§19 PUT), never replacing a file without asking.
   async upload(input) {
