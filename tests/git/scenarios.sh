@@ -343,11 +343,24 @@ push_racing_agent_edits() {
         fi
     done
     wait $agent
-    # Every line the agent wrote is still there, in order; some pushes got through.
+    # How many of the 15 met no agent work depends on the machine's speed (on a loaded one, none). With the
+    # agent quiet, a push goes through: at most one refusal first, which commits the agent's last lines.
+    local final=refused
+    for try in 1 2; do
+        git -C c-main pull -q --no-edit >/dev/null 2>&1 || true
+        printf 'final %s\n' "$try" >c-main/race.txt
+        git -C c-main commit -qam "race, the agent quiet ($try)"
+        if git -C c-main push -q origin main 2>/dev/null; then
+            final=accepted
+            [ "$(cat "$server/race.txt")" = "final $try" ]
+            break
+        fi
+    done
+    # Every line the agent wrote is still there, in order.
     [ "$(wc -l <"$server/agent.log")" = 20 ]
     [ "$(tail -1 "$server/agent.log")" = "line 20" ]
-    echo "accepted pushes: $accepted of 15"
-    [ "$accepted" -ge 1 ]
+    echo "accepted pushes while the agent wrote: $accepted of 15; with the agent quiet: $final"
+    [ "$final" = accepted ]
 }
 
 invalid_manifest_push() {

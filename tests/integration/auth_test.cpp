@@ -144,7 +144,7 @@ TEST_CASE("no token configured: one is generated (0600), printed once with the U
             token.pop_back();
         CHECK(token.size() == 64);
         auto out = d.out();
-        CHECK(out.find("/v0/agents/local?token=" + token) != std::string::npos);
+        CHECK(out.find("/v0/agents/local/ui/?token=" + token) != std::string::npos); // opens the console page
         CHECK(d.log().find(token) == std::string::npos);
         CHECK(d.request("GET", d.api(""), {}, {{"Authorization", "Bearer " + token}}, false).status == 200);
         CHECK(d.stop() == 0);
