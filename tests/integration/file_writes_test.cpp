@@ -132,15 +132,6 @@ std::vector<std::string> temps_in(const std::string& dir) {
     return out;
 }
 
-long peak_rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with("VmHWM:"))
-            return std::stol(line.substr(6));
-    return -1;
-}
-
 } // namespace
 
 TEST_CASE("files: PUT creates, replaces, and answers the validators") {
@@ -232,7 +223,7 @@ TEST_CASE("files: a 500 MiB PUT streams to disk with the daemon's memory bounded
     const std::uint64_t total = 500ULL << 20;
     const std::size_t piece = 1 << 20;
     auto one = block(piece, 7);
-    long before = peak_rss_kib(d.pid());
+    long before = test::peak_rss_kib(d.pid());
     streamed_put put(d, d.api("/files?path=workspace/big.bin"), total);
     for (std::uint64_t sent = 0; sent < total; sent += piece) {
         // The last byte of each MiB numbers it, so a reordered or lost piece shows.
@@ -241,7 +232,7 @@ TEST_CASE("files: a 500 MiB PUT streams to disk with the daemon's memory bounded
     }
     auto r = put.answer();
     CHECK(r.status == 201);
-    long after = peak_rss_kib(d.pid());
+    long after = test::peak_rss_kib(d.pid());
     MESSAGE("peak RSS " << before << " KiB before, " << after << " KiB after a 500 MiB PUT");
 #ifndef AG_SANITIZED
     CHECK(after - before < 64 * 1024);

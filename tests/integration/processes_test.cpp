@@ -524,3 +524,35 @@ TEST_CASE("processes: closing a streaming exec's connection ends its process gro
     // Its slot is free again: the daemon still answers execs.
     CHECK(d.post(d.api("/console/exec"), {{"command", "echo ok"}}).json()["stdout"] == "ok\n");
 }
+
+TEST_CASE("processes: descriptors 0-2 only, and a kill -9 of the daemon leaves whole records") {
+    test::temp_dir root;
+    std::string done_id, running_id;
+    long running_pid = 0;
+    {
+        gateway d({}, root.path);
+        done_id = start(d, {{"command", "echo kept; exit 4"}})["id"];
+        REQUIRE(wait_until([&] { return ended(d, done_id); }));
+        // Started while a client's connection is open: neither it nor the daemon's own files are inherited.
+        running_id = start(d, {{"command", "env; exec sleep 300"}})["id"];
+        running_pid = get_info(d, running_id)["pid"].get<long>();
+        REQUIRE(wait_until([&] { return get_info(d, running_id)["outputBytes"].get<long>() > 0; }));
+        CHECK(test::list_dir("/proc/" + std::to_string(running_pid) + "/fd") ==
+              std::vector<std::string>{"0", "1", "2"});
+        auto env = stream_text(output(d, running_id), "stdout");
+        CHECK(env.find("AGENT_GATEWAY_") == std::string::npos);
+        CHECK(env.find(gateway::token) == std::string::npos);
+        d.stop(SIGKILL);
+    }
+    // No stop ran: the process outlives the daemon (as the engine would), so the test ends it.
+    CHECK(pid_alive(running_pid));
+    ::kill(static_cast<pid_t>(running_pid), SIGKILL);
+    // The records file is whole (written atomically) and no temp file is left beside it after the next start.
+    gateway d({}, root.path);
+    auto kept = get_info(d, done_id);
+    CHECK(kept["exitCode"] == 4);
+    CHECK(stream_text(output(d, done_id), "stdout") == "kept\n");
+    CHECK(get_info(d, running_id)["status"] == "killed"); // it was running when the daemon died
+    for (const auto& name : test::list_dir(root.path + "/.agent-gateway/processes"))
+        CHECK_MESSAGE(name.find(".tmp") == std::string::npos, name);
+}

@@ -74,15 +74,6 @@ std::string read_until(int fd, const std::string& needle, std::chrono::milliseco
     return got;
 }
 
-long peak_rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with("VmHWM:"))
-            return std::stol(line.substr(6));
-    return -1;
-}
-
 } // namespace
 
 TEST_CASE("path routes: the rules of docs/api.md §11, null as no routes, stored across a restart") {
@@ -301,7 +292,7 @@ TEST_CASE("proxy: a 100 MiB upload with Expect: 100-continue streams through in 
     auto j = nlohmann::json::parse(out);
     CHECK(j["bodyLength"] == 104857600);
     CHECK(j["bodySha256"] == expect);
-    long peak = peak_rss_kib(d.pid());
+    long peak = test::peak_rss_kib(d.pid());
     MESSAGE("daemon peak RSS after a 100 MiB proxied upload: " << peak / 1024 << " MiB");
 #ifndef AG_SANITIZED
     CHECK(peak < 64 * 1024); // the body is never held whole (ASan's shadow memory would not fit this bound)
@@ -542,7 +533,7 @@ TEST_CASE("proxy: a client that stops reading holds the service back; the daemon
     CHECK(now == before);
     MESSAGE("written before the stall: " << now / 1024 << " KiB of 204800 KiB");
     CHECK(now < 64L * 1024 * 1024);
-    const long peak = peak_rss_kib(d.pid());
+    const long peak = test::peak_rss_kib(d.pid());
     MESSAGE("daemon peak RSS while the client does not read: " << peak / 1024 << " MiB");
 #ifndef AG_SANITIZED
     CHECK(peak < 64 * 1024);

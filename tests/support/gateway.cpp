@@ -125,6 +125,15 @@ int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
 
 } // namespace
 
+long peak_rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with("VmHWM:"))
+            return std::stol(line.substr(6));
+    return -1;
+}
+
 const char* binary_path() {
     // The static build's binary in place of this build's own (ctest `static_*`, scripts/test-static).
     const char* other = std::getenv("AG_TEST_BINARY");

@@ -20,6 +20,9 @@ std::string read_file(const std::string& path);
 bool exists(const std::string& path);
 std::vector<std::string> list_dir(const std::string& path); // sorted names
 
+// A process's peak resident memory (VmHWM) in KiB, or -1.
+long peak_rss_kib(pid_t pid);
+
 // The daemon the tests start: AG_TEST_BINARY when set (the static build's), else this build's.
 const char* binary_path();
 
