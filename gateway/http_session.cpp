@@ -25,6 +25,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/range/iterator_range_core.hpp>
 
+#include <array>
 #include <chrono>
 #include <limits>
 
@@ -353,6 +354,21 @@ asio::awaitable<next_step> answer_route(connection_state& c, http::request_parse
     co_return keep_alive ? next_step::read_next : next_step::close;
 }
 
+// A lingering close (docs/api.md §4). After an answer that did not wait for the whole request (a 413, a 502
+// for a service that went mid-body) the client may still be sending; closing with its bytes unread makes the
+// kernel reset the connection, and the reset can destroy the answer before the client reads it. So what it
+// sends after our FIN is read and dropped until it closes, for at most linger_time (the connection's
+// deadline, set by the caller) and linger_bytes.
+asio::awaitable<void> linger(byte_stream& stream) {
+    thread_local std::array<char, 16 * 1024> dropped; // never read back: sessions of a thread may share it
+    for (std::size_t total = 0; total < linger_bytes;) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(dropped), use_tuple);
+        if (ec)
+            break;
+        total += n;
+    }
+}
+
 // A connection's life: its requests one after another, each read (read_request_head), dispatched, then
 // passed to the front door or answered by a route, until one of them ends the connection.
 asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::string remote, bool loopback) {
@@ -411,8 +427,10 @@ asio::awaitable<void> run_session(session_env& env, byte_stream stream, std::str
         co_return;
 
     // Orderly close: TLS close_notify, then FIN.
-    conn.expire_after(2s);
+    conn.expire_after(linger_time);
     co_await stream.async_shutdown(use_tuple);
+    if (!stream.secure() && !env.owner.stopping)
+        co_await linger(stream);
 }
 
 } // namespace

@@ -34,6 +34,10 @@ constexpr auto io_timeout = 60s;
 // start); a connection idle between requests waits this long for the next one's first byte.
 constexpr auto header_timeout = 10s;
 constexpr auto idle_timeout = 60s;
+// How long, and for how many bytes, a closing connection still reads what its client sends
+// (http_session.cpp).
+constexpr auto linger_time = 2s;
+constexpr std::size_t linger_bytes = 64 << 20;
 constexpr std::size_t header_limit = 16 * 1024;
 
 using header_list = std::vector<std::pair<std::string, std::string>>;

@@ -47,6 +47,10 @@ struct finish_line {
     }
 };
 
+// How a request body's pump ended: the whole body sent, or which side failed first. A service that resets
+// mid-body is a 502 for the client; a client that goes mid-body is reset at the service.
+enum class body_end { going, sent, client_failed, service_failed };
+
 // One exchange's state: the upstream connection and how the deadline sweep reaches it.
 struct exchange {
     pass_exchange& x;
@@ -101,8 +105,8 @@ struct exchange {
         co_return !ec;
     }
 
-    // The client's request body to the service, piece by piece as it arrives.
-    asio::awaitable<bool> pump_request_body() {
+    // The client's request body to the service, piece by piece as it arrives; which side failed, if one did.
+    asio::awaitable<body_end> pump_request_body() {
         // A slow client holds 4 KiB here (a thousand trickling uploads cost 4 MiB, not 128); the first read
         // that fills it grows it, and the room to read into, to 64 KiB.
         std::string piece(slow_body_piece, '\0');
@@ -116,7 +120,7 @@ struct exchange {
             if (ec == http::error::need_buffer)
                 ec = {};
             if (ec)
-                co_return false;
+                co_return body_end::client_failed;
             std::string_view got(piece.data(), piece.size() - x.parser.get().body().size);
             if (got.empty())
                 continue;
@@ -129,16 +133,16 @@ struct exchange {
             else
                 sent = co_await to_upstream(got);
             if (!sent)
-                co_return false;
+                co_return body_end::service_failed;
             if (grow) {
                 piece.resize(body_piece);
                 x.buffer.reserve(body_piece);
             }
         }
         if (!chunked)
-            co_return true;
+            co_return body_end::sent;
         bool last_sent = co_await to_upstream("0\r\n\r\n");
-        co_return last_sent;
+        co_return last_sent ? body_end::sent : body_end::service_failed;
     }
 
     // After a 101: bytes both ways until one side goes. What either side sent behind the handshake goes
@@ -277,19 +281,19 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
 
         // The request body goes alongside reading the answer: a service may answer before it has read it all.
         std::optional<finish_line> body_done;
-        bool body_ok = true;
+        body_end body = has_body ? body_end::going : body_end::sent;
         if (has_body) {
             body_done.emplace(ex);
             asio::co_spawn(
                 ex,
                 [&]() -> asio::awaitable<void> {
-                    const bool pumped = co_await xc.pump_request_body();
-                    body_ok = pumped;
+                    const body_end pumped = co_await xc.pump_request_body();
+                    body = pumped;
                 },
                 [&](const std::exception_ptr& e) {
                     if (e)
-                        body_ok = false;
-                    if (!body_ok) {
+                        body = body_end::client_failed;
+                    if (body != body_end::sent) {
                         // A body cut short must not look complete to the service.
                         boost::system::error_code ignored;
                         xc.up.close(ignored);
@@ -332,8 +336,10 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
                 (ec == http::error::end_of_stream || ec == asio::error::eof ||
                  ec == asio::error::connection_reset))
                 continue;
+            // Decided before settle_body, which stops a pump still reading the client.
+            const bool client_went = body == body_end::client_failed;
             co_await settle_body();
-            if (!body_ok && !xc.timed_out)
+            if (client_went && !xc.timed_out)
                 co_return pass_result{pass_outcome::reset, std::nullopt}; // the client went mid-body
             log::debug("proxy: {}: no answer: {}", to.endpoint.port(), ec.message());
             if (xc.timed_out)
@@ -407,7 +413,7 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
             if (wec || left > 0)
                 co_return pass_result{pass_outcome::reset, std::nullopt};
             x.bytes = *rp->content_length();
-            const bool request_whole = !has_body || (body_ok && x.parser.is_done());
+            const bool request_whole = !has_body || (body == body_end::sent && x.parser.is_done());
             if (reusable(rp->keep_alive(), request_whole, xc))
                 pool.give_back(ctx, to.endpoint, std::move(xc.up));
             co_return pass_result{
@@ -471,7 +477,7 @@ asio::awaitable<pass_result> forward(pass_exchange& x, const upstream& to, conne
         }
         if (how == framing::until_close)
             co_return pass_result{pass_outcome::close, std::nullopt};
-        const bool request_whole = !has_body || (body_ok && x.parser.is_done());
+        const bool request_whole = !has_body || (body == body_end::sent && x.parser.is_done());
         if (reusable(rp->keep_alive() && rp->is_done(), request_whole, xc))
             pool.give_back(ctx, to.endpoint, std::move(xc.up));
         co_return pass_result{keep_alive && request_whole ? pass_outcome::keep_alive : pass_outcome::close,

@@ -267,6 +267,33 @@ TEST_CASE("proxy: nothing listening 502, silence 504, a service that dies mid-an
     CHECK(test::sh("curl -s -o /dev/null -m 10 " + url + "/echo; echo $?") == "0");
 }
 
+TEST_CASE("proxy: a service that resets mid-body is a 502 the client reads whole, never a reset") {
+    upstream_service app;
+    gateway d;
+    put_routes(d, {route(app.port(), "/", false)});
+    test::temp_dir tmp;
+    test::sh("head -c 8388608 /dev/zero > " + tmp.path + "/body");
+    auto url = "http://127.0.0.1:" + std::to_string(d.port());
+    // The service reads the head and resets while the body is still coming: the daemon's write to it fails,
+    // and that is the service's failure, not the client's. The client is still sending when the answer
+    // goes; the daemon reads what it sends after answering (a lingering close) so that no reset destroys
+    // the answer on its way. curl exits 0 only when it read a whole answer.
+    for (std::string framing : {"", "-H 'Transfer-Encoding: chunked' "}) {
+        CAPTURE(framing);
+        auto out = test::sh("curl -s -m 30 -H 'Expect:' -w ' %{http_code}' " + framing + "--data-binary @" +
+                            tmp.path + "/body " + url + "/reset; echo \" $?\"");
+        CHECK(out == R"({"error":"Upstream unavailable"} 502 0)");
+    }
+    // A simple client sends its whole body before it reads: without the lingering close its write fails
+    // with a reset once the daemon closes (16 MiB is more than loopback's socket buffers hold).
+    const std::string body(16 << 20, 'b');
+    auto answer = d.raw("POST /reset HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body);
+    CHECK(answer.starts_with("HTTP/1.1 502 "));
+    CHECK(answer.ends_with(R"({"error":"Upstream unavailable"})"));
+    CHECK(d.request("GET", "/echo", {}, {}, false).status == 200);
+}
+
 TEST_CASE("proxy: keep-alive connections to a service are reused") {
     upstream_service app;
     gateway d;

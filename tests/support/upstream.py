@@ -10,6 +10,7 @@ path segment, so it works under any route prefix:
   die             announces 1000 bytes, sends 100, closes
   die-chunked     one chunk, then closes without the last chunk
   silent          reads the request and never answers
+  reset           reads the head only, then resets the connection (SO_LINGER 0) with the body still coming
   huge-headers    1 MB of header fields
   close-delimited HTTP/1.0 style: no length, the end is the close
   connections     how many TCP connections were accepted so far
@@ -41,6 +42,9 @@ accepted_lock = threading.Lock()
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 overflows under the differential test's 64 clients: the kernel
+    # then drops or resets new connections, which the daemon rightly answers 502.
+    request_queue_size = 128
 
     def get_request(self):
         global accepted
@@ -117,6 +121,11 @@ class Handler(BaseHTTPRequestHandler):
         if what == "hooks-seen":
             self.read_body()
             return self.send_json(hooks_seen)
+        if what == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         if what == "silent":
             self.read_body()
             release.wait(120)
