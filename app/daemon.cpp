@@ -3,6 +3,7 @@
 #include "app/lifecycles.hpp"
 #include "auth/token_store.hpp"
 #include "config/daemon_config.hpp"
+#include "engine/child_ledger.hpp"
 #include "engine/child_reaper.hpp"
 #include "engine/manifest.hpp"
 #include "engine/processes.hpp"
@@ -155,6 +156,7 @@ struct daemon::parts {
         , srv(c, t)
         , dog(srv.main_context())
         , limits({c.workload_max_pids, c.workload_max_memory})
+        , ledger(c.state_dir + "/children")
         , reaper(srv.main_context())
         , terminals(srv.main_context(), reaper, std::chrono::seconds(c.pty_idle_timeout))
         , procs(srv.main_context(), reaper, srv.pool(), process_options(c))
@@ -201,6 +203,7 @@ struct daemon::parts {
         files::recover_puts(c.state_dir);
         // Before the first child: the engine, scripts and execs must not take the daemon down.
         reaper.set_limits(&limits);
+        reaper.set_ledger(&ledger);
         log::info("workload limits: {}", limits.describe());
         // Before anything serves or builds: the workspace must be a repository (docs/api.md §13).
         try {
@@ -421,6 +424,7 @@ struct daemon::parts {
     server srv;
     watchdog dog;                   // systemd's WatchdogSec=, pinged from the main loop
     engine::workload_limits limits; // before the reaper, which hands it every child
+    engine::child_ledger ledger;    // before the reaper: what an earlier run left is killed first
     engine::child_reaper reaper;
     engine::pty_sessions terminals; // docs/api.md §17
     engine::processes procs;        // docs/api.md §18

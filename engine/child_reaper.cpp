@@ -1,5 +1,6 @@
 #include "engine/child_reaper.hpp"
 
+#include "engine/child_ledger.hpp"
 #include "engine/workload_limits.hpp"
 
 #include "util/log.hpp"
@@ -36,6 +37,7 @@ struct child_reaper::impl {
     mutable std::mutex mutex;
     std::unordered_map<pid_t, exit_callback> children;
     bool stopped = false;
+    child_ledger* ledger = nullptr;
 
     void arm() {
         signals.async_wait([this](const boost::system::error_code& ec, int) {
@@ -61,6 +63,8 @@ struct child_reaper::impl {
                 if (it != children.end()) {
                     cb = std::move(it->second);
                     children.erase(it);
+                    if (ledger)
+                        ledger->ended(pid);
                 }
             }
             if (cb)
@@ -85,6 +89,11 @@ void child_reaper::start() {
 void child_reaper::stop() noexcept {
     boost::system::error_code ec;
     impl_->signals.cancel(ec);
+}
+
+void child_reaper::set_ledger(child_ledger* ledger) noexcept {
+    std::lock_guard lock(impl_->mutex);
+    impl_->ledger = ledger;
 }
 
 std::size_t child_reaper::running() const {
@@ -191,10 +200,16 @@ pid_t child_reaper::spawn(const spawn_request& req, exit_callback on_exit) {
 
     std::lock_guard lock(impl_->mutex);
     pid_t pid = -1;
+    child_ledger* ledger = impl_->ledger;
+    const std::uint64_t before = ledger ? ticks_since_boot() : 0;
     int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char* const*>(argv), envp.data());
     if (rc != 0)
         throw std::system_error(rc, std::generic_category(), "spawn /bin/sh");
     impl_->children.emplace(pid, std::move(on_exit));
+    if (ledger) {
+        static const pid_t own_session = ::getsid(0);
+        ledger->started(pid, req.terminal.empty() ? own_session : pid, before, ticks_since_boot());
+    }
     if (gate[1] >= 0) {
         limits_->adopt(pid);
         // Lets the shell go on (a child that died meanwhile makes this fail, harmlessly).

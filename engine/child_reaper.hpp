@@ -28,6 +28,7 @@ struct spawn_request {
 };
 
 class workload_limits;
+class child_ledger;
 
 class child_reaper {
 public:
@@ -52,6 +53,9 @@ public:
     // Every child spawned from now on is handed to `limits` (engine/workload_limits.hpp); null: none.
     void set_limits(workload_limits* limits) noexcept { limits_ = limits; }
     const workload_limits* limits() const noexcept { return limits_; }
+
+    // Every child spawned from now on is written into `ledger` until it is reaped (engine/child_ledger.hpp).
+    void set_ledger(child_ledger* ledger) noexcept;
 
 private:
     struct impl;

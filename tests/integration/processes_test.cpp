@@ -2,6 +2,7 @@
 // socket read with deadlines.
 #include "support/engine_helpers.hpp"
 #include "support/gateway.hpp"
+#include "support/ws_client.hpp"
 
 #include <doctest/doctest.h>
 
@@ -183,6 +184,13 @@ void check_offsets_follow_on(const std::vector<json>& lines) {
 
 bool pid_alive(long pid) {
     return ::kill(static_cast<pid_t>(pid), 0) == 0;
+}
+
+// Running, not a zombie its new parent has not reaped yet.
+bool pid_running(long pid) {
+    auto stat = test::read_file("/proc/" + std::to_string(pid) + "/stat"); // empty once it is gone
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
 
 } // namespace
@@ -525,30 +533,49 @@ TEST_CASE("processes: closing a streaming exec's connection ends its process gro
     CHECK(d.post(d.api("/console/exec"), {{"command", "echo ok"}}).json()["stdout"] == "ok\n");
 }
 
-TEST_CASE("processes: descriptors 0-2 only, and a kill -9 of the daemon leaves whole records") {
+TEST_CASE("processes: descriptors 0-2 only; after a kill -9 of the daemon the next start ends what it left") {
     test::temp_dir root;
     std::string done_id, running_id;
-    long running_pid = 0;
+    long running_pid = 0, child_pid = 0, session_pid = 0, engine_pid = 0;
     {
-        gateway d({}, root.path);
+        gateway d({"--engine", "exec sleep 303"}, root.path);
         done_id = start(d, {{"command", "echo kept; exit 4"}})["id"];
         REQUIRE(wait_until([&] { return ended(d, done_id); }));
         // Started while a client's connection is open: neither it nor the daemon's own files are inherited.
-        running_id = start(d, {{"command", "env; exec sleep 300"}})["id"];
+        running_id = start(d, {{"command", "env; sleep 301 & echo child=$!; exec sleep 300"}})["id"];
         running_pid = get_info(d, running_id)["pid"].get<long>();
-        REQUIRE(wait_until([&] { return get_info(d, running_id)["outputBytes"].get<long>() > 0; }));
+        REQUIRE(wait_until([&] {
+            return stream_text(output(d, running_id), "stdout").find("child=") != std::string::npos;
+        }));
         CHECK(test::list_dir("/proc/" + std::to_string(running_pid) + "/fd") ==
               std::vector<std::string>{"0", "1", "2"});
         auto env = stream_text(output(d, running_id), "stdout");
         CHECK(env.find("AGENT_GATEWAY_") == std::string::npos);
         CHECK(env.find(gateway::token) == std::string::npos);
+        child_pid = std::stol(env.substr(env.find("child=") + 6));
+        // A terminal session is a process group (and session) of its own as well; the kernel hangs it up
+        // when the daemon's end of the terminal closes, so this one ignores SIGHUP.
+        test::ws_client pty(d.port(), d.api("/console/pty?command=trap%20%27%27%20HUP%3B%20sleep%20302"),
+                            {{"Authorization", std::string("Bearer ") + gateway::token}});
+        REQUIRE(pty.read());
+        auto sessions = d.get(d.api("/console/sessions")).json()["sessions"];
+        REQUIRE(sessions.size() == 1);
+        session_pid = sessions[0]["pid"].get<long>();
+        REQUIRE(wait_until([&] { return d.get("/v0/agents/local").json()["processId"].is_string(); }));
+        engine_pid = std::stol(d.get("/v0/agents/local").json()["processId"].get<std::string>());
         d.stop(SIGKILL);
     }
-    // No stop ran: the process outlives the daemon (as the engine would), so the test ends it.
-    CHECK(pid_alive(running_pid));
-    ::kill(static_cast<pid_t>(running_pid), SIGKILL);
-    // The records file is whole (written atomically) and no temp file is left beside it after the next start.
+    // No stop ran: what the daemon started outlives it (the engine would keep its port)...
+    CHECK(pid_running(running_pid));
+    CHECK(pid_running(child_pid));
+    CHECK(pid_running(session_pid));
+    CHECK(pid_running(engine_pid));
+    // ...until the next start on the same state, which ends it before it starts anything.
     gateway d({}, root.path);
+    CHECK(wait_until([&] { return !pid_running(running_pid) && !pid_running(child_pid); }));
+    CHECK(wait_until([&] { return !pid_running(session_pid) && !pid_running(engine_pid); }));
+    CHECK(d.log().find("killed 3 process groups that an earlier run left running") != std::string::npos);
+    // The records file is whole (written atomically) and no temp file is left beside it after the next start.
     auto kept = get_info(d, done_id);
     CHECK(kept["exitCode"] == 4);
     CHECK(stream_text(output(d, done_id), "stdout") == "kept\n");
