@@ -227,8 +227,9 @@ TEST_CASE("a stalled subscriber during a 200,000-line flood: others keep up, it 
     CHECK(flood_lines + dropped_in(got) == 200000);
 #else
     // A sanitized daemon under a parallel suite can be slow enough that a line waits past the pipe's partial
-    // line flush and becomes two entries (engine/log_pipe.cpp): never fewer than the flood, a few more.
-    CHECK(flood_lines + dropped_in(got) >= 200000);
+    // line flush and becomes two entries (engine/log_pipe.cpp). Dropped, that is one more entry; received,
+    // a piece cut before "flood line " is not counted (a run saw 199,999). A few either way.
+    CHECK(flood_lines + dropped_in(got) >= 200000 - 100);
     CHECK(flood_lines + dropped_in(got) <= 200000 + 100);
 #endif
     CHECK(contiguous(got));
