@@ -59,20 +59,9 @@ private:
 // The endings a writer that sends with `conn` checks before each message: the peer went away; the daemon
 // stops (close 1001); a rotation retired the stream's token (close 1008). True when the writer should stop,
 // its close sent.
-inline boost::asio::awaitable<bool> ending(websocket_connection& conn, const state_base& st,
-                                           token_watch& token) {
-    if (st.peer_gone)
-        co_return true;
-    if (st.shutdown) {
-        co_await conn.close(1001, "server shutting down");
-        co_return true;
-    }
-    if (token.rotated()) {
-        co_await conn.close(1008, "token rotated");
-        co_return true;
-    }
-    co_return false;
-}
+// (Defined out of line: GCC's LTO takes an inline coroutine's frame, built once per translation unit, for an
+// ODR violation.)
+boost::asio::awaitable<bool> ending(websocket_connection& conn, const state_base& st, token_watch& token);
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
 constexpr auto close_grace = std::chrono::seconds(2);
