@@ -354,7 +354,7 @@ asio::awaitable<next_step> answer_route(connection_state& c, http::request_parse
     co_return keep_alive ? next_step::read_next : next_step::close;
 }
 
-// A lingering close (docs/api.md §4). After an answer that did not wait for the whole request (a 413, a 502
+// A lingering close (docs/api.md §5). After an answer that did not wait for the whole request (a 413, a 502
 // for a service that went mid-body) the client may still be sending; closing with its bytes unread makes the
 // kernel reset the connection, and the reset can destroy the answer before the client reads it. So what it
 // sends after our FIN is read and dropped until it closes, for at most linger_time (the connection's
