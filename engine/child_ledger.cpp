@@ -90,6 +90,11 @@ std::uint64_t ticks_since_boot() noexcept {
     return ns / (1'000'000'000ULL / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
 }
 
+std::optional<proc_entry> read_proc_entry(pid_t pid, const std::string& proc_root) {
+    auto text = fs_util::read_file(proc_root + "/" + std::to_string(pid) + "/stat");
+    return text ? parse_stat(*text) : std::nullopt;
+}
+
 std::vector<proc_entry> read_proc(const std::string& proc_root) {
     std::vector<proc_entry> out;
     DIR* dir = ::opendir(proc_root.c_str());
@@ -98,11 +103,11 @@ std::vector<proc_entry> read_proc(const std::string& proc_root) {
     while (dirent* d = ::readdir(dir)) {
         if (d->d_name[0] < '1' || d->d_name[0] > '9')
             continue;
-        auto text = fs_util::read_file(proc_root + "/" + d->d_name + "/stat");
-        if (!text)
-            continue; // it went meanwhile
-        if (auto e = parse_stat(*text))
-            out.push_back(*e);
+        auto pid = text::parse_u64(d->d_name);
+        if (!pid)
+            continue;
+        if (auto e = read_proc_entry(static_cast<pid_t>(*pid), proc_root))
+            out.push_back(*e); // else it went meanwhile
     }
     ::closedir(dir);
     return out;
@@ -195,9 +200,8 @@ child_ledger::child_ledger(std::string path)
         }
     }
     std::uint64_t own_start = 0;
-    if (auto self = fs_util::read_file("/proc/self/stat"))
-        if (auto e = parse_stat(*self))
-            own_start = e->start;
+    if (auto self = read_proc_entry(::getpid()))
+        own_start = self->start;
     header_ = fmt::format("{} {} {} {}\n", magic, boot.empty() ? "-" : boot, ::getpid(), own_start);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (fd_ < 0 || ::write(fd_, header_.data(), header_.size()) != static_cast<ssize_t>(header_.size())) {

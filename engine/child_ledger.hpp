@@ -39,6 +39,9 @@ struct proc_entry {
 std::vector<pid_t> leftover_groups(std::string_view ledger, std::string_view boot_id,
                                    const std::vector<proc_entry>& procs);
 
+// One process of `proc_root`; none when it is gone (or its stat cannot be read).
+std::optional<proc_entry> read_proc_entry(pid_t pid, const std::string& proc_root = "/proc");
+
 // Every process of this machine's /proc (those that went while it was read are left out).
 std::vector<proc_entry> read_proc(const std::string& proc_root = "/proc");
 

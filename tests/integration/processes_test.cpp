@@ -1,5 +1,6 @@
 // docs/api.md §18: background processes and streaming exec against the real daemon, real children and a
 // socket read with deadlines.
+#include "engine/child_ledger.hpp"
 #include "support/engine_helpers.hpp"
 #include "support/gateway.hpp"
 #include "support/ws_client.hpp"
@@ -188,9 +189,8 @@ bool pid_alive(long pid) {
 
 // Running, not a zombie its new parent has not reaped yet.
 bool pid_running(long pid) {
-    auto stat = test::read_file("/proc/" + std::to_string(pid) + "/stat"); // empty once it is gone
-    auto close = stat.rfind(')');
-    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+    auto e = ag::engine::read_proc_entry(static_cast<pid_t>(pid));
+    return e && !e->zombie;
 }
 
 } // namespace
