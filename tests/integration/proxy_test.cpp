@@ -291,6 +291,24 @@ TEST_CASE("proxy: a service that resets mid-body is a 502 the client reads whole
                         "\r\n\r\n" + body);
     CHECK(answer.starts_with("HTTP/1.1 502 "));
     CHECK(answer.ends_with(R"({"error":"Upstream unavailable"})"));
+    // A hostile client that never stops sending is not read forever: the linger ends within its 2 s (and
+    // the deadline sweep's second), and the connection's slot is free again.
+    int fd = test::connect_loopback(d.port());
+    REQUIRE(fd >= 0);
+    const std::string head = "POST /reset HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n";
+    REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+    const std::string junk(64 * 1024, 'j');
+    const auto started = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - started < std::chrono::seconds(15)) {
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 1000) > 0 && ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL) < 0)
+            closed = errno == EPIPE || errno == ECONNRESET;
+    }
+    ::close(fd);
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8));
+    CHECK(d.request("GET", "/echo", {}, {}, false).status == 200);
     CHECK(d.request("GET", "/echo", {}, {}, false).status == 200);
 }
 
