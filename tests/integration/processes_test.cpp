@@ -554,10 +554,17 @@ TEST_CASE("processes: descriptors 0-2 only; after a kill -9 of the daemon the ne
         CHECK(env.find(gateway::token) == std::string::npos);
         child_pid = std::stol(env.substr(env.find("child=") + 6));
         // A terminal session is a process group (and session) of its own as well; the kernel hangs it up
-        // when the daemon's end of the terminal closes, so this one ignores SIGHUP.
-        test::ws_client pty(d.port(), d.api("/console/pty?command=trap%20%27%27%20HUP%3B%20sleep%20302"),
-                            {{"Authorization", std::string("Bearer ") + gateway::token}});
-        REQUIRE(pty.read());
+        // when the daemon's end of the terminal closes, so this one ignores SIGHUP - and says so before the
+        // kill, or the hangup could come before the trap.
+        test::ws_client pty(
+            d.port(), d.api("/console/pty?command=trap%20%27%27%20HUP%3B%20echo%20armed%3B%20sleep%20302"),
+            {{"Authorization", std::string("Bearer ") + gateway::token}});
+        std::string seen;
+        while (seen.find("armed") == std::string::npos) {
+            auto message = pty.read();
+            REQUIRE(message);
+            seen += *message;
+        }
         auto sessions = d.get(d.api("/console/sessions")).json()["sessions"];
         REQUIRE(sessions.size() == 1);
         session_pid = sessions[0]["pid"].get<long>();
