@@ -130,10 +130,12 @@ std::vector<pid_t> leftover_groups(std::string_view ledger, std::string_view boo
     if (!writer_pid || !writer_start)
         return {};
     std::unordered_map<pid_t, std::vector<const proc_entry*>> by_group;
+    std::unordered_map<pid_t, std::vector<const proc_entry*>> by_session;
     for (const auto& p : procs) {
         if (p.pid == static_cast<pid_t>(*writer_pid) && p.start == *writer_start)
             return {}; // the daemon that wrote it still runs: its children are its own
         by_group[p.pgid].push_back(&p);
+        by_session[p.sid].push_back(&p);
     }
     std::vector<pid_t> out;
     std::unordered_set<pid_t> seen;
@@ -148,26 +150,26 @@ std::vector<pid_t> leftover_groups(std::string_view ledger, std::string_view boo
         if (!pgid || !sid || !from || !to || *pgid <= 1)
             continue;
         ledger_line l{static_cast<pid_t>(*pgid), static_cast<pid_t>(*sid), *from, *to};
-        auto it = by_group.find(l.pgid);
-        if (it == by_group.end() || seen.contains(l.pgid))
+        // A group that leads a session of its own (a terminal) answers for the whole session: the jobs its
+        // shell put into groups of their own are its too. Any other group answers for itself alone (its
+        // session is the daemon's).
+        const auto& members = l.sid == l.pgid ? by_session : by_group;
+        auto it = members.find(l.pgid);
+        if (it == members.end())
             continue;
         const proc_entry* leader = nullptr;
-        bool alive = false;
-        bool ours_by_members = false;
-        for (const proc_entry* p : it->second) {
+        for (const proc_entry* p : it->second)
             if (p->pid == l.pgid)
                 leader = p;
-            alive |= !p->zombie;
-            ours_by_members |= !p->zombie && p->sid == l.sid && p->start >= l.from;
-        }
-        // The leader, when there, must be the one we started; without it, the group's id cannot have been
-        // given to anybody else (the kernel keeps a group's id in use), so members of our session that
-        // started after it are ours.
-        const bool ours = leader ? leader->sid == l.sid && leader->start >= l.from && leader->start <= l.to
-                                 : ours_by_members;
-        if (ours && alive) {
-            out.push_back(l.pgid);
-            seen.insert(l.pgid);
+        // The leader, when there, must be the one we started; without it, the id cannot have been given to
+        // anybody else (the kernel keeps an id in use while a group or session has it), so members of our
+        // session that started after it are ours.
+        if (leader && !(leader->sid == l.sid && leader->start >= l.from && leader->start <= l.to))
+            continue;
+        for (const proc_entry* p : it->second) {
+            const bool ours = leader || (p->sid == l.sid && p->start >= l.from);
+            if (ours && !p->zombie && p->pgid > 1 && seen.insert(p->pgid).second)
+                out.push_back(p->pgid);
         }
     }
     return out;

@@ -11,7 +11,8 @@
 // twice what the last rewrite left, when many run at once).
 //
 // A group is identified by its id, its session and when its leader started (a window of clock ticks since
-// boot around the spawn), so an id the kernel gave to somebody else's process since is never killed.
+// boot around the spawn), so an id the kernel gave to somebody else's process since is never killed. A group
+// that leads a session of its own (a terminal) answers for every group of that session (its shell's jobs).
 // Thread-safe.
 #include <sys/types.h>
 

@@ -536,7 +536,7 @@ TEST_CASE("processes: closing a streaming exec's connection ends its process gro
 TEST_CASE("processes: descriptors 0-2 only; after a kill -9 of the daemon the next start ends what it left") {
     test::temp_dir root;
     std::string done_id, running_id;
-    long running_pid = 0, child_pid = 0, session_pid = 0, engine_pid = 0;
+    long running_pid = 0, child_pid = 0, session_pid = 0, job_pid = 0, engine_pid = 0;
     {
         gateway d({"--engine", "exec sleep 303"}, root.path);
         done_id = start(d, {{"command", "echo kept; exit 4"}})["id"];
@@ -555,16 +555,23 @@ TEST_CASE("processes: descriptors 0-2 only; after a kill -9 of the daemon the ne
         child_pid = std::stol(env.substr(env.find("child=") + 6));
         // A terminal session is a process group (and session) of its own as well; the kernel hangs it up
         // when the daemon's end of the terminal closes, so this one ignores SIGHUP - and says so before the
-        // kill, or the hangup could come before the trap.
-        test::ws_client pty(
-            d.port(), d.api("/console/pty?command=trap%20%27%27%20HUP%3B%20echo%20armed%3B%20sleep%20302"),
-            {{"Authorization", std::string("Bearer ") + gateway::token}});
+        // kill, or the hangup could come before the trap. Its shell runs a job in a group of its own (job
+        // control), which belongs to the terminal all the same.
+        // trap '' HUP; set -m; sleep 304 & set +m; echo job=$!; echo armed; sleep 302
+        const std::string command = "trap%20%27%27%20HUP%3B%20set%20-m%3B%20sleep%20304%20%26%20set%20%2Bm%"
+                                    "3B%20echo%20job%3D%24%21%3B%20echo%20armed%3B%20sleep%20302";
+        test::ws_client pty(d.port(), d.api("/console/pty?command=" + command),
+                            {{"Authorization", std::string("Bearer ") + gateway::token}});
         std::string seen;
         while (seen.find("armed") == std::string::npos) {
             auto message = pty.read();
             REQUIRE(message);
             seen += *message;
         }
+        job_pid = std::stol(seen.substr(seen.find("job=") + 4));
+        auto job = ag::engine::read_proc_entry(static_cast<pid_t>(job_pid));
+        REQUIRE(job);
+        CHECK(job->pgid == job_pid);
         auto sessions = d.get(d.api("/console/sessions")).json()["sessions"];
         REQUIRE(sessions.size() == 1);
         session_pid = sessions[0]["pid"].get<long>();
@@ -576,12 +583,16 @@ TEST_CASE("processes: descriptors 0-2 only; after a kill -9 of the daemon the ne
     CHECK(pid_running(running_pid));
     CHECK(pid_running(child_pid));
     CHECK(pid_running(session_pid));
+    CHECK(pid_running(job_pid));
     CHECK(pid_running(engine_pid));
     // ...until the next start on the same state, which ends it before it starts anything.
     gateway d({}, root.path);
     CHECK(wait_until([&] { return !pid_running(running_pid) && !pid_running(child_pid); }));
     CHECK(wait_until([&] { return !pid_running(session_pid) && !pid_running(engine_pid); }));
-    CHECK(d.log().find("killed 3 process groups that an earlier run left running") != std::string::npos);
+    CHECK(wait_until([&] { return !pid_running(job_pid); }));
+    CHECK_MESSAGE(d.log().find("killed 4 process groups that an earlier run left running") !=
+                      std::string::npos,
+                  d.log());
     // The records file is whole (written atomically) and no temp file is left beside it after the next start.
     auto kept = get_info(d, done_id);
     CHECK(kept["exitCode"] == 4);

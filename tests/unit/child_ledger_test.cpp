@@ -67,6 +67,30 @@ TEST_CASE("child ledger: a group whose leader went is still ours; zombies are no
     CHECK(leftover_groups(header + "200 90 6000 6002\n", boot, {proc(200, 200, 90, 6001, true)}).empty());
 }
 
+TEST_CASE("child ledger: a terminal's session answers for the jobs its shell put into groups of their own") {
+    // Terminal 300 leads session 300; its shell ran job 310 (group 310) and job 320 (group 320). A process
+    // of the daemon's own session 90 in another group is somebody else's.
+    const std::string ledger = header + "300 300 7000 7001\n";
+    std::vector<proc_entry> procs{proc(300, 300, 300, 7000), proc(310, 310, 300, 7100),
+                                  proc(311, 310, 300, 7200), proc(320, 320, 300, 7300, true),
+                                  proc(321, 320, 300, 7301), proc(330, 330, 90, 7400)};
+    auto got = leftover_groups(ledger, boot, procs);
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<pid_t>{300, 310, 320});
+    SUBCASE("the shell went: the jobs that started after it are still ours") {
+        std::vector<proc_entry> orphans{proc(310, 310, 300, 7100), proc(340, 340, 300, 10)};
+        CHECK(leftover_groups(ledger, boot, orphans) == std::vector<pid_t>{310});
+    }
+    SUBCASE("a leader with the same id started later: none of its session is ours") {
+        std::vector<proc_entry> other{proc(300, 300, 300, 9000), proc(310, 310, 300, 9100)};
+        CHECK(leftover_groups(ledger, boot, other).empty());
+    }
+    SUBCASE("a process's line answers for its group alone, never for the daemon's session") {
+        std::vector<proc_entry> same_session{proc(200, 200, 90, 6001), proc(330, 330, 90, 7400)};
+        CHECK(leftover_groups(header + "200 90 6000 6002\n", boot, same_session) == std::vector<pid_t>{200});
+    }
+}
+
 TEST_CASE("child ledger: a cut or garbled ledger is read as far as it goes") {
     std::vector<proc_entry> procs{proc(200, 200, 90, 6001), proc(300, 300, 90, 7000)};
     CHECK(leftover_groups("", boot, procs).empty());
