@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -156,4 +157,16 @@ TEST_CASE("child ledger: a line per running group; back to the header when none 
     // The next ledger on the same file (this process still runs: it wrote it) kills nothing.
     ag::engine::child_ledger next(path);
     CHECK(next.killed_at_start() == 0);
+}
+
+TEST_CASE("child ledger: one that cannot be written is not kept, and never throws") {
+    test::temp_dir dir;
+    // Its directory is missing (a state directory made read-only fails the same open).
+    ag::engine::child_ledger ledger(dir.path + "/missing/children");
+    CHECK(ledger.killed_at_start() == 0);
+    ledger.started(200, 90, 6000, 6001);
+    for (pid_t i = 1000; i < 3000; ++i) // past the rewrite size as well
+        ledger.started(i, 90, 6000, 6001);
+    ledger.ended(200);
+    CHECK(std::filesystem::is_empty(dir.path));
 }
