@@ -1,5 +1,6 @@
 // agent-gateway: one agent's HTTP API. See README.md and docs/api.md §1-§2 for the command line.
 #include "app/daemon.hpp"
+#include "app/state_lock.hpp"
 #include "auth/token_store.hpp"
 #include "config/daemon_config.hpp"
 #include "util/log.hpp"
@@ -51,6 +52,15 @@ int main(int argc, char** argv) {
     }
     const ag::config& cfg = parsed.cfg;
     ag::log::init(*ag::log::parse_level(cfg.log_level), cfg.log_format == "json");
+
+    // Before anything in STATE is read or written: one daemon per state directory.
+    std::optional<ag::app::state_lock> lock;
+    try {
+        lock.emplace(cfg.state_dir);
+    } catch (const std::exception& e) {
+        ag::log::error("fatal: {}", e.what());
+        return 1;
+    }
 
     std::optional<ag::auth::token_store> tokens;
     bool generated = false;

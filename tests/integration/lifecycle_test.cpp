@@ -94,6 +94,27 @@ TEST_CASE("bad usage and bad values exit 2 with a message") {
     port_taken();
 }
 
+TEST_CASE("one daemon per state directory: a second one exits 1 naming the first; a kill -9 frees it") {
+    test::temp_dir root;
+    {
+        gateway first({}, root.path);
+        auto second = test::run_binary({"--root", root.path, "--token", "t", "--listen", "127.0.0.1:0"});
+        CHECK(second.exit_code == 1);
+        CHECK_MESSAGE(second.err.find("another agent-gateway (pid " + std::to_string(first.pid()) +
+                                      ") serves the state directory") != std::string::npos,
+                      second.err);
+        CHECK(first.get("/healthz").status == 200);
+        // Its own --state-dir is all a second daemon on the same root needs.
+        gateway own({"--state-dir", root / "other"}, root.path);
+        CHECK(own.get("/healthz").status == 200);
+        first.stop(SIGKILL);
+    }
+    // The kernel let go of the lock with the process; nothing it left (its pid in the file) stands in the
+    // way.
+    gateway again({}, root.path);
+    CHECK(again.get("/healthz").status == 200);
+}
+
 TEST_CASE("precedence: command line > environment > config file") {
     test::temp_dir root;
     test::write_file(root / "cfg.json",

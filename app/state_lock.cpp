@@ -1,0 +1,49 @@
+#include "app/state_lock.hpp"
+
+#include "util/text.hpp"
+
+#include <fmt/core.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+namespace ag::app {
+
+state_lock::state_lock(const std::string& state_dir) {
+    const std::string path = state_dir + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), path);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        std::array<char, 32> buf{};
+        const ssize_t n = ::pread(fd_, buf.data(), buf.size() - 1, 0);
+        ::close(fd_);
+        if (error != EWOULDBLOCK)
+            throw std::system_error(error, std::generic_category(), "flock " + path);
+        const auto holder = text::trim(std::string_view(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0));
+        throw std::runtime_error(
+            fmt::format("another agent-gateway{} serves the state directory {}: give each "
+                        "daemon a --state-dir of its own",
+                        holder.empty() ? "" : fmt::format(" (pid {})", holder), state_dir));
+    }
+    // Who holds it, for the message above. The lock, not the file's contents, is what counts: a write that
+    // fails only leaves the pid out of that message.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+        [[maybe_unused]] ssize_t n = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+}
+
+state_lock::~state_lock() {
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+} // namespace ag::app
