@@ -10,8 +10,10 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace ag::app {
 
@@ -20,8 +22,23 @@ state_lock::state_lock(const std::string& state_dir) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd_ < 0)
         throw std::system_error(errno, std::generic_category(), path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        const int error = errno;
+    // A daemon killed a moment ago holds the lock until the kernel has torn it down (its memory goes before
+    // its files), so a start right after the kill waits for it to let go, up to 3 s.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int error = 0;
+    for (;;) {
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+            error = 0;
+            break;
+        }
+        error = errno;
+        if (error == EINTR)
+            continue;
+        if (error != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (error != 0) {
         std::array<char, 32> buf{};
         const ssize_t n = ::pread(fd_, buf.data(), buf.size() - 1, 0);
         ::close(fd_);

@@ -10,7 +10,8 @@ namespace ag::app {
 
 class state_lock {
 public:
-    // Throws std::runtime_error naming the daemon that holds it (its pid, from the file) when another does.
+    // Waits up to 3 s for a holder to let go (a daemon killed a moment ago holds it until the kernel has torn
+    // it down), then throws std::runtime_error naming the holder (its pid, from the file).
     explicit state_lock(const std::string& state_dir);
     ~state_lock();
     state_lock(const state_lock&) = delete;
