@@ -144,9 +144,14 @@ json get_info(const gateway& d, const std::string& id) {
     return r.json();
 }
 
+// Whether one answer of GET …/processes/{id} shows it ended for good. One answer, not one per field: a status
+// read before a restart and a restartPending read after it once passed for the end of the last run.
+bool ended(const json& info) {
+    return info["status"] != "running" && !info["restartPending"].get<bool>();
+}
+
 bool ended(const gateway& d, const std::string& id) {
-    auto s = get_info(d, id)["status"];
-    return s != "running" && !get_info(d, id)["restartPending"].get<bool>();
+    return ended(get_info(d, id));
 }
 
 std::vector<json> output(const gateway& d, const std::string& id, const std::string& query = "") {
@@ -375,8 +380,13 @@ TEST_CASE("processes: on-failure restarts with backoff, and maxRestarts is honou
     std::string id =
         start(d, {{"command", "echo run; exit 1"}, {"restart", "on-failure"}, {"maxRestarts", 2}})["id"];
     // Two restarts after 1 s and 2 s of backoff.
-    REQUIRE(wait_until([&] { return get_info(d, id)["restarts"] == 2 && ended(d, id); }, 20s));
-    auto info = get_info(d, id);
+    json info;
+    REQUIRE(wait_until(
+        [&] {
+            info = get_info(d, id);
+            return info["restarts"] == 2 && ended(info);
+        },
+        20s));
     CHECK(info["status"] == "failed");
     CHECK(info["exitCode"] == 1);
     auto lines = output(d, id);
