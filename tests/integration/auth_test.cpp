@@ -143,8 +143,9 @@ TEST_CASE("no token configured: one is generated (0600), printed once with the U
         while (!token.empty() && token.back() == '\n')
             token.pop_back();
         CHECK(token.size() == 64);
-        auto out = d.out();
-        CHECK(out.find("/v0/agents/local/ui/?token=" + token) != std::string::npos); // opens the console page
+        // Printed on stdout just after the log's "listening on", which is all the start waits for.
+        const std::string url = "/v0/agents/local/ui/?token=" + token; // opens the console page
+        CHECK(test::wait_until([&] { return d.out().find(url) != std::string::npos; }));
         CHECK(d.log().find(token) == std::string::npos);
         CHECK(d.request("GET", d.api(""), {}, {{"Authorization", "Bearer " + token}}, false).status == 200);
         CHECK(d.stop() == 0);
