@@ -3,6 +3,7 @@
 // child is reaped with waitpid(-1), so orphans are reaped too when we run as PID 1. Thread-safe.
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +15,10 @@ class io_context;
 }
 
 namespace ag::engine {
+
+// After a child exits, what is still in its pipes or terminal is read for this long: a background process
+// that keeps them open does not hold the exit back.
+inline constexpr std::chrono::milliseconds drain_after_exit{250};
 
 struct spawn_request {
     std::string command; // run as /bin/sh -c command

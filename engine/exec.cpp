@@ -5,6 +5,7 @@
 #include "engine/child_reaper.hpp"
 #include "engine/output_capture.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -32,8 +33,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::milliseconds drain_after_exit{250};
 constexpr std::chrono::milliseconds group_poll{50};
 
 bool group_alive(pid_t pgid) {

@@ -5,6 +5,7 @@
 #include "engine/output_log.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -29,7 +30,6 @@ namespace ag::engine {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto forever = std::chrono::hours(24 * 365 * 200);
 
 std::string new_id() {

@@ -32,9 +32,6 @@ using namespace std::chrono_literals;
 constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::size_t max_pending_input = 1024 * 1024;
 constexpr auto kill_grace = 2s;
-// After the process exits, what is still in the terminal is read for this long (a background process that
-// keeps the terminal open does not hold the exit back).
-constexpr auto drain_after_exit = 250ms;
 
 std::string random_id() {
     static std::mutex mutex;

@@ -6,6 +6,7 @@
 #include "engine/supervisor.hpp"
 #include "logs/hub.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,7 +28,6 @@ using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view build_source = "script/build";
 } // namespace
 

@@ -3,6 +3,7 @@
 #include "engine/child_reaper.hpp"
 #include "engine/log_pipe.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -42,8 +43,6 @@ std::string describe_exit(int status) {
         return fmt::format("signal {}", WTERMSIG(status));
     return "unknown status";
 }
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 } // namespace
 

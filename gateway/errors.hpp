@@ -47,4 +47,9 @@ struct api_error : std::runtime_error {
     std::string detail;
 };
 
+// A malformed request's 400, with what the client did wrong.
+[[noreturn]] inline void bad_request(const std::string& message) {
+    throw api_error(error_kind::bad_request, message);
+}
+
 } // namespace ag

@@ -3,6 +3,7 @@
 #include "gateway/http_session.hpp"
 #include "gateway/worker.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,7 +26,6 @@ namespace ag {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Asio opens and accepts sockets without SOCK_CLOEXEC. Spawning closes every descriptor above 2 anyway; this
 // keeps the rule "everything the daemon opens is close-on-exec" true for any exec a library might make.

@@ -3,6 +3,7 @@
 // Each lives in its own file and compiles once, against byte_stream rather than a transport.
 #include "gateway/byte_stream.hpp"
 #include "gateway/request.hpp"
+#include "runtime/use_tuple.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -27,7 +28,6 @@ struct route;
 namespace session_detail {
 
 using namespace std::chrono_literals;
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // A body read or response write that makes no progress for this long ends the connection.
 constexpr auto io_timeout = 60s;
 // A request's header block must arrive whole within this (the first one's counted from the connection's

@@ -29,10 +29,6 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr int max_concurrent_execs = 16;
 
-[[noreturn]] void bad(const std::string& message) {
-    throw api_error(error_kind::bad_request, message);
-}
-
 // Counts this exec against the limit for as long as it runs.
 struct exec_slot {
     exec_slot(const exec_slot&) = delete;
@@ -48,26 +44,26 @@ engine::exec_request parse_exec(const console_routes& area, const nlohmann::json
     engine::exec_request req;
     auto command = body.find("command");
     if (command == body.end() || !command->is_string() || command->get<std::string>().empty())
-        bad("Invalid command");
+        bad_request("Invalid command");
     req.command = command->get<std::string>();
     if (req.command.find('\0') != std::string::npos)
-        bad("Invalid command");
+        bad_request("Invalid command");
 
     req.cwd = cfg.workspace;
     if (auto cwd = body.find("cwd"); cwd != body.end() && !cwd->is_null()) {
         if (!cwd->is_string())
-            bad("Invalid cwd");
+            bad_request("Invalid cwd");
         req.cwd = console_cwd(cfg, cwd->get<std::string>());
     }
 
     double timeout = cfg.exec_timeout;
     if (auto t = body.find("timeoutSeconds"); t != body.end() && !t->is_null()) {
         if (!t->is_number())
-            bad("Invalid timeoutSeconds: must be a number");
+            bad_request("Invalid timeoutSeconds: must be a number");
         timeout = t->get<double>();
         if (!std::isfinite(timeout) || timeout <= 0 || timeout > cfg.exec_timeout_max)
-            bad("Invalid timeoutSeconds: must be greater than 0 and at most " +
-                std::to_string(cfg.exec_timeout_max));
+            bad_request("Invalid timeoutSeconds: must be greater than 0 and at most " +
+                        std::to_string(cfg.exec_timeout_max));
     }
     req.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(timeout * 1000)));
 
@@ -76,7 +72,7 @@ engine::exec_request parse_exec(const console_routes& area, const nlohmann::json
     req.env.insert(req.env.end(), extra.begin(), extra.end());
     if (auto in = body.find("stdin"); in != body.end() && !in->is_null()) {
         if (!in->is_string())
-            bad("Invalid stdin: must be a string");
+            bad_request("Invalid stdin: must be a string");
         req.stdin_data = in->get<std::string>();
     }
     req.max_output = static_cast<std::size_t>(cfg.exec_max_output);
@@ -262,14 +258,14 @@ std::vector<std::pair<std::string, std::string>> console_env(const nlohmann::jso
     if (env == body.end() || env->is_null())
         return out;
     if (!env->is_object())
-        bad("Invalid env: must be an object of strings");
+        bad_request("Invalid env: must be an object of strings");
     for (auto& [k, v] : env->items()) {
         if (!v.is_string() || k.empty() || k.find('=') != std::string::npos ||
             k.find('\0') != std::string::npos || v.get<std::string>().find('\0') != std::string::npos)
             // The name is quoted as JSON: a NUL in it must not cut the message short.
-            bad("Invalid env: " +
-                nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                " must be a name without '=' with a string value");
+            bad_request("Invalid env: " +
+                        nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                        " must be a name without '=' with a string value");
         out.emplace_back(k, v.get<std::string>());
     }
     return out;
@@ -281,7 +277,7 @@ std::string console_cwd(const config& cfg, std::string_view cwd) {
         out = cwd.front() == '/' ? std::string(cwd) : cfg.root + "/" + std::string(cwd);
     struct stat st {};
     if (cwd.find('\0') != std::string_view::npos || ::stat(out.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        bad("Invalid cwd");
+        bad_request("Invalid cwd");
     return out;
 }
 

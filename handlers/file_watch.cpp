@@ -16,6 +16,7 @@
 #include "handlers/stream_viewer.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -36,10 +37,8 @@ namespace ag {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_queued_bytes = 1024 * 1024; // as the log stream's (§7)
-constexpr auto token_check_every = 500ms;
-constexpr std::size_t read_size = 32 * 1024; // a few hundred records per read
+constexpr std::size_t read_size = 32 * 1024;          // a few hundred records per read
 // The kernel queues a move's two halves together; a first half read alone waits this long for the second.
 constexpr auto move_wait = 50ms;
 
@@ -142,7 +141,7 @@ public:
                 co_await conn_.close(1011, "watching failed");
                 break;
             }
-            st_->wake.expires_after(token_check_every);
+            st_->wake.expires_after(stream_viewer::token_check_every);
             co_await st_->wake.async_wait(use_tuple);
         }
         // Ends the watcher (its pending wait) and the reader.

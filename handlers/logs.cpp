@@ -14,6 +14,7 @@
 #include "logs/hub.hpp"
 #include "logs/ws_frame.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/text.hpp"
 #include "util/time_format.hpp"
 
@@ -31,15 +32,14 @@ namespace {
 namespace ws = logs::ws;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t default_lines = 100;
 constexpr std::size_t max_lines = 1000;
 constexpr std::size_t write_batch = 256 * 1024;
 constexpr auto ping_every = 30s;
-constexpr auto peer_silence_limit = 95s;  // three pings unanswered: the peer is gone
-constexpr auto token_check_every = 500ms; // with the token file polled as often: closed within 2 s
+constexpr auto peer_silence_limit = 95s; // three pings unanswered: the peer is gone
 using stream_viewer::close_grace;
+using stream_viewer::token_check_every;
 
 boost::asio::awaitable<response> get_logs(const log_routes& area, request& req) {
     std::size_t n = default_lines;

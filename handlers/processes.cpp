@@ -26,10 +26,6 @@ constexpr std::size_t read_chunk = 256 * 1024;
 constexpr std::int64_t max_restarts_limit = 1000000;
 constexpr std::size_t max_name = 128;
 
-[[noreturn]] void bad(const std::string& message) {
-    throw api_error(error_kind::bad_request, message);
-}
-
 [[noreturn]] void not_found() {
     throw api_error(error_kind::not_found, "Process not found");
 }
@@ -71,19 +67,19 @@ engine::process_spec_request parse_start(const process_routes& area, const nlohm
     auto command = body.find("command");
     if (command == body.end() || !command->is_string() || command->get<std::string>().empty() ||
         command->get<std::string>().find('\0') != std::string::npos)
-        bad("Invalid command");
+        bad_request("Invalid command");
     r.command = command->get<std::string>();
     std::string cwd;
     if (auto c = body.find("cwd"); c != body.end() && !c->is_null()) {
         if (!c->is_string())
-            bad("Invalid cwd");
+            bad_request("Invalid cwd");
         cwd = c->get<std::string>();
     }
     r.cwd = console_cwd(area.cfg, cwd);
     r.env = console_env(body);
     if (auto n = body.find("name"); n != body.end() && !n->is_null()) {
         if (!n->is_string() || n->get<std::string>().empty() || n->get<std::string>().size() > max_name)
-            bad("Invalid name: must be a string of 1 to 128 bytes");
+            bad_request("Invalid name: must be a string of 1 to 128 bytes");
         r.name = text::to_valid_utf8(n->get<std::string>());
     } else {
         r.name = text::to_valid_utf8(text::utf8_prefix(r.command, 64));
@@ -91,13 +87,13 @@ engine::process_spec_request parse_start(const process_routes& area, const nlohm
     if (auto p = body.find("restart"); p != body.end() && !p->is_null()) {
         auto policy = p->is_string() ? engine::parse_restart_policy(p->get<std::string>()) : std::nullopt;
         if (!policy)
-            bad("Invalid restart: must be never, on-failure or always");
+            bad_request("Invalid restart: must be never, on-failure or always");
         r.restart = *policy;
     }
     if (auto m = body.find("maxRestarts"); m != body.end() && !m->is_null()) {
         if (!m->is_number_integer() || m->get<std::int64_t>() < 0 ||
             m->get<std::int64_t>() > max_restarts_limit)
-            bad("Invalid maxRestarts: must be an integer from 0 to 1000000");
+            bad_request("Invalid maxRestarts: must be an integer from 0 to 1000000");
         r.max_restarts = static_cast<unsigned>(m->get<std::int64_t>());
     }
     return r;
@@ -142,17 +138,17 @@ asio::awaitable<response> post_input(const process_routes& area, request& req) {
     std::string data;
     if (auto d = body.find("data"); d != body.end() && !d->is_null()) {
         if (!d->is_string())
-            bad("Invalid data: must be a string");
+            bad_request("Invalid data: must be a string");
         data = d->get<std::string>();
     }
     bool close = false;
     if (auto c = body.find("close"); c != body.end() && !c->is_null()) {
         if (!c->is_boolean())
-            bad("Invalid close: must be a boolean");
+            bad_request("Invalid close: must be a boolean");
         close = c->get<bool>();
     }
     if (data.empty() && !close)
-        bad("Invalid data: must be a non-empty string (or close: true)");
+        bad_request("Invalid data: must be a non-empty string (or close: true)");
     auto bytes = data.size();
     switch (area.procs.write_input(req.param("id"), std::move(data), close)) {
     case engine::processes::input_result::written:
@@ -176,7 +172,7 @@ asio::awaitable<response> post_signal(const process_routes& area, request& req) 
     if (s != body.end() && s->is_string())
         sig = signal_number(s->get<std::string>());
     if (!sig)
-        bad("Invalid signal: must be one of INT, TERM, KILL, HUP, USR1, USR2, STOP, CONT");
+        bad_request("Invalid signal: must be one of INT, TERM, KILL, HUP, USR1, USR2, STOP, CONT");
     switch (area.procs.send_signal(req.param("id"), *sig)) {
     case engine::processes::signal_result::sent:
         break;
@@ -268,13 +264,13 @@ asio::awaitable<response> get_output(const process_routes& area, request& req) {
     if (auto v = text::find_param(req.query, "after"); v && !v->empty()) {
         auto n = text::parse_u64(*v);
         if (!n)
-            bad("Invalid after: must be a non-negative integer");
+            bad_request("Invalid after: must be a non-negative integer");
         after = *n;
     }
     bool follow = false;
     if (auto v = text::find_param(req.query, "follow"); v && !v->empty()) {
         if (*v != "true" && *v != "false" && *v != "1" && *v != "0")
-            bad("Invalid follow: must be true or false");
+            bad_request("Invalid follow: must be true or false");
         follow = *v == "true" || *v == "1";
     }
     response res;

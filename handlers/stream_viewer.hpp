@@ -65,6 +65,9 @@ boost::asio::awaitable<bool> ending(websocket_connection& conn, const state_base
 
 // A client that does not read cannot take our close frame: it is dropped this long after the shutdown began.
 constexpr auto close_grace = std::chrono::seconds(2);
+// How often a writer with nothing to send wakes to look for a token rotation (the token file is polled as
+// often): a retired token's stream is closed within 2 s.
+constexpr auto token_check_every = std::chrono::milliseconds(500);
 
 // A wake-up for the writer that any thread may call (a publisher's); nothing once the stream is gone.
 template <class State>

@@ -14,6 +14,7 @@
 #include "gateway/websocket_session.hpp"
 #include "handlers/stream_viewer.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -35,14 +36,8 @@ namespace ag {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t send_chunk = 64 * 1024;
-constexpr auto token_check_every = 500ms;
 constexpr unsigned max_dimension = 1000;
-
-[[noreturn]] void bad(const std::string& message) {
-    throw api_error(error_kind::bad_request, message);
-}
 
 // The daemon user's login shell, else /bin/sh.
 std::string login_shell() {
@@ -61,11 +56,11 @@ unsigned short dimension(const request& req, std::string_view name, unsigned sho
         return fallback;
     auto n = text::parse_u64(*v);
     if (!n || *n < 1 || *n > max_dimension)
-        bad(fmt::format("Invalid {}: must be an integer from 1 to {}", name, max_dimension));
+        bad_request(fmt::format("Invalid {}: must be an integer from 1 to {}", name, max_dimension));
     return static_cast<unsigned short>(*n);
 }
 
-std::optional<int> signal_number(std::string_view name) {
+std::optional<int> terminal_signal(std::string_view name) {
     if (name == "INT")
         return SIGINT;
     if (name == "TERM")
@@ -94,7 +89,7 @@ asio::awaitable<std::optional<response>> check_pty(const terminal_routes& area, 
     if (auto v = text::find_param(req.query, "after"); v && !v->empty()) {
         after = text::parse_u64(*v);
         if (!after)
-            bad("Invalid after: must be a non-negative integer");
+            bad_request("Invalid after: must be a non-negative integer");
     }
     std::shared_ptr<engine::pty_session> session;
     if (auto id = text::find_param(req.query, "session"); id && !id->empty()) {
@@ -106,7 +101,7 @@ asio::awaitable<std::optional<response>> check_pty(const terminal_routes& area, 
         auto command = text::find_param(req.query, "command");
         o.command = command && !command->empty() ? std::string(*command) : login_shell();
         if (o.command.find('\0') != std::string::npos)
-            bad("Invalid command");
+            bad_request("Invalid command");
         auto cwd = text::find_param(req.query, "cwd");
         o.cwd = console_cwd(area.cfg, cwd ? *cwd : std::string_view{});
         o.cols = dimension(req, "cols", 80);
@@ -183,7 +178,7 @@ public:
                     co_await conn_.close(1000, "");
                 break;
             }
-            st_->wake.expires_after(token_check_every);
+            st_->wake.expires_after(stream_viewer::token_check_every);
             co_await st_->wake.async_wait(use_tuple);
         }
         conn_.abort(); // ends the reader, if the close did not
@@ -237,7 +232,7 @@ private:
             auto it = j.find("signal");
             std::optional<int> sig;
             if (it != j.end() && it->is_string())
-                sig = signal_number(it->get<std::string>());
+                sig = terminal_signal(it->get<std::string>());
             if (!sig)
                 return "Invalid signal: use INT, TERM, HUP or KILL";
             session_.signal(*sig);

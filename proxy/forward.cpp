@@ -5,6 +5,7 @@
 #include "proxy/frame_edges.hpp"
 #include "proxy/header_rules.hpp"
 #include "runtime/net.hpp"
+#include "runtime/use_tuple.hpp"
 #include "util/log.hpp"
 #include "util/scope_exit.hpp"
 
@@ -23,8 +24,6 @@
 
 namespace ag::proxy {
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t upstream_header_limit = 64 * 1024;
 constexpr std::size_t body_piece = 64 * 1024;
