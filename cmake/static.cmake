@@ -1,6 +1,6 @@
 # -DSTATIC=ON (scripts/build-static): one fully static, stripped executable. Link-time optimisation, every
 # function and object in its own section and --gc-sections drop what the daemon never calls. libgit2,
-# prometheus-cpp and date-tz come from STATIC_PREFIX (Debian's sources built static by scripts/build-static);
+# prometheus-cpp, date-tz and OpenSSL come from STATIC_PREFIX (Debian's sources built static by scripts/build-static);
 # the rest are Debian's own .a files. spdlog and fmt are used header-only: Debian ships them shared only.
 set(STATIC_PREFIX "" CACHE PATH "where scripts/build-static installed the static libgit2, prometheus-cpp, date")
 if(NOT STATIC_PREFIX)
@@ -9,6 +9,7 @@ endif()
 list(PREPEND CMAKE_PREFIX_PATH ${STATIC_PREFIX})
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
 set(OPENSSL_USE_STATIC_LIBS TRUE)
+set(OPENSSL_ROOT_DIR ${STATIC_PREFIX}) # scripts/build-static's trimmed OpenSSL, not Debian's libcrypto.a
 set(ZLIB_USE_STATIC_LIBS TRUE)
 set(CMAKE_INTERPROCEDURAL_OPTIMIZATION ON)
 add_compile_options(-ffunction-sections -fdata-sections)
